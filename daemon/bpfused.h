@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * bpfused internals: options, the inode table and the path helpers that
+ * the FUSE handlers (fs.c) and main.c share. Kept free of libfuse session
+ * state so the unit tests in test/ can link each module on its own.
+ */
+#ifndef BPFUSED_H
+#define BPFUSED_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+#include <glib.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/* ---- options (opts.c) ---------------------------------------------------- */
+
+enum bf_cache_mode {
+	BF_CACHE_NEVER,		/* timeouts 0, page cache dropped at every open */
+	BF_CACHE_AUTO,		/* timeouts 1 s, page cache kept while mtime holds */
+	BF_CACHE_ALWAYS,	/* timeouts 1 day, page cache kept across opens */
+};
+
+struct bf_opts {
+	char *backing;		/* BACKING_DIR as given */
+	double entry_timeout;	/* seconds; < 0 until set or defaulted */
+	double attr_timeout;
+	double negative_timeout;
+	char *cache_str;	/* -o cache=never|auto|always */
+	enum bf_cache_mode cache;
+	int writeback;
+	int allow_other;	/* -1: default (on when run as root) */
+	uint64_t backend_latency_ns;
+	int show_help;
+};
+
+int bf_opts_parse(struct fuse_args *args, struct bf_opts *opts);
+int bf_opts_finish(struct bf_opts *opts, bool is_root);
+void bf_opts_free(struct bf_opts *opts);
+void bf_opts_help(void);
+int bf_parse_seconds(const char *s, double *out);
+int bf_parse_duration(const char *s, uint64_t *ns);
+
+/* ---- inode table (inode.c) ----------------------------------------------- */
+
+/*
+ * One backing object the kernel knows by node id. Held by file handle, not
+ * by an open fd, so the table can grow past RLIMIT_NOFILE; only file
+ * systems without handle support (and the root) keep an O_PATH fd.
+ */
+struct bf_inode {
+	uint64_t nodeid;	/* never reused: later map keys stay unambiguous */
+	dev_t dev;
+	ino_t ino;
+	mode_t type;		/* S_IFMT bits */
+	uint64_t nlookup;	/* protected by table->lock */
+	bool pinned;		/* the root: never freed by FORGET */
+	bool hashed;		/* reachable through by_key; protected by table->lock */
+	int fd;			/* O_PATH fd, or -1 when held by handle only */
+	int mount_fd;		/* borrowed from table->mounts for open_by_handle_at */
+	struct file_handle *fh;	/* NULL when the file system has no handles */
+};
+
+struct bf_table {
+	pthread_mutex_t lock;
+	GHashTable *by_id;	/* nodeid -> inode; protected by lock */
+	GHashTable *by_key;	/* (dev, ino) -> inode; protected by lock */
+	GHashTable *mounts;	/* mount id -> fd for open_by_handle_at */
+	uint64_t next_id;	/* protected by lock */
+	uint64_t underflows;	/* FORGETs that asked for more than was held */
+	struct bf_inode *root;
+};
+
+int bf_table_init(struct bf_table *t, int root_fd);
+size_t bf_table_destroy(struct bf_table *t);
+struct bf_inode *bf_table_find(struct bf_table *t, uint64_t nodeid);
+struct bf_inode *bf_table_ref(struct bf_table *t, struct bf_inode *proto);
+void bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n);
+void bf_table_hold(struct bf_table *t, int dirfd, const char *name);
+size_t bf_table_count(struct bf_table *t);
+uint64_t bf_table_lookups(struct bf_table *t);
+
+int bf_inode_probe(struct bf_table *t, int dirfd, const char *name, struct bf_inode *proto,
+		   struct stat *st);
+void bf_inode_release(struct bf_inode *in);
+int bf_inode_open(const struct bf_inode *in, int flags);
+
+/* ---- path helpers (path.c) ----------------------------------------------- */
+
+#define BF_PROC_FD_MAX sizeof("/proc/self/fd/2147483647")
+
+void bf_proc_fd_path(char buf[BF_PROC_FD_MAX], int fd);
+bool bf_path_within(const char *parent, const char *path);
+int bf_check_backing(const char *path, char **real);
+int bf_check_mountpoint(const char *path, char **real);
+
+/* ---- the file system (fs.c) ---------------------------------------------- */
+
+extern const struct fuse_lowlevel_ops bf_ops;
+
+struct bf_fs {
+	struct bf_opts opts;
+	struct bf_table table;
+	_Atomic uint64_t requests;	/* every request the daemon saw */
+	_Atomic uint64_t backend_calls;	/* metadata calls into the backing dir */
+};
+
+#endif

@@ -1,0 +1,990 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * bpfused's FUSE handlers: a pass-through of BACKING_DIR on the libfuse
+ * low-level API.
+ *
+ * The daemon runs as root and the kernel checks permissions
+ * (default_permissions), so most calls into the backing directory are made
+ * as root. Calls that create objects are made with the caller's fsuid,
+ * fsgid, supplementary groups and umask, so that ownership, setgid
+ * directories and default ACLs come out exactly as on the backing file
+ * system. Every handler replies exactly once.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bpfused.h"
+
+static struct bf_fs *bf_fs(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/*
+ * A metadata call into the backing directory: counted, and delayed by
+ * backend_latency= to emulate a network file system behind the daemon.
+ */
+static void bf_backend(struct bf_fs *fs)
+{
+	uint64_t ns = fs->opts.backend_latency_ns;
+	struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+
+	atomic_fetch_add_explicit(&fs->backend_calls, 1, memory_order_relaxed);
+	if (ns)
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+}
+
+/* A new fd on node ino; -EIO for a node id the table does not know. */
+static int bf_fd(struct bf_fs *fs, fuse_ino_t ino, int flags)
+{
+	struct bf_inode *in = bf_table_find(&fs->table, ino);
+
+	return in ? bf_inode_open(in, flags) : -EIO;
+}
+
+/* ---- caller credentials -------------------------------------------------- */
+
+/* Threads share one umask unless each unshares its fs_struct (CLONE_FS). */
+static __thread bool bf_thread_fs_private;
+
+static int bf_creds_enter(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t stack_groups[32], *groups = stack_groups;
+	int n = 0, err = 0;
+
+	if (!bf_thread_fs_private) {
+		if (unshare(CLONE_FS) == -1)
+			return -errno;
+		bf_thread_fs_private = true;
+	}
+	umask(ctx->umask);
+
+	/* Groups decide setgid inheritance for non-root callers only. */
+	if (ctx->uid != 0) {
+		n = fuse_req_getgroups(req, G_N_ELEMENTS(stack_groups), stack_groups);
+		if (n > (int)G_N_ELEMENTS(stack_groups)) {
+			groups = malloc(n * sizeof(*groups));
+			if (!groups)
+				return -ENOMEM;
+			n = fuse_req_getgroups(req, n, groups);
+		}
+		if (n < 0)
+			n = 0;	/* the caller is gone: no groups to act with */
+	}
+	/* The raw syscalls change this thread only; glibc's change them all. */
+	if (syscall(SYS_setgroups, n, groups) == -1)
+		err = -errno;
+	if (groups != stack_groups)
+		free(groups);
+	if (err)
+		return err;
+	syscall(SYS_setfsgid, ctx->gid);
+	syscall(SYS_setfsuid, ctx->uid);
+	return 0;
+}
+
+static void bf_creds_leave(void)
+{
+	syscall(SYS_setfsuid, 0);
+	syscall(SYS_setfsgid, 0);
+	syscall(SYS_setgroups, 0, NULL);
+}
+
+/* ---- lookup and forget --------------------------------------------------- */
+
+static void bf_entry_init(struct bf_fs *fs, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->attr_timeout = fs->opts.attr_timeout;
+	e->entry_timeout = fs->opts.entry_timeout;
+}
+
+/* Look name up in the open directory dirfd and take a lookup reference. */
+static int bf_lookup_at(struct bf_fs *fs, int dirfd, const char *name, struct fuse_entry_param *e)
+{
+	struct bf_inode proto, *in;
+	int err;
+
+	bf_entry_init(fs, e);
+	err = bf_inode_probe(&fs->table, dirfd, name, &proto, &e->attr);
+	if (err)
+		return err;
+	in = bf_table_ref(&fs->table, &proto);
+	if (!in)
+		return -ENOMEM;
+	e->ino = in->nodeid;
+	return 0;
+}
+
+static int bf_do_lookup(struct bf_fs *fs, fuse_ino_t parent, const char *name,
+			struct fuse_entry_param *e)
+{
+	int dirfd, err;
+
+	dirfd = bf_fd(fs, parent, O_PATH);
+	if (dirfd < 0)
+		return dirfd;
+	err = bf_lookup_at(fs, dirfd, name, e);
+	close(dirfd);
+	return err;
+}
+
+/*
+ * Reply with an entry. If the request was interrupted the kernel never
+ * saw it, so the lookup reference it would have counted is dropped here.
+ */
+static void bf_reply_entry(fuse_req_t req, const struct fuse_entry_param *e)
+{
+	if (fuse_reply_entry(req, e) == -ENOENT && e->ino)
+		bf_table_forget(&bf_fs(req)->table, e->ino, 1);
+}
+
+static void bf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct bf_fs *fs = bf_fs(req);
+	struct fuse_entry_param e;
+	int err;
+
+	bf_backend(fs);
+	err = bf_do_lookup(fs, parent, name, &e);
+	if (err == -ENOENT && fs->opts.negative_timeout > 0) {
+		/* A zero node id is a negative entry the kernel may cache. */
+		bf_entry_init(fs, &e);
+		e.entry_timeout = fs->opts.negative_timeout;
+		fuse_reply_entry(req, &e);
+	} else if (err) {
+		fuse_reply_err(req, -err);
+	} else {
+		bf_reply_entry(req, &e);
+	}
+}
+
+static void bf_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	bf_table_forget(&bf_fs(req)->table, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void bf_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct bf_fs *fs = bf_fs(req);
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		bf_table_forget(&fs->table, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+/* ---- attributes ---------------------------------------------------------- */
+
+static void bf_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct bf_fs *fs = bf_fs(req);
+	struct stat st;
+	int fd, err = 0;
+
+	bf_backend(fs);
+	if (fi) {
+		if (fstat(fi->fh, &st) == -1)
+			err = -errno;
+	} else {
+		fd = bf_fd(fs, ino, O_PATH);
+		if (fd < 0) {
+			err = fd;
+		} else {
+			if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1)
+				err = -errno;
+			close(fd);
+		}
+	}
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_attr(req, &st, fs->opts.attr_timeout);
+}
+
+static struct timespec bf_utime(const struct stat *attr, int valid, int set, int now, bool atime)
+{
+	if (valid & now)
+		return (struct timespec){ .tv_nsec = UTIME_NOW };
+	if (valid & set)
+		return atime ? attr->st_atim : attr->st_mtim;
+	return (struct timespec){ .tv_nsec = UTIME_OMIT };
+}
+
+/* Apply what valid asks for, in the order chmod, chown, truncate, utimes. */
+static int bf_do_setattr(int pfd, struct stat *attr, int valid, struct fuse_file_info *fi)
+{
+	char path[BF_PROC_FD_MAX];
+	struct timespec ts[2];
+	int res = 0;
+
+	bf_proc_fd_path(path, pfd);
+	if (valid & FUSE_SET_ATTR_MODE) {
+		res = fi ? fchmod(fi->fh, attr->st_mode) : chmod(path, attr->st_mode);
+		if (res == -1)
+			return -errno;
+	}
+	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+		gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+
+		if (fchownat(pfd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1)
+			return -errno;
+	}
+	if (valid & FUSE_SET_ATTR_SIZE) {
+		res = fi ? ftruncate(fi->fh, attr->st_size) : truncate(path, attr->st_size);
+		if (res == -1)
+			return -errno;
+	}
+	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+		ts[0] = bf_utime(attr, valid, FUSE_SET_ATTR_ATIME, FUSE_SET_ATTR_ATIME_NOW, true);
+		ts[1] = bf_utime(attr, valid, FUSE_SET_ATTR_MTIME, FUSE_SET_ATTR_MTIME_NOW, false);
+		res = fi ? futimens(fi->fh, ts) : utimensat(AT_FDCWD, path, ts, 0);
+		if (res == -1)
+			return -errno;
+	}
+	return 0;
+}
+
+static void bf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
+		       struct fuse_file_info *fi)
+{
+	struct bf_fs *fs = bf_fs(req);
+	struct stat st;
+	int pfd, err;
+
+	bf_backend(fs);
+	pfd = bf_fd(fs, ino, O_PATH);
+	if (pfd < 0) {
+		fuse_reply_err(req, -pfd);
+		return;
+	}
+	err = bf_do_setattr(pfd, attr, valid, fi);
+	if (!err && fstatat(pfd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1)
+		err = -errno;
+	close(pfd);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_attr(req, &st, fs->opts.attr_timeout);
+}
+
+static void bf_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct bf_fs *fs = bf_fs(req);
+	char buf[PATH_MAX + 1];
+	ssize_t n;
+	int fd;
+
+	bf_backend(fs);
+	fd = bf_fd(fs, ino, O_PATH);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	n = readlinkat(fd, "", buf, sizeof(buf));
+	if (n == -1) {
+		fuse_reply_err(req, errno);
+	} else if (n == sizeof(buf)) {
+		fuse_reply_err(req, ENAMETOOLONG);
+	} else {
+		buf[n] = '\0';
+		fuse_reply_readlink(req, buf);
+	}
+	close(fd);
+}
+
+/* ---- names --------------------------------------------------------------- */
+
+/* mknod, mkdir and symlink: made with the caller's credentials. */
+static void bf_make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev,
+		    const char *target)
+{
+	struct bf_fs *fs = bf_fs(req);
+	struct fuse_entry_param e;
+	int dirfd, res, err;
+
+	bf_backend(fs);
+	dirfd = bf_fd(fs, parent, O_PATH);
+	if (dirfd < 0) {
+		fuse_reply_err(req, -dirfd);
+		return;
+	}
+	err = bf_creds_enter(req);
+	if (err)
+		goto out_leave;
+	if (target)
+		res = symlinkat(target, dirfd, name);
+	else if (S_ISDIR(mode))
+		res = mkdirat(dirfd, name, mode);
+	else
+		res = mknodat(dirfd, name, mode, rdev);
+	if (res == -1)
+		err = -errno;
+out_leave:
+	bf_creds_leave();
+	if (!err)
+		err = bf_lookup_at(fs, dirfd, name, &e);
+	close(dirfd);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		bf_reply_entry(req, &e);
+}
+
+static void bf_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	bf_make(req, parent, name, mode, rdev, NULL);
+}
+
+static void bf_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	bf_make(req, parent, name, S_IFDIR | mode, 0, NULL);
+}
+
+static void bf_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
+{
+	bf_make(req, parent, name, S_IFLNK | 0777, 0, target);
+}
+
+static void bf_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
+{
+	struct bf_fs *fs = bf_fs(req);
+	struct fuse_entry_param e;
+	int fd, dirfd = -1, err = 0;
+
+	bf_backend(fs);
+	fd = bf_fd(fs, ino, O_PATH);
+	if (fd < 0) {
+		err = fd;
+		goto out;
+	}
+	dirfd = bf_fd(fs, parent, O_PATH);
+	if (dirfd < 0) {
+		err = dirfd;
+		goto out;
+	}
+	if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == -1)
+		err = -errno;
+	else
+		err = bf_lookup_at(fs, dirfd, name, &e);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dirfd >= 0)
+		close(dirfd);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		bf_reply_entry(req, &e);
+}
+
+static void bf_remove(fuse_req_t req, fuse_ino_t parent, const char *name, int flags)
+{
+	struct bf_fs *fs = bf_fs(req);
+	int dirfd, err = 0;
+
+	bf_backend(fs);
+	dirfd = bf_fd(fs, parent, O_PATH);
+	if (dirfd < 0) {
+		fuse_reply_err(req, -dirfd);
+		return;
+	}
+	if (!(flags & AT_REMOVEDIR))
+		bf_table_hold(&fs->table, dirfd, name);
+	if (unlinkat(dirfd, name, flags) == -1)
+		err = errno;
+	close(dirfd);
+	fuse_reply_err(req, err);
+}
+
+static void bf_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	bf_remove(req, parent, name, 0);
+}
+
+static void bf_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	bf_remove(req, parent, name, AT_REMOVEDIR);
+}
+
+static void bf_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	struct bf_fs *fs = bf_fs(req);
+	int olddir, newdir = -1, err = 0;
+
+	bf_backend(fs);
+	olddir = bf_fd(fs, parent, O_PATH);
+	if (olddir < 0) {
+		err = -olddir;
+		goto out;
+	}
+	newdir = bf_fd(fs, newparent, O_PATH);
+	if (newdir < 0) {
+		err = -newdir;
+		goto out;
+	}
+	if (!(flags & RENAME_EXCHANGE))
+		bf_table_hold(&fs->table, newdir, newname);	/* a replaced target */
+	if (renameat2(olddir, name, newdir, newname, flags) == -1)
+		err = errno;
+out:
+	if (olddir >= 0)
+		close(olddir);
+	if (newdir >= 0)
+		close(newdir);
+	fuse_reply_err(req, err);
+}
+
+/* ---- files --------------------------------------------------------------- */
+
+static int bf_open_flags(struct bf_fs *fs, int flags)
+{
+	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
+	/*
+	 * With a writeback cache the kernel reads pages of write-only files
+	 * and tracks the file end itself.
+	 */
+	if (fs->opts.writeback) {
+		if ((flags & O_ACCMODE) == O_WRONLY)
+			flags = (flags & ~O_ACCMODE) | O_RDWR;
+		flags &= ~O_APPEND;
+	}
+	return flags;
+}
+
+static void bf_file_cache(struct bf_fs *fs, struct fuse_file_info *fi)
+{
+	/* auto: cached pages survive an open; a changed mtime drops them. */
+	fi->keep_cache = fs->opts.cache != BF_CACHE_NEVER;
+}
+
+static void bf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct bf_fs *fs = bf_fs(req);
+	int fd;
+
+	bf_backend(fs);
+	fd = bf_fd(fs, ino, bf_open_flags(fs, fi->flags));
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	fi->fh = fd;
+	bf_file_cache(fs, fi);
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		close(fd);	/* interrupted: no RELEASE will come */
+}
+
+static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct bf_fs *fs = bf_fs(req);
+	struct fuse_entry_param e;
+	int dirfd, fd = -1, err;
+
+	bf_backend(fs);
+	dirfd = bf_fd(fs, parent, O_PATH);
+	if (dirfd < 0) {
+		fuse_reply_err(req, -dirfd);
+		return;
+	}
+	err = bf_creds_enter(req);
+	if (!err) {
+		fd = openat(dirfd, name, bf_open_flags(fs, fi->flags) | O_CREAT | O_CLOEXEC,
+			    mode);
+		if (fd == -1)
+			err = -errno;
+	}
+	bf_creds_leave();
+	if (!err)
+		err = bf_lookup_at(fs, dirfd, name, &e);
+	close(dirfd);
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+		fuse_reply_err(req, -err);
+		return;
+	}
+	fi->fh = fd;
+	bf_file_cache(fs, fi);
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		close(fd);
+		bf_table_forget(&fs->table, e.ino, 1);
+	}
+}
+
+static void bf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	(void)ino;
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = fi->fh;
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+static void bf_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf, off_t off,
+			 struct fuse_file_info *fi)
+{
+	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in_buf));
+	ssize_t res;
+
+	(void)ino;
+	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	out.buf[0].fd = fi->fh;
+	out.buf[0].pos = off;
+	res = fuse_buf_copy(&out, in_buf, 0);
+	if (res < 0)
+		fuse_reply_err(req, -res);
+	else
+		fuse_reply_write(req, res);
+}
+
+/* close() of a duplicate runs the backing file system's flush semantics. */
+static void bf_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	int fd = dup(fi->fh);
+
+	(void)ino;
+	fuse_reply_err(req, fd == -1 ? errno : (close(fd) == -1 ? errno : 0));
+}
+
+static void bf_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	close(fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void bf_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	int res = datasync ? fdatasync(fi->fh) : fsync(fi->fh);
+
+	(void)ino;
+	fuse_reply_err(req, res == -1 ? errno : 0);
+}
+
+static void bf_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+			 struct fuse_file_info *fi)
+{
+	(void)ino;
+	fuse_reply_err(req, fallocate(fi->fh, mode, off, len) == -1 ? errno : 0);
+}
+
+static void bf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			       struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+			       struct fuse_file_info *fi_out, size_t len, int flags)
+{
+	ssize_t res;
+
+	(void)ino_in;
+	(void)ino_out;
+	res = copy_file_range(fi_in->fh, &off_in, fi_out->fh, &off_out, len, flags);
+	if (res == -1)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_write(req, res);
+}
+
+static void bf_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	off_t res = lseek(fi->fh, off, whence);
+
+	(void)ino;
+	if (res == -1)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_lseek(req, res);
+}
+
+/*
+ * flock() on the backing file, so other users of the backing directory
+ * see the lock. A blocking request is served by polling with LOCK_NB, so
+ * that an interrupted waiter (a signal) frees the worker thread instead of
+ * leaving it stuck in flock().
+ */
+static void bf_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
+{
+	const struct timespec pause = { .tv_nsec = 5 * 1000 * 1000 };
+
+	(void)ino;
+	for (;;) {
+		if (flock(fi->fh, op | LOCK_NB) == 0) {
+			fuse_reply_err(req, 0);
+			return;
+		}
+		if (errno != EWOULDBLOCK || (op & LOCK_NB)) {
+			fuse_reply_err(req, errno);
+			return;
+		}
+		if (fuse_req_interrupted(req)) {
+			fuse_reply_err(req, EINTR);
+			return;
+		}
+		nanosleep(&pause, NULL);
+	}
+}
+
+/* ---- directories --------------------------------------------------------- */
+
+struct bf_dir {
+	DIR *dp;
+	off_t offset;		/* where dp is, as readdir offsets go */
+	struct dirent *entry;	/* read but not yet returned to the kernel */
+};
+
+static struct bf_dir *bf_dir(struct fuse_file_info *fi)
+{
+	return (struct bf_dir *)(uintptr_t)fi->fh;
+}
+
+static void bf_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct bf_fs *fs = bf_fs(req);
+	struct bf_dir *d;
+	int fd, err;
+
+	bf_backend(fs);
+	err = ENOMEM;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		goto out_err;
+	fd = bf_fd(fs, ino, O_RDONLY | O_DIRECTORY);
+	if (fd < 0) {
+		err = -fd;
+		goto out_free;
+	}
+	d->dp = fdopendir(fd);
+	if (!d->dp) {
+		err = errno;
+		close(fd);
+		goto out_free;
+	}
+	fi->fh = (uintptr_t)d;
+	if (fs->opts.cache == BF_CACHE_ALWAYS)
+		fi->cache_readdir = fi->keep_cache = 1;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		closedir(d->dp);
+		free(d);
+	}
+	return;
+
+out_free:
+	free(d);
+out_err:
+	fuse_reply_err(req, err);
+}
+
+static bool bf_is_dot(const char *name)
+{
+	return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+/*
+ * Fill one reply buffer. For readdirplus every entry but . and .. takes a
+ * lookup reference; the ones that do not fit, or whose reply the kernel
+ * never receives, are given back.
+ */
+static void bf_do_readdir(fuse_req_t req, size_t size, off_t offset, struct fuse_file_info *fi,
+			  bool plus)
+{
+	struct bf_fs *fs = bf_fs(req);
+	struct bf_dir *d = bf_dir(fi);
+	GArray *taken = g_array_new(false, false, sizeof(uint64_t));
+	char *buf, *p;
+	size_t rem = size;
+	int err = 0;
+	guint i;
+
+	bf_backend(fs);
+	buf = malloc(size);
+	if (!buf) {
+		err = ENOMEM;
+		goto out;
+	}
+	p = buf;
+	if (offset != d->offset) {
+		seekdir(d->dp, offset);
+		d->entry = NULL;
+		d->offset = offset;
+	}
+	for (;;) {
+		struct fuse_entry_param e;
+		const char *name;
+		size_t len;
+		off_t next;
+
+		if (!d->entry) {
+			errno = 0;
+			d->entry = readdir(d->dp);
+			if (!d->entry) {
+				err = errno;	/* 0 at the end of the directory */
+				break;
+			}
+		}
+		next = d->entry->d_off;
+		name = d->entry->d_name;
+		if (plus && !bf_is_dot(name)) {
+			err = -bf_lookup_at(fs, dirfd(d->dp), name, &e);
+			if (err == ENOENT) {
+				/* gone since readdir saw it: skip it, as getdents would */
+				err = 0;
+				d->entry = NULL;
+				d->offset = next;
+				continue;
+			}
+			if (err)
+				break;
+			len = fuse_add_direntry_plus(req, p, rem, name, &e, next);
+			if (len > rem) {
+				bf_table_forget(&fs->table, e.ino, 1);
+				break;
+			}
+			g_array_append_val(taken, e.ino);
+		} else if (plus) {
+			bf_entry_init(fs, &e);
+			e.attr.st_ino = d->entry->d_ino;
+			e.attr.st_mode = d->entry->d_type << 12;
+			len = fuse_add_direntry_plus(req, p, rem, name, &e, next);
+			if (len > rem)
+				break;
+		} else {
+			struct stat st = {
+				.st_ino = d->entry->d_ino,
+				.st_mode = d->entry->d_type << 12,
+			};
+
+			len = fuse_add_direntry(req, p, rem, name, &st, next);
+			if (len > rem)
+				break;
+		}
+		p += len;
+		rem -= len;
+		d->entry = NULL;
+		d->offset = next;
+	}
+	/* An error after some entries is reported by the next call. */
+	if (err && rem != size)
+		err = 0;
+out:
+	if (err) {
+		fuse_reply_err(req, err);
+	} else if (fuse_reply_buf(req, buf, size - rem) == -ENOENT) {
+		for (i = 0; i < taken->len; i++)
+			bf_table_forget(&fs->table, g_array_index(taken, uint64_t, i), 1);
+	}
+	g_array_free(taken, true);
+	free(buf);
+}
+
+static void bf_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	bf_do_readdir(req, size, offset, fi, false);
+}
+
+static void bf_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+			   struct fuse_file_info *fi)
+{
+	(void)ino;
+	bf_do_readdir(req, size, offset, fi, true);
+}
+
+static void bf_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct bf_dir *d = bf_dir(fi);
+
+	(void)ino;
+	closedir(d->dp);
+	free(d);
+	fuse_reply_err(req, 0);
+}
+
+static void bf_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	int fd = dirfd(bf_dir(fi)->dp);
+	int res = datasync ? fdatasync(fd) : fsync(fd);
+
+	(void)ino;
+	fuse_reply_err(req, res == -1 ? errno : 0);
+}
+
+static void bf_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct bf_fs *fs = bf_fs(req);
+	struct statvfs sv;
+	int fd, res;
+
+	bf_backend(fs);
+	fd = bf_fd(fs, ino, O_PATH);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	res = fstatvfs(fd, &sv);
+	if (res == -1)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_statfs(req, &sv);
+	close(fd);
+}
+
+/* ---- extended attributes ------------------------------------------------- */
+
+/*
+ * The xattr calls refuse O_PATH fds, and opening a fifo or a device for
+ * real would have side effects, so they go through /proc/self/fd.
+ */
+static void bf_xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct bf_fs *fs = bf_fs(req);
+	char path[BF_PROC_FD_MAX];
+	char *buf = NULL;
+	ssize_t n;
+	int fd;
+
+	bf_backend(fs);
+	fd = bf_fd(fs, ino, O_PATH);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	bf_proc_fd_path(path, fd);
+	if (size) {
+		buf = malloc(size);
+		if (!buf) {
+			fuse_reply_err(req, ENOMEM);
+			goto out;
+		}
+	}
+	n = name ? getxattr(path, name, buf, size) : listxattr(path, buf, size);
+	if (n == -1)
+		fuse_reply_err(req, errno);
+	else if (size)
+		fuse_reply_buf(req, buf, n);
+	else
+		fuse_reply_xattr(req, n);
+out:
+	free(buf);
+	close(fd);
+}
+
+static void bf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	bf_xattr_get(req, ino, name, size);
+}
+
+static void bf_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	bf_xattr_get(req, ino, NULL, size);
+}
+
+static void bf_xattr_set(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			 size_t size, int flags)
+{
+	struct bf_fs *fs = bf_fs(req);
+	char path[BF_PROC_FD_MAX];
+	int fd, res;
+
+	bf_backend(fs);
+	fd = bf_fd(fs, ino, O_PATH);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	bf_proc_fd_path(path, fd);
+	res = value ? setxattr(path, name, value, size, flags) : removexattr(path, name);
+	fuse_reply_err(req, res == -1 ? errno : 0);
+	close(fd);
+}
+
+static void bf_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	bf_xattr_set(req, ino, name, value, size, flags);
+}
+
+static void bf_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	bf_xattr_set(req, ino, name, NULL, 0, 0);
+}
+
+/* ---- session ------------------------------------------------------------- */
+
+static void bf_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct bf_fs *fs = userdata;
+	unsigned int want = FUSE_CAP_DONT_MASK | FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_ACL |
+			    FUSE_CAP_ATOMIC_O_TRUNC;
+
+	if (fs->opts.writeback)
+		want |= FUSE_CAP_WRITEBACK_CACHE;
+	else
+		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* Suid bits are cleared by the kernel's setattr, not by us. */
+	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+	conn->want |= want & conn->capable;
+	conn->time_gran = 1;
+}
+
+const struct fuse_lowlevel_ops bf_ops = {
+	.init		 = bf_init,
+	.lookup		 = bf_lookup,
+	.forget		 = bf_forget,
+	.forget_multi	 = bf_forget_multi,
+	.getattr	 = bf_getattr,
+	.setattr	 = bf_setattr,
+	.readlink	 = bf_readlink,
+	.mknod		 = bf_mknod,
+	.mkdir		 = bf_mkdir,
+	.symlink	 = bf_symlink,
+	.link		 = bf_link,
+	.unlink		 = bf_unlink,
+	.rmdir		 = bf_rmdir,
+	.rename		 = bf_rename,
+	.open		 = bf_open,
+	.create		 = bf_create,
+	.read		 = bf_read,
+	.write_buf	 = bf_write_buf,
+	.flush		 = bf_flush,
+	.release	 = bf_release,
+	.fsync		 = bf_fsync,
+	.opendir	 = bf_opendir,
+	.readdir	 = bf_readdir,
+	.readdirplus	 = bf_readdirplus,
+	.releasedir	 = bf_releasedir,
+	.fsyncdir	 = bf_fsyncdir,
+	.statfs		 = bf_statfs,
+	.setxattr	 = bf_setxattr,
+	.getxattr	 = bf_getxattr,
+	.listxattr	 = bf_listxattr,
+	.removexattr	 = bf_removexattr,
+	.fallocate	 = bf_fallocate,
+	.copy_file_range = bf_copy_file_range,
+	.lseek		 = bf_lseek,
+	.flock		 = bf_flock,
+};

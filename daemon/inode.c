@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The inode table: node id <-> backing object, with the kernel's lookup
+ * counts.
+ *
+ * Objects are held by file handle (name_to_handle_at), not by an open fd as
+ * libfuse's passthrough examples do: a kernel build touches more inodes than
+ * RLIMIT_NOFILE allows here, and a handle costs no descriptor. A handle also
+ * carries the inode generation, so an inode number the backing file system
+ * reuses after a delete is never mistaken for the old object. File systems
+ * without handle support fall back to one O_PATH fd per inode.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bpfused.h"
+
+struct bf_key {
+	dev_t dev;
+	ino_t ino;
+};
+
+static guint bf_key_hash(gconstpointer p)
+{
+	const struct bf_inode *in = p;
+
+	return (guint)(in->ino ^ (in->ino >> 32) ^ (in->dev * 0x9e3779b1u));
+}
+
+static gboolean bf_key_equal(gconstpointer a, gconstpointer b)
+{
+	const struct bf_inode *x = a, *y = b;
+
+	return x->dev == y->dev && x->ino == y->ino;
+}
+
+static bool bf_handle_equal(const struct file_handle *a, const struct file_handle *b)
+{
+	if (!a || !b)
+		return a == b;
+	return a->handle_type == b->handle_type && a->handle_bytes == b->handle_bytes &&
+	       !memcmp(a->f_handle, b->f_handle, a->handle_bytes);
+}
+
+void bf_inode_release(struct bf_inode *in)
+{
+	if (in->fd >= 0)
+		close(in->fd);
+	free(in->fh);
+	in->fd = -1;
+	in->fh = NULL;
+}
+
+static int bf_handle_of(struct bf_table *t, int fd, mode_t type, struct bf_inode *proto);
+
+static void bf_inode_free(gpointer p)
+{
+	struct bf_inode *in = p;
+
+	bf_inode_release(in);
+	free(in);
+}
+
+/* Takes over root_fd, an O_PATH fd on the backing directory. */
+int bf_table_init(struct bf_table *t, int root_fd)
+{
+	struct bf_inode probe = { .fd = -1 };
+	struct stat st;
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	if (fstat(root_fd, &st) == -1)
+		return -errno;
+	pthread_mutex_init(&t->lock, NULL);
+	t->by_id = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, bf_inode_free);
+	t->by_key = g_hash_table_new(bf_key_hash, bf_key_equal);
+	t->mounts = g_hash_table_new(g_direct_hash, g_direct_equal);
+	t->next_id = FUSE_ROOT_ID + 1;
+
+	err = -ENOMEM;
+	t->root = calloc(1, sizeof(*t->root));
+	if (!t->root)
+		goto out_destroy;
+	t->root->nodeid = FUSE_ROOT_ID;
+	t->root->dev = st.st_dev;
+	t->root->ino = st.st_ino;
+	t->root->type = S_IFDIR;
+	t->root->pinned = true;
+	t->root->hashed = true;
+	t->root->fd = root_fd;
+	t->root->mount_fd = -1;
+	g_hash_table_insert(t->by_id, &t->root->nodeid, t->root);
+	g_hash_table_add(t->by_key, t->root);
+
+	/* The root stays open by fd; its handle only registers its mount. */
+	err = bf_handle_of(t, root_fd, S_IFDIR, &probe);
+	if (err && err != -EOPNOTSUPP)
+		goto out_destroy;
+	free(probe.fh);
+	return 0;
+
+out_destroy:
+	bf_table_destroy(t);
+	return err;
+}
+
+static void bf_close_mount(gpointer key, gpointer value, gpointer data)
+{
+	(void)key;
+	(void)data;
+	close(GPOINTER_TO_INT(value));
+}
+
+/*
+ * Frees every entry. Returns how many non-root nodes were still held: the
+ * kernel sends no FORGET for inodes it still caches at unmount.
+ */
+size_t bf_table_destroy(struct bf_table *t)
+{
+	size_t left = 0;
+
+	if (t->by_id)
+		left = g_hash_table_size(t->by_id) - (t->root ? 1 : 0);
+	if (t->by_key)
+		g_hash_table_destroy(t->by_key);
+	if (t->by_id)
+		g_hash_table_destroy(t->by_id);
+	if (t->mounts) {
+		g_hash_table_foreach(t->mounts, bf_close_mount, NULL);
+		g_hash_table_destroy(t->mounts);
+	}
+	pthread_mutex_destroy(&t->lock);
+	memset(t, 0, sizeof(*t));
+	return left;
+}
+
+struct bf_inode *bf_table_find(struct bf_table *t, uint64_t nodeid)
+{
+	struct bf_inode *in;
+
+	pthread_mutex_lock(&t->lock);
+	in = g_hash_table_lookup(t->by_id, &nodeid);
+	pthread_mutex_unlock(&t->lock);
+	return in;
+}
+
+/*
+ * Take one lookup reference on the object described by proto (filled by
+ * bf_inode_probe()). Returns the table's entry; proto's fd and handle are
+ * moved into a new entry or released. NULL only when out of memory.
+ */
+struct bf_inode *bf_table_ref(struct bf_table *t, struct bf_inode *proto)
+{
+	struct bf_inode *in;
+
+	pthread_mutex_lock(&t->lock);
+	in = g_hash_table_lookup(t->by_key, proto);
+	if (in && (in->pinned || bf_handle_equal(in->fh, proto->fh))) {
+		in->nlookup++;
+		pthread_mutex_unlock(&t->lock);
+		bf_inode_release(proto);
+		return in;
+	}
+	if (in) {
+		/*
+		 * Same (dev, ino), other handle: the old object was deleted and
+		 * its number reused. The old node lives on for the kernel's
+		 * outstanding FORGETs but is no longer found by key.
+		 */
+		g_hash_table_remove(t->by_key, in);
+		in->hashed = false;
+	}
+	in = malloc(sizeof(*in));
+	if (!in) {
+		pthread_mutex_unlock(&t->lock);
+		bf_inode_release(proto);
+		return NULL;
+	}
+	*in = *proto;
+	in->nodeid = t->next_id++;
+	in->nlookup = 1;
+	in->pinned = false;
+	in->hashed = true;
+	g_hash_table_insert(t->by_id, &in->nodeid, in);
+	g_hash_table_add(t->by_key, in);
+	pthread_mutex_unlock(&t->lock);
+	proto->fd = -1;
+	proto->fh = NULL;
+	return in;
+}
+
+/* Drop n lookup references; the kernel never asks for more than it took. */
+void bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n)
+{
+	struct bf_inode *in;
+
+	pthread_mutex_lock(&t->lock);
+	in = g_hash_table_lookup(t->by_id, &nodeid);
+	if (!in) {
+		t->underflows++;
+		goto out;
+	}
+	if (n > in->nlookup) {
+		t->underflows++;
+		n = in->nlookup;
+	}
+	in->nlookup -= n;
+	if (in->nlookup || in->pinned)
+		goto out;
+	if (in->hashed)
+		g_hash_table_remove(t->by_key, in);
+	g_hash_table_remove(t->by_id, &in->nodeid);
+out:
+	pthread_mutex_unlock(&t->lock);
+}
+
+size_t bf_table_count(struct bf_table *t)
+{
+	size_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = g_hash_table_size(t->by_id) - 1;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+uint64_t bf_table_lookups(struct bf_table *t)
+{
+	GHashTableIter it;
+	gpointer v;
+	uint64_t sum = 0;
+
+	pthread_mutex_lock(&t->lock);
+	g_hash_table_iter_init(&it, t->by_id);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		sum += ((struct bf_inode *)v)->nlookup;
+	pthread_mutex_unlock(&t->lock);
+	return sum;
+}
+
+/*
+ * An fd on the file system behind mount_id, kept for open_by_handle_at().
+ * It must be a real open file, not O_PATH (6.1 refuses those), so only a
+ * directory can introduce a mount; the first object seen on a mount is
+ * normally its root, a directory.
+ */
+static int bf_table_mount_fd(struct bf_table *t, int mount_id, int fd, mode_t type)
+{
+	char path[BF_PROC_FD_MAX];
+	gpointer key = GINT_TO_POINTER(mount_id), val;
+	int mfd;
+
+	pthread_mutex_lock(&t->lock);
+	if (g_hash_table_lookup_extended(t->mounts, key, NULL, &val)) {
+		pthread_mutex_unlock(&t->lock);
+		return GPOINTER_TO_INT(val);
+	}
+	mfd = -EOPNOTSUPP;
+	if (S_ISDIR(type)) {
+		bf_proc_fd_path(path, fd);
+		mfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (mfd >= 0)
+			g_hash_table_insert(t->mounts, key, GINT_TO_POINTER(mfd));
+		else
+			mfd = -errno;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return mfd;
+}
+
+/* The handle of the object behind fd, or -EOPNOTSUPP to hold it by fd. */
+static int bf_handle_of(struct bf_table *t, int fd, mode_t type, struct bf_inode *proto)
+{
+	struct file_handle *fh;
+	int mount_id, err;
+
+	fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+	if (!fh)
+		return -ENOMEM;
+	fh->handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(fd, "", fh, &mount_id, AT_EMPTY_PATH) == -1) {
+		err = -errno;
+		goto out_free;
+	}
+	err = bf_table_mount_fd(t, mount_id, fd, type);
+	if (err < 0)
+		goto out_free;
+	proto->mount_fd = err;
+	proto->fh = fh;
+	return 0;
+
+out_free:
+	free(fh);
+	return err;
+}
+
+/*
+ * Describe dirfd/name in proto without taking a reference: stat it and
+ * take its file handle. The O_PATH fd used for that is kept only when the
+ * file system cannot give handles.
+ */
+int bf_inode_probe(struct bf_table *t, int dirfd, const char *name, struct bf_inode *proto,
+		   struct stat *st)
+{
+	int fd, err;
+
+	memset(proto, 0, sizeof(*proto));
+	proto->fd = -1;
+	proto->mount_fd = -1;
+	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return -errno;
+	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1) {
+		err = -errno;
+		goto out_close;
+	}
+	proto->dev = st->st_dev;
+	proto->ino = st->st_ino;
+	proto->type = st->st_mode & S_IFMT;
+
+	err = bf_handle_of(t, fd, proto->type, proto);
+	if (err == -EOPNOTSUPP) {
+		proto->fd = fd;	/* no handle for this one: hold it by fd */
+		return 0;
+	}
+	if (err)
+		goto out_close;
+	close(fd);
+	return 0;
+
+out_close:
+	close(fd);
+	return err;
+}
+
+/*
+ * Called before the last link of dirfd/name goes away. Many file systems
+ * (ext4, xfs) refuse to open an unlinked inode by handle, yet the kernel
+ * may go on using it through an open file: from here on the node holds an
+ * O_PATH fd, until its last FORGET.
+ */
+void bf_table_hold(struct bf_table *t, int dirfd, const char *name)
+{
+	struct bf_inode key, *in;
+	struct stat st;
+	int fd;
+
+	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return;
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1 ||
+	    S_ISDIR(st.st_mode) || st.st_nlink != 1)
+		goto out_close;
+	key.dev = st.st_dev;
+	key.ino = st.st_ino;
+	pthread_mutex_lock(&t->lock);
+	in = g_hash_table_lookup(t->by_key, &key);
+	if (in && __atomic_load_n(&in->fd, __ATOMIC_ACQUIRE) < 0) {
+		__atomic_store_n(&in->fd, fd, __ATOMIC_RELEASE);
+		fd = -1;
+	}
+	pthread_mutex_unlock(&t->lock);
+out_close:
+	if (fd >= 0)
+		close(fd);
+}
+
+/* A new fd on the object with the given open flags; the caller closes it. */
+int bf_inode_open(const struct bf_inode *in, int flags)
+{
+	char path[BF_PROC_FD_MAX];
+	int fd, held = __atomic_load_n(&in->fd, __ATOMIC_ACQUIRE);
+
+	flags |= O_CLOEXEC;
+	if (held < 0) {
+		fd = open_by_handle_at(in->mount_fd, in->fh, flags);
+	} else if (flags & O_PATH) {
+		fd = fcntl(held, F_DUPFD_CLOEXEC, 0);
+	} else {
+		bf_proc_fd_path(path, held);
+		fd = open(path, flags & ~O_NOFOLLOW);
+	}
+	return fd == -1 ? -errno : fd;
+}

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * bpfused: mounts BACKING_DIR at MOUNTPOINT through FUSE.
+ *
+ * Every check that can fail on bad input runs before the mount, so a bad
+ * command line leaves nothing mounted and says what was wrong in one line.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bpfused.h"
+
+/* Mount options every bpfused mount needs, plus the user's choices. */
+static int bf_mount_opts(struct fuse_args *args, const struct bf_opts *opts, const char *backing)
+{
+	char *o = NULL, *fsname;
+	int err;
+
+	err = asprintf(&fsname, "fsname=%s", backing) == -1 ? -1 : 0;
+	if (err)
+		return -ENOMEM;
+	/* The kernel checks permissions: the daemon acts as root. */
+	err = fuse_opt_add_opt(&o, "default_permissions");
+	if (!err && opts->allow_other)
+		err = fuse_opt_add_opt(&o, "allow_other");
+	if (!err)
+		err = fuse_opt_add_opt(&o, "subtype=bpfused");
+	if (!err)
+		err = fuse_opt_add_opt_escaped(&o, fsname);
+	if (!err)
+		err = fuse_opt_add_arg(args, "-o");
+	if (!err)
+		err = fuse_opt_add_arg(args, o);
+	free(o);
+	free(fsname);
+	return err ? -ENOMEM : 0;
+}
+
+static int bf_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
+{
+	struct fuse_loop_config *cfg;
+	int ret;
+
+	if (cmd->singlethread)
+		return fuse_session_loop(se);
+	cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(cfg, cmd->clone_fd);
+	fuse_loop_cfg_set_idle_threads(cfg, cmd->max_idle_threads);
+	fuse_loop_cfg_set_max_threads(cfg, cmd->max_threads);
+	ret = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return ret;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmd = { 0 };
+	struct fuse_session *se = NULL;
+	struct bf_fs *fs;
+	char *backing = NULL, *mnt = NULL;
+	bool have_table = false, mounted = false;
+	uint64_t underflows;
+	size_t left;
+	int root_fd, ret = 1;
+
+	fs = calloc(1, sizeof(*fs));
+	if (!fs) {
+		fprintf(stderr, "bpfused: out of memory\n");
+		return 1;
+	}
+	if (bf_opts_parse(&args, &fs->opts))
+		goto out;
+	if (fuse_parse_cmdline(&args, &cmd) != 0)
+		goto out;
+	if (cmd.show_help) {
+		bf_opts_help();
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		ret = 0;
+		goto out;
+	}
+	if (cmd.show_version) {
+		printf("bpfused %s\n", PACKAGE_VERSION);
+		fuse_lowlevel_version();
+		ret = 0;
+		goto out;
+	}
+	if (!fs->opts.backing || !cmd.mountpoint) {
+		fprintf(stderr, "bpfused: usage: bpfused [options] BACKING_DIR MOUNTPOINT "
+			"(see --help)\n");
+		goto out;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "bpfused: must run as root: it opens files by handle and "
+			"creates them as their callers\n");
+		goto out;
+	}
+	if (access("/dev/fuse", R_OK | W_OK) == -1) {
+		fprintf(stderr, "bpfused: /dev/fuse: %s (is the fuse module loaded?)\n",
+			strerror(errno));
+		goto out;
+	}
+	if (bf_opts_finish(&fs->opts, true))
+		goto out;
+	if (bf_check_backing(fs->opts.backing, &backing))
+		goto out;
+	if (bf_check_mountpoint(cmd.mountpoint, &mnt))
+		goto out;
+	if (strcmp(backing, mnt) && bf_path_within(backing, mnt)) {
+		fprintf(stderr, "bpfused: mountpoint %s is inside backing directory %s: "
+			"the mount would serve itself\n", mnt, backing);
+		goto out;
+	}
+	root_fd = open(backing, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd == -1) {
+		fprintf(stderr, "bpfused: failed to open %s: %s\n", backing, strerror(errno));
+		goto out;
+	}
+	if (bf_table_init(&fs->table, root_fd)) {
+		fprintf(stderr, "bpfused: failed to set up the inode table for %s\n", backing);
+		close(root_fd);
+		goto out;
+	}
+	have_table = true;
+	if (bf_mount_opts(&args, &fs->opts, backing)) {
+		fprintf(stderr, "bpfused: out of memory\n");
+		goto out;
+	}
+	umask(0);	/* each creation sets its caller's umask itself */
+
+	se = fuse_session_new(&args, &bf_ops, sizeof(bf_ops), fs);
+	if (!se)
+		goto out;	/* libfuse said why, e.g. an unknown option */
+	if (fuse_set_signal_handlers(se))
+		goto out_destroy;
+	if (fuse_session_mount(se, mnt))
+		goto out_signals;
+	mounted = true;
+	if (fuse_daemonize(cmd.foreground))
+		goto out_unmount;
+	/* A positive result is the signal that asked for the unmount. */
+	ret = bf_loop(se, &cmd) < 0 ? 1 : 0;
+
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_destroy:
+	fuse_session_destroy(se);
+out:
+	if (have_table) {
+		underflows = fs->table.underflows;
+		left = bf_table_destroy(&fs->table);
+		/* The kernel sends no FORGET at unmount: left is what it held. */
+		if (mounted)
+			fprintf(stderr, "bpfused: unmounted %s: %zu nodes still held by the "
+				"kernel, %llu forget underflows, %llu backend calls\n", mnt,
+				left, (unsigned long long)underflows,
+				(unsigned long long)fs->backend_calls);
+	}
+	bf_opts_free(&fs->opts);
+	free(cmd.mountpoint);
+	free(backing);
+	free(mnt);
+	fuse_opt_free_args(&args);
+	free(fs);
+	return ret;
+}

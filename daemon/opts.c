@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * bpfused's own -o options. Everything libfuse already parses (-f, -d, -s,
+ * max_threads, allow_other's friends, fsname, ...) is left in the argument
+ * list for fuse_parse_cmdline() and fuse_session_new(); only what libfuse
+ * does not know is taken out here.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpfused.h"
+
+enum {
+	KEY_ENTRY_TIMEOUT,
+	KEY_ATTR_TIMEOUT,
+	KEY_NEGATIVE_TIMEOUT,
+	KEY_BACKEND_LATENCY,
+	KEY_ALLOW_OTHER,
+	KEY_NO_ALLOW_OTHER,
+};
+
+#define BF_OPT(t, p, v) { t, offsetof(struct bf_opts, p), v }
+
+static const struct fuse_opt bf_opt_spec[] = {
+	FUSE_OPT_KEY("entry_timeout=", KEY_ENTRY_TIMEOUT),
+	FUSE_OPT_KEY("attr_timeout=", KEY_ATTR_TIMEOUT),
+	FUSE_OPT_KEY("negative_timeout=", KEY_NEGATIVE_TIMEOUT),
+	FUSE_OPT_KEY("backend_latency=", KEY_BACKEND_LATENCY),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("no_allow_other", KEY_NO_ALLOW_OTHER),
+	BF_OPT("cache=%s", cache_str, 0),
+	BF_OPT("writeback", writeback, 1),
+	BF_OPT("no_writeback", writeback, 0),
+	FUSE_OPT_END
+};
+
+/* Longest delay backend_latency= accepts: anything larger is a typo. */
+#define BF_LATENCY_MAX_NS (10ULL * 1000 * 1000 * 1000)
+
+int bf_parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < 0)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int bf_parse_duration(const char *s, uint64_t *ns)
+{
+	static const struct {
+		const char *suffix;
+		double scale;
+	} units[] = {
+		{ "ns", 1 }, { "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 }, { "", 1e9 },
+	};
+	char *end;
+	double v;
+	size_t i;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !isfinite(v) || v < 0)
+		return -EINVAL;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix))
+			continue;
+		v *= units[i].scale;
+		if (v > BF_LATENCY_MAX_NS)
+			return -ERANGE;
+		*ns = (uint64_t)llround(v);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int bf_opt_seconds(const char *arg, const char *name, double *out)
+{
+	const char *val = arg + strlen(name) + 1;
+
+	if (bf_parse_seconds(val, out) == 0)
+		return 0;
+	fprintf(stderr, "bpfused: invalid %s '%s': expected seconds >= 0\n", name, val);
+	return -1;
+}
+
+static int bf_opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct bf_opts *opts = data;
+	const char *val;
+	int err;
+
+	(void)outargs;
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		/* The first bare word is ours; the mountpoint goes on to libfuse. */
+		if (opts->backing)
+			return 1;
+		opts->backing = strdup(arg);
+		return opts->backing ? 0 : -1;
+	case KEY_ENTRY_TIMEOUT:
+		return bf_opt_seconds(arg, "entry_timeout", &opts->entry_timeout);
+	case KEY_ATTR_TIMEOUT:
+		return bf_opt_seconds(arg, "attr_timeout", &opts->attr_timeout);
+	case KEY_NEGATIVE_TIMEOUT:
+		return bf_opt_seconds(arg, "negative_timeout", &opts->negative_timeout);
+	case KEY_BACKEND_LATENCY:
+		val = arg + strlen("backend_latency=");
+		err = bf_parse_duration(val, &opts->backend_latency_ns);
+		if (!err)
+			return 0;
+		fprintf(stderr, "bpfused: invalid backend_latency '%s': %s\n", val,
+			err == -ERANGE ? "more than 10 s" : "expected a duration such as 1ms");
+		return -1;
+	case KEY_ALLOW_OTHER:
+		opts->allow_other = 1;
+		return 0;
+	case KEY_NO_ALLOW_OTHER:
+		opts->allow_other = 0;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+int bf_opts_parse(struct fuse_args *args, struct bf_opts *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->entry_timeout = -1;
+	opts->attr_timeout = -1;
+	opts->negative_timeout = -1;
+	opts->allow_other = -1;
+	if (fuse_opt_parse(args, opts, bf_opt_spec, bf_opt_proc) == -1)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Fill in what the user left unset. The cache mode only picks defaults:
+ * an explicit timeout always wins.
+ */
+int bf_opts_finish(struct bf_opts *opts, bool is_root)
+{
+	static const double defaults[] = {
+		[BF_CACHE_NEVER] = 0, [BF_CACHE_AUTO] = 1, [BF_CACHE_ALWAYS] = 86400,
+	};
+	const char *c = opts->cache_str;
+
+	if (!c || !strcmp(c, "auto"))
+		opts->cache = BF_CACHE_AUTO;
+	else if (!strcmp(c, "never"))
+		opts->cache = BF_CACHE_NEVER;
+	else if (!strcmp(c, "always"))
+		opts->cache = BF_CACHE_ALWAYS;
+	else {
+		fprintf(stderr, "bpfused: invalid cache '%s': expected never, auto or always\n", c);
+		return -EINVAL;
+	}
+	if (opts->entry_timeout < 0)
+		opts->entry_timeout = defaults[opts->cache];
+	if (opts->attr_timeout < 0)
+		opts->attr_timeout = defaults[opts->cache];
+	if (opts->negative_timeout < 0)
+		opts->negative_timeout = defaults[opts->cache];
+	if (opts->allow_other < 0)
+		opts->allow_other = is_root;
+	return 0;
+}
+
+void bf_opts_free(struct bf_opts *opts)
+{
+	free(opts->backing);
+	free(opts->cache_str);
+	opts->backing = NULL;
+	opts->cache_str = NULL;
+}
+
+void bf_opts_help(void)
+{
+	printf("usage: bpfused [options] BACKING_DIR MOUNTPOINT\n"
+	       "\n"
+	       "Mounts BACKING_DIR at MOUNTPOINT through FUSE. Must run as root.\n"
+	       "\n"
+	       "bpfused options:\n"
+	       "    -o entry_timeout=SECS  how long the kernel may trust a name (default:\n"
+	       "                           by cache mode: never 0, auto 1, always 86400)\n"
+	       "    -o attr_timeout=SECS   how long the kernel may trust attributes (same)\n"
+	       "    -o negative_timeout=SECS  how long the kernel may trust \"no such\n"
+	       "                           name\" (same; 0 disables negative entries)\n"
+	       "    -o cache=MODE          never: every access asks the daemon and file\n"
+	       "                           data is re-read at every open; auto: cached\n"
+	       "                           data is kept while the file's mtime holds;\n"
+	       "                           always: cached data is kept across opens\n"
+	       "                           (only for backing dirs nobody else changes)\n"
+	       "                           (default: auto)\n"
+	       "    -o writeback           kernel writeback cache (default: off)\n"
+	       "    -o no_writeback        no writeback cache\n"
+	       "    -o allow_other         let every user use the mount as its permission\n"
+	       "                           bits allow (default: on when run as root)\n"
+	       "    -o no_allow_other      only the mounting user may use the mount\n"
+	       "    -o backend_latency=T   delay every metadata call into BACKING_DIR by\n"
+	       "                           T (e.g. 1ms, 250us; a bare number is seconds)\n"
+	       "                           to emulate a network file system (default: 0)\n"
+	       "    -o max_threads=N       at most N worker threads (libfuse option)\n"
+	       "    -s                     one worker thread\n"
+	       "    -f                     stay in the foreground\n"
+	       "    -d                     debug: log every request (implies -f)\n"
+	       "\n");
+}

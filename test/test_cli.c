@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * bpfused's command line: bad input fails with one clear line, exit code 1
+ * and nothing mounted; a good mount shuts down cleanly and leaves its inode
+ * table empty once the kernel has forgotten everything.
+ */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <glib.h>
+
+#include "mount_helpers.h"
+
+static char dir[] = "/tmp/bpfuse-cli.XXXXXX";
+static char back[64], mnt[64], file[64], inner[80];
+
+static void setup(void)
+{
+	bf_require_root();
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(chmod(dir, 0755), 0);
+	snprintf(back, sizeof(back), "%s/back", dir);
+	snprintf(mnt, sizeof(mnt), "%s/mnt", dir);
+	snprintf(file, sizeof(file), "%s/file", dir);
+	snprintf(inner, sizeof(inner), "%s/back/inner", dir);
+	cr_assert_eq(mkdir(back, 0755), 0);
+	cr_assert_eq(mkdir(mnt, 0755), 0);
+	cr_assert_eq(mkdir(inner, 0755), 0);
+	bf_write_file(file, "x", 0644);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	umount2(mnt, MNT_DETACH);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* Exit code 1, exactly one line naming what, and nothing mounted. */
+static void expect_failure(const char *const argv[], uid_t uid, const char *what)
+{
+	char out[4096];
+	int status = bf_spawn(argv, uid, out, sizeof(out));
+	char *nl = strchr(out, '\n');
+
+	cr_assert_eq(status, 1, "exit status %d, output: %s", status, out);
+	cr_assert_not_null(nl, "no message");
+	cr_assert_eq(nl[1], '\0', "more than one line: %s", out);
+	cr_assert_not_null(strstr(out, what), "'%s' does not mention '%s'", out, what);
+	cr_assert_not(bf_is_mountpoint(mnt), "left a mount behind");
+}
+
+#define BPFUSED(...) ((const char *const[]){ BPFUSED_PATH, __VA_ARGS__, NULL })
+
+TestSuite(cli, .init = setup, .fini = teardown, .timeout = 30);
+
+Test(cli, missing_backing_dir)
+{
+	expect_failure(BPFUSED("/nonexistent/backing", mnt), 0, "/nonexistent/backing");
+}
+
+Test(cli, backing_not_a_directory)
+{
+	expect_failure(BPFUSED(file, mnt), 0, "Not a directory");
+}
+
+Test(cli, missing_mountpoint)
+{
+	expect_failure(BPFUSED(back, "/nonexistent/mnt"), 0, "/nonexistent/mnt");
+}
+
+Test(cli, mountpoint_busy)
+{
+	char out[256];
+	const char *const argv[] = { BPFUSED_PATH, back, mnt, NULL };
+
+	cr_assert_eq(mount("busy", mnt, "tmpfs", 0, NULL), 0);
+	cr_assert_eq(bf_spawn(argv, 0, out, sizeof(out)), 1);
+	cr_assert_not_null(strstr(out, "already a mount point"), "%s", out);
+	cr_assert_eq(umount(mnt), 0, "our tmpfs must still be the top mount");
+}
+
+Test(cli, mountpoint_inside_backing)
+{
+	expect_failure(BPFUSED(back, inner), 0, "inside backing directory");
+}
+
+Test(cli, unknown_option)
+{
+	expect_failure(BPFUSED("-o", "bogus_option", back, mnt), 0, "bogus_option");
+}
+
+Test(cli, malformed_options)
+{
+	expect_failure(BPFUSED("-o", "entry_timeout=soon", back, mnt), 0, "entry_timeout");
+	expect_failure(BPFUSED("-o", "attr_timeout=-1", back, mnt), 0, "attr_timeout");
+	expect_failure(BPFUSED("-o", "backend_latency=1parsec", back, mnt), 0,
+		       "backend_latency");
+	expect_failure(BPFUSED("-o", "cache=maybe", back, mnt), 0, "cache");
+}
+
+Test(cli, wrong_argument_count)
+{
+	expect_failure(BPFUSED(back), 0, "usage");
+	expect_failure(BPFUSED(back, mnt, file), 0, file);
+}
+
+Test(cli, not_root)
+{
+	expect_failure(BPFUSED(back, mnt), 65534, "root");
+}
+
+Test(cli, no_dev_fuse)
+{
+	char cmd[512];
+	int status;
+
+	/* Hide /dev/fuse in a private mount namespace. */
+	snprintf(cmd, sizeof(cmd),
+		 "unshare --mount sh -c 'mount -t tmpfs none /dev && "
+		 "%s %s %s 2>%s/err; echo $? > %s/rc'",
+		 BPFUSED_PATH, back, mnt, dir, dir);
+	status = system(cmd);
+	cr_assert_eq(WEXITSTATUS(status), 0);
+	cr_assert_str_eq(bf_read_file(bf_path(dir, "rc")), "1\n");
+	cr_assert_not_null(strstr(bf_read_file(bf_path(dir, "err")), "/dev/fuse"));
+	cr_assert_not(bf_is_mountpoint(mnt));
+}
+
+Test(cli, help_documents_every_option)
+{
+	static const char *const opts[] = {
+		"entry_timeout=", "attr_timeout=", "negative_timeout=", "cache=", "writeback",
+		"allow_other", "backend_latency=", "max_threads=", "-s", "-f", "-d",
+	};
+	char out[16384];
+	size_t i;
+
+	cr_assert_eq(bf_spawn(BPFUSED("--help"), 0, out, sizeof(out)), 0);
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		cr_assert_not_null(strstr(out, opts[i]), "--help lacks %s", opts[i]);
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+static struct bf_mount M;
+
+static void lifecycle_teardown(void)
+{
+	bf_mount_stop(&M);
+}
+
+TestSuite(lifecycle, .fini = lifecycle_teardown, .timeout = 60);
+
+Test(lifecycle, sigterm_unmounts_cleanly)
+{
+	int status;
+
+	bf_mount_start(&M, "");
+	bf_write_file(bf_path(M.mnt, "f"), "x", 0644);
+	cr_assert_eq(kill(M.pid, SIGTERM), 0);
+	cr_assert_eq(waitpid(M.pid, &status, 0), M.pid);
+	M.pid = 0;
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+	cr_assert_not(bf_is_mountpoint(M.mnt));
+	cr_assert_str_eq(bf_read_file(bf_path(M.back, "f")), "x");
+}
+
+/*
+ * Every node the kernel looked up is forgotten again once its caches are
+ * dropped: the table ends empty, with no FORGET asking for more than it
+ * was given. One worker thread, so that a reply after the FORGETs proves
+ * they were handled.
+ */
+Test(lifecycle, inode_table_empty_after_forget)
+{
+	char *log;
+	struct stat st;
+	int i, status;
+
+	bf_mount_start(&M, "max_threads=1");
+	for (i = 0; i < 200; i++) {
+		bf_write_file(bf_path(M.mnt, "f%d", i), "x", 0644);
+		cr_assert_eq(stat(bf_path(M.mnt, "f%d", i), &st), 0);
+		cr_assert_eq(link(bf_path(M.mnt, "f%d", i), bf_path(M.mnt, "h%d", i)), 0);
+	}
+	cr_assert_eq(mkdir(bf_path(M.mnt, "d"), 0755), 0);
+	cr_assert_eq(system(g_strdup_printf("ls -lR '%s' > /dev/null", M.mnt)), 0);
+	for (i = 0; i < 100; i++)
+		cr_assert_eq(unlink(bf_path(M.mnt, "f%d", i)), 0);
+	sync();
+	cr_assert_eq(system("echo 2 > /proc/sys/vm/drop_caches"), 0);
+	/* FORGETs are read before requests; these round trips flush them. */
+	for (i = 0; i < 20; i++)
+		cr_assert_eq(stat(bf_path(M.mnt, "missing-%d", i), &st), -1);
+	cr_assert_eq(kill(M.pid, SIGTERM), 0);
+	cr_assert_eq(waitpid(M.pid, &status, 0), M.pid);
+	M.pid = 0;
+	log = bf_read_file(M.log);
+	cr_assert_not_null(strstr(log, " 0 nodes still held by the kernel, 0 forget underflows"),
+			   "daemon said: %s", log);
+}
