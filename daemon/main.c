@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,9 @@ static int bf_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
 	if (!cfg)
 		return -ENOMEM;
 	fuse_loop_cfg_set_clone_fd(cfg, cmd->clone_fd);
-	fuse_loop_cfg_set_idle_threads(cfg, cmd->max_idle_threads);
+	/* UINT_MAX means "not given"; libfuse 3.14 warns if it is passed on. */
+	if (cmd->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(cfg, cmd->max_idle_threads);
 	fuse_loop_cfg_set_max_threads(cfg, cmd->max_threads);
 	ret = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);

@@ -212,3 +212,35 @@ Test(lifecycle, inode_table_empty_after_forget)
 	cr_assert_not_null(strstr(log, " 0 nodes still held by the kernel, 0 forget underflows"),
 			   "daemon said: %s", log);
 }
+
+/*
+ * With -o writeback the kernel caches writes and opens write-only files for
+ * reading too: data written, appended and synced must reach the backing
+ * file intact.
+ */
+Test(lifecycle, writeback_data_reaches_backing)
+{
+	char buf[64] = { 0 };
+	int fd, back;
+
+	bf_mount_start(&M, "writeback");
+	fd = open(bf_path(M.mnt, "f"), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "hello ", 6), 6);
+	cr_assert_eq(pwrite(fd, "H", 1, 0), 1);
+	cr_assert_eq(fsync(fd), 0);
+	back = open(bf_path(M.back, "f"), O_RDONLY);
+	cr_assert_eq(pread(back, buf, sizeof(buf), 0), 6);
+	cr_assert_str_eq(buf, "Hello ");
+	close(fd);
+	fd = open(bf_path(M.mnt, "f"), O_WRONLY | O_APPEND);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "world", 5), 5);
+	cr_assert_eq(close(fd), 0);
+	cr_assert_str_eq(bf_read_file(bf_path(M.mnt, "f")), "Hello world");
+	cr_assert_eq(bf_mount_stop(&M), 0, "clean unmount");
+	memset(buf, 0, sizeof(buf));
+	cr_assert_eq(pread(back, buf, sizeof(buf), 0), 11);
+	cr_assert_str_eq(buf, "Hello world");
+	close(back);
+}

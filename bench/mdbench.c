@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * mdbench: a metadata workload over a generated tree, timed per operation.
+ *
+ *   mdbench create DIR DIRS FILES   make DIRS directories of FILES files,
+ *                                   each with a user.tag xattr
+ *   mdbench run DIR [ROUNDS]        stat, stat of missing names, getxattr
+ *                                   (present and absent), open/close and
+ *                                   readdir over that tree
+ *
+ * run prints one line per operation: name, calls, microseconds per call.
+ * It runs in one process so that the figures measure the file system, not
+ * process start-up.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+struct tree {
+	const char *root;
+	int dirs;
+	int files;
+};
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int die(const char *what, const char *path)
+{
+	fprintf(stderr, "mdbench: failed to %s %s: %s\n", what, path, strerror(errno));
+	exit(1);
+}
+
+static int create_tree(const struct tree *t)
+{
+	char path[4096];
+	int d, f, fd;
+
+	for (d = 0; d < t->dirs; d++) {
+		snprintf(path, sizeof(path), "%s/d%03d", t->root, d);
+		if (mkdir(path, 0755) == -1 && errno != EEXIST)
+			die("create", path);
+		for (f = 0; f < t->files; f++) {
+			snprintf(path, sizeof(path), "%s/d%03d/f%04d", t->root, d, f);
+			fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+			if (fd == -1)
+				die("create", path);
+			if (write(fd, path, strlen(path)) < 0)
+				die("write", path);
+			close(fd);
+			/* tmpfs before 6.6 has no user xattrs: then none are made */
+			if (setxattr(path, "user.tag", "bpfuse", 6, 0) == -1 && errno != ENOTSUP)
+				die("set xattr on", path);
+		}
+	}
+	return 0;
+}
+
+/* The tree's shape, read back from the directory itself. */
+static void measure_tree(struct tree *t)
+{
+	char path[4096];
+	struct stat st;
+
+	for (t->dirs = 0;; t->dirs++) {
+		snprintf(path, sizeof(path), "%s/d%03d", t->root, t->dirs);
+		if (stat(path, &st) == -1)
+			break;
+	}
+	for (t->files = 0; t->dirs; t->files++) {
+		snprintf(path, sizeof(path), "%s/d000/f%04d", t->root, t->files);
+		if (stat(path, &st) == -1)
+			break;
+	}
+	if (!t->dirs || !t->files) {
+		fprintf(stderr, "mdbench: no tree in %s (run 'mdbench create' first)\n", t->root);
+		exit(1);
+	}
+}
+
+enum op { OP_STAT, OP_MISSING, OP_XATTR, OP_NOXATTR, OP_OPEN, OP_READDIR, OP_MAX };
+
+static const char *const op_names[OP_MAX] = {
+	[OP_STAT] = "stat", [OP_MISSING] = "stat-missing", [OP_XATTR] = "getxattr",
+	[OP_NOXATTR] = "getxattr-absent", [OP_OPEN] = "open-close", [OP_READDIR] = "readdir",
+};
+
+/* One call of op on file f of directory d; returns 0 when it behaved. */
+static int do_op(const struct tree *t, enum op op, int d, int f)
+{
+	char path[4096], buf[64];
+	struct dirent *de;
+	struct stat st;
+	DIR *dp;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/d%03d/f%04d", t->root, d, f);
+	switch (op) {
+	case OP_STAT:
+		return stat(path, &st);
+	case OP_MISSING:
+		strcat(path, ".missing");
+		return stat(path, &st) == -1 && errno == ENOENT ? 0 : -1;
+	case OP_XATTR:
+		return getxattr(path, "user.tag", buf, sizeof(buf)) >= 0 || errno == ENOTSUP ||
+			       errno == ENODATA ? 0 : -1;
+	case OP_NOXATTR:
+		return getxattr(path, "user.absent", buf, sizeof(buf)) == -1 &&
+			       (errno == ENODATA || errno == ENOTSUP) ? 0 : -1;
+	case OP_OPEN:
+		fd = open(path, O_RDONLY);
+		if (fd == -1)
+			return -1;
+		return close(fd);
+	case OP_READDIR:
+		snprintf(path, sizeof(path), "%s/d%03d", t->root, d);
+		dp = opendir(path);
+		if (!dp)
+			return -1;
+		while ((de = readdir(dp)))
+			;
+		return closedir(dp);
+	default:
+		return -1;
+	}
+}
+
+static int run(const struct tree *t, int rounds)
+{
+	int r, d, f, n, op;
+	double t0;
+
+	printf("%-16s %10s %12s\n", "operation", "calls", "us/call");
+	for (op = 0; op < OP_MAX; op++) {
+		n = 0;
+		t0 = now_us();
+		for (r = 0; r < rounds; r++) {
+			for (d = 0; d < t->dirs; d++) {
+				for (f = 0; f < (op == OP_READDIR ? 1 : t->files); f++, n++) {
+					if (do_op(t, op, d, f) == 0)
+						continue;
+					fprintf(stderr, "mdbench: %s failed on d%03d/f%04d: %s\n",
+						op_names[op], d, f, strerror(errno));
+					return 1;
+				}
+			}
+		}
+		printf("%-16s %10d %12.2f\n", op_names[op], n, (now_us() - t0) / n);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct tree t = { 0 };
+	int rounds = 1;
+
+	if (argc >= 5 && !strcmp(argv[1], "create")) {
+		t.root = argv[2];
+		t.dirs = atoi(argv[3]);
+		t.files = atoi(argv[4]);
+		if (t.dirs <= 0 || t.files <= 0 || t.dirs > 1000 || t.files > 10000) {
+			fprintf(stderr, "mdbench: DIRS must be 1-1000 and FILES 1-10000\n");
+			return 1;
+		}
+		return create_tree(&t);
+	}
+	if (argc >= 3 && !strcmp(argv[1], "run")) {
+		t.root = argv[2];
+		if (argc >= 4)
+			rounds = atoi(argv[3]);
+		if (rounds <= 0) {
+			fprintf(stderr, "mdbench: ROUNDS must be a positive number\n");
+			return 1;
+		}
+		measure_tree(&t);
+		return run(&t, rounds);
+	}
+	fprintf(stderr, "usage: mdbench create DIR DIRS FILES | mdbench run DIR [ROUNDS]\n");
+	return 1;
+}

@@ -1,0 +1,30 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Installs the Debian 12 packages bpfuse needs, only those that are missing.
+#   scripts/deps.sh          build and run
+#   scripts/deps.sh test     also what the test suite needs (kernel build)
+set -eu
+
+pkgs="build-essential autoconf automake libtool pkg-config libfuse3-dev fuse3
+	libbpf-dev bpftool clang llvm libglib2.0-dev libcriterion-dev acl attr
+	util-linux kmod"
+if [ "${1:-}" = test ]; then
+	pkgs="$pkgs linux-source-6.1 flex bison bc libelf-dev libssl-dev xz-utils"
+fi
+
+missing=
+for p in $pkgs; do
+	dpkg-query -W -f '${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
