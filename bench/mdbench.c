@@ -95,8 +95,9 @@ static void measure_tree(struct tree *t)
 enum op { OP_STAT, OP_MISSING, OP_XATTR, OP_NOXATTR, OP_OPEN, OP_READDIR, OP_MAX };
 
 static const char *const op_names[OP_MAX] = {
-	[OP_STAT] = "stat", [OP_MISSING] = "stat-missing", [OP_XATTR] = "getxattr",
-	[OP_NOXATTR] = "getxattr-absent", [OP_OPEN] = "open-close", [OP_READDIR] = "readdir",
+	[OP_STAT] = "stat",	  [OP_MISSING] = "stat-missing",
+	[OP_XATTR] = "getxattr",  [OP_NOXATTR] = "getxattr-absent",
+	[OP_OPEN] = "open-close", [OP_READDIR] = "readdir",
 };
 
 /* One call of op on file f of directory d; returns 0 when it behaved. */
@@ -117,10 +118,14 @@ static int do_op(const struct tree *t, enum op op, int d, int f)
 		return stat(path, &st) == -1 && errno == ENOENT ? 0 : -1;
 	case OP_XATTR:
 		return getxattr(path, "user.tag", buf, sizeof(buf)) >= 0 || errno == ENOTSUP ||
-			       errno == ENODATA ? 0 : -1;
+				       errno == ENODATA
+			       ? 0
+			       : -1;
 	case OP_NOXATTR:
 		return getxattr(path, "user.absent", buf, sizeof(buf)) == -1 &&
-			       (errno == ENODATA || errno == ENOTSUP) ? 0 : -1;
+				       (errno == ENODATA || errno == ENOTSUP)
+			       ? 0
+			       : -1;
 	case OP_OPEN:
 		fd = open(path, O_RDONLY);
 		if (fd == -1)

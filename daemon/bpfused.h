@@ -19,20 +19,20 @@
 /* ---- options (opts.c) ---------------------------------------------------- */
 
 enum bf_cache_mode {
-	BF_CACHE_NEVER,		/* timeouts 0, page cache dropped at every open */
-	BF_CACHE_AUTO,		/* timeouts 1 s, page cache kept while mtime holds */
-	BF_CACHE_ALWAYS,	/* timeouts 1 day, page cache kept across opens */
+	BF_CACHE_NEVER, /* timeouts 0, page cache dropped at every open */
+	BF_CACHE_AUTO, /* timeouts 1 s, page cache kept while mtime holds */
+	BF_CACHE_ALWAYS, /* timeouts 1 day, page cache kept across opens */
 };
 
 struct bf_opts {
-	char *backing;		/* BACKING_DIR as given */
-	double entry_timeout;	/* seconds; < 0 until set or defaulted */
+	char *backing; /* BACKING_DIR as given */
+	double entry_timeout; /* seconds; < 0 until set or defaulted */
 	double attr_timeout;
 	double negative_timeout;
-	char *cache_str;	/* -o cache=never|auto|always */
+	char *cache_str; /* -o cache=never|auto|always */
 	enum bf_cache_mode cache;
 	int writeback;
-	int allow_other;	/* -1: default (on when run as root) */
+	int allow_other; /* -1: default (on when run as root) */
 	uint64_t backend_latency_ns;
 	int show_help;
 };
@@ -52,25 +52,25 @@ int bf_parse_duration(const char *s, uint64_t *ns);
  * systems without handle support (and the root) keep an O_PATH fd.
  */
 struct bf_inode {
-	uint64_t nodeid;	/* never reused: later map keys stay unambiguous */
+	uint64_t nodeid; /* never reused: later map keys stay unambiguous */
 	dev_t dev;
 	ino_t ino;
-	mode_t type;		/* S_IFMT bits */
-	uint64_t nlookup;	/* protected by table->lock */
-	bool pinned;		/* the root: never freed by FORGET */
-	bool hashed;		/* reachable through by_key; protected by table->lock */
-	int fd;			/* O_PATH fd, or -1 when held by handle only */
-	int mount_fd;		/* borrowed from table->mounts for open_by_handle_at */
-	struct file_handle *fh;	/* NULL when the file system has no handles */
+	mode_t type; /* S_IFMT bits */
+	uint64_t nlookup; /* protected by table->lock */
+	bool pinned; /* the root: never freed by FORGET */
+	bool hashed; /* reachable through by_key; protected by table->lock */
+	int fd; /* O_PATH fd, or -1 when held by handle only */
+	int mount_fd; /* borrowed from table->mounts for open_by_handle_at */
+	struct file_handle *fh; /* NULL when the file system has no handles */
 };
 
 struct bf_table {
 	pthread_mutex_t lock;
-	GHashTable *by_id;	/* nodeid -> inode; protected by lock */
-	GHashTable *by_key;	/* (dev, ino) -> inode; protected by lock */
-	GHashTable *mounts;	/* mount id -> fd for open_by_handle_at */
-	uint64_t next_id;	/* protected by lock */
-	uint64_t underflows;	/* FORGETs that asked for more than was held */
+	GHashTable *by_id; /* nodeid -> inode; protected by lock */
+	GHashTable *by_key; /* (dev, ino) -> inode; protected by lock */
+	GHashTable *mounts; /* mount id -> fd for open_by_handle_at */
+	uint64_t next_id; /* protected by lock */
+	uint64_t underflows; /* FORGETs that asked for more than was held */
 	struct bf_inode *root;
 };
 
@@ -104,8 +104,8 @@ extern const struct fuse_lowlevel_ops bf_ops;
 struct bf_fs {
 	struct bf_opts opts;
 	struct bf_table table;
-	_Atomic uint64_t requests;	/* every request the daemon saw */
-	_Atomic uint64_t backend_calls;	/* metadata calls into the backing dir */
+	_Atomic uint64_t requests; /* every request the daemon saw */
+	_Atomic uint64_t backend_calls; /* metadata calls into the backing dir */
 };
 
 #endif

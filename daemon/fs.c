@@ -86,7 +86,7 @@ static int bf_creds_enter(fuse_req_t req)
 			n = fuse_req_getgroups(req, n, groups);
 		}
 		if (n < 0)
-			n = 0;	/* the caller is gone: no groups to act with */
+			n = 0; /* the caller is gone: no groups to act with */
 	}
 	/* The raw syscalls change this thread only; glibc's change them all. */
 	if (syscall(SYS_setgroups, n, groups) == -1)
@@ -444,7 +444,7 @@ static void bf_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		goto out;
 	}
 	if (!(flags & RENAME_EXCHANGE))
-		bf_table_hold(&fs->table, newdir, newname);	/* a replaced target */
+		bf_table_hold(&fs->table, newdir, newname); /* a replaced target */
 	if (renameat2(olddir, name, newdir, newname, flags) == -1)
 		err = errno;
 out:
@@ -492,7 +492,7 @@ static void bf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = fd;
 	bf_file_cache(fs, fi);
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		close(fd);	/* interrupted: no RELEASE will come */
+		close(fd); /* interrupted: no RELEASE will come */
 }
 
 static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -510,8 +510,7 @@ static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	err = bf_creds_enter(req);
 	if (!err) {
-		fd = openat(dirfd, name, bf_open_flags(fs, fi->flags) | O_CREAT | O_CLOEXEC,
-			    mode);
+		fd = openat(dirfd, name, bf_open_flags(fs, fi->flags) | O_CREAT | O_CLOEXEC, mode);
 		if (fd == -1)
 			err = -errno;
 	}
@@ -652,8 +651,8 @@ static void bf_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
 
 struct bf_dir {
 	DIR *dp;
-	off_t offset;		/* where dp is, as readdir offsets go */
-	struct dirent *entry;	/* read but not yet returned to the kernel */
+	off_t offset; /* where dp is, as readdir offsets go */
+	struct dirent *entry; /* read but not yet returned to the kernel */
 };
 
 static struct bf_dir *bf_dir(struct fuse_file_info *fi)
@@ -741,7 +740,7 @@ static void bf_do_readdir(fuse_req_t req, size_t size, off_t offset, struct fuse
 			errno = 0;
 			d->entry = readdir(d->dp);
 			if (!d->entry) {
-				err = errno;	/* 0 at the end of the directory */
+				err = errno; /* 0 at the end of the directory */
 				break;
 			}
 		}
@@ -951,6 +950,7 @@ static void bf_init(void *userdata, struct fuse_conn_info *conn)
 	conn->time_gran = 1;
 }
 
+/* clang-format off */
 const struct fuse_lowlevel_ops bf_ops = {
 	.init		 = bf_init,
 	.lookup		 = bf_lookup,
@@ -988,3 +988,4 @@ const struct fuse_lowlevel_ops bf_ops = {
 	.lseek		 = bf_lseek,
 	.flock		 = bf_flock,
 };
+/* clang-format on */

@@ -326,7 +326,7 @@ int bf_inode_probe(struct bf_table *t, int dirfd, const char *name, struct bf_in
 
 	err = bf_handle_of(t, fd, proto->type, proto);
 	if (err == -EOPNOTSUPP) {
-		proto->fd = fd;	/* no handle for this one: hold it by fd */
+		proto->fd = fd; /* no handle for this one: hold it by fd */
 		return 0;
 	}
 	if (err)

@@ -100,12 +100,12 @@ int main(int argc, char *argv[])
 	}
 	if (!fs->opts.backing || !cmd.mountpoint) {
 		fprintf(stderr, "bpfused: usage: bpfused [options] BACKING_DIR MOUNTPOINT "
-			"(see --help)\n");
+				"(see --help)\n");
 		goto out;
 	}
 	if (geteuid() != 0) {
 		fprintf(stderr, "bpfused: must run as root: it opens files by handle and "
-			"creates them as their callers\n");
+				"creates them as their callers\n");
 		goto out;
 	}
 	if (access("/dev/fuse", R_OK | W_OK) == -1) {
@@ -120,8 +120,10 @@ int main(int argc, char *argv[])
 	if (bf_check_mountpoint(cmd.mountpoint, &mnt))
 		goto out;
 	if (strcmp(backing, mnt) && bf_path_within(backing, mnt)) {
-		fprintf(stderr, "bpfused: mountpoint %s is inside backing directory %s: "
-			"the mount would serve itself\n", mnt, backing);
+		fprintf(stderr,
+			"bpfused: mountpoint %s is inside backing directory %s: "
+			"the mount would serve itself\n",
+			mnt, backing);
 		goto out;
 	}
 	root_fd = open(backing, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -139,11 +141,11 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "bpfused: out of memory\n");
 		goto out;
 	}
-	umask(0);	/* each creation sets its caller's umask itself */
+	umask(0); /* each creation sets its caller's umask itself */
 
 	se = fuse_session_new(&args, &bf_ops, sizeof(bf_ops), fs);
 	if (!se)
-		goto out;	/* libfuse said why, e.g. an unknown option */
+		goto out; /* libfuse said why, e.g. an unknown option */
 	if (fuse_set_signal_handlers(se))
 		goto out_destroy;
 	if (fuse_session_mount(se, mnt))
@@ -166,9 +168,10 @@ out:
 		left = bf_table_destroy(&fs->table);
 		/* The kernel sends no FORGET at unmount: left is what it held. */
 		if (mounted)
-			fprintf(stderr, "bpfused: unmounted %s: %zu nodes still held by the "
-				"kernel, %llu forget underflows, %llu backend calls\n", mnt,
-				left, (unsigned long long)underflows,
+			fprintf(stderr,
+				"bpfused: unmounted %s: %zu nodes still held by the "
+				"kernel, %llu forget underflows, %llu backend calls\n",
+				mnt, left, (unsigned long long)underflows,
 				(unsigned long long)fs->backend_calls);
 	}
 	bf_opts_free(&fs->opts);

@@ -25,7 +25,10 @@ enum {
 	KEY_NO_ALLOW_OTHER,
 };
 
-#define BF_OPT(t, p, v) { t, offsetof(struct bf_opts, p), v }
+#define BF_OPT(t, p, v)                                                                            \
+	{                                                                                          \
+		t, offsetof(struct bf_opts, p), v                                                  \
+	}
 
 static const struct fuse_opt bf_opt_spec[] = {
 	FUSE_OPT_KEY("entry_timeout=", KEY_ENTRY_TIMEOUT),
@@ -152,7 +155,9 @@ int bf_opts_parse(struct fuse_args *args, struct bf_opts *opts)
 int bf_opts_finish(struct bf_opts *opts, bool is_root)
 {
 	static const double defaults[] = {
-		[BF_CACHE_NEVER] = 0, [BF_CACHE_AUTO] = 1, [BF_CACHE_ALWAYS] = 86400,
+		[BF_CACHE_NEVER] = 0,
+		[BF_CACHE_AUTO] = 1,
+		[BF_CACHE_ALWAYS] = 86400,
 	};
 	const char *c = opts->cache_str;
 

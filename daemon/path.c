@@ -61,8 +61,10 @@ int bf_check_mountpoint(const char *path, char **real)
 	if (statx(AT_FDCWD, path, 0, STATX_TYPE, &stx) == -1) {
 		err = -errno;
 		if (err == -ENOTCONN)
-			fprintf(stderr, "bpfused: mountpoint %s: a FUSE daemon died there; "
-				"run 'umount -l %s' first\n", path, path);
+			fprintf(stderr,
+				"bpfused: mountpoint %s: a FUSE daemon died there; "
+				"run 'umount -l %s' first\n",
+				path, path);
 		else
 			fprintf(stderr, "bpfused: mountpoint %s: %s\n", path, strerror(-err));
 		return err;

@@ -60,8 +60,8 @@ void bf_mount_start(struct bf_mount *m, const char *opts)
 	snprintf(m->log, sizeof(m->log), "%s/log", m->base);
 	cr_assert_eq(mkdir(m->back, 0755), 0);
 	cr_assert_eq(mkdir(m->mnt, 0755), 0);
-	cr_assert_eq(mount("bpfuse-test", m->back, "tmpfs", 0, "mode=0755"), 0,
-		     "mount tmpfs: %s", strerror(errno));
+	cr_assert_eq(mount("bpfuse-test", m->back, "tmpfs", 0, "mode=0755"), 0, "mount tmpfs: %s",
+		     strerror(errno));
 
 	m->pid = fork();
 	cr_assert_geq(m->pid, 0);

@@ -7,10 +7,10 @@
 #include <sys/types.h>
 
 struct bf_mount {
-	char base[64];		/* /tmp/bpfuse-test.XXXXXX */
-	char back[96];		/* base/back: a tmpfs, the backing directory */
-	char mnt[96];		/* base/mnt: the bpfused mount */
-	char log[96];		/* base/log: the daemon's stderr */
+	char base[64]; /* /tmp/bpfuse-test.XXXXXX */
+	char back[96]; /* base/back: a tmpfs, the backing directory */
+	char mnt[96]; /* base/mnt: the bpfused mount */
+	char log[96]; /* base/log: the daemon's stderr */
 	pid_t pid;
 };
 

@@ -106,8 +106,7 @@ Test(cli, malformed_options)
 {
 	expect_failure(BPFUSED("-o", "entry_timeout=soon", back, mnt), 0, "entry_timeout");
 	expect_failure(BPFUSED("-o", "attr_timeout=-1", back, mnt), 0, "attr_timeout");
-	expect_failure(BPFUSED("-o", "backend_latency=1parsec", back, mnt), 0,
-		       "backend_latency");
+	expect_failure(BPFUSED("-o", "backend_latency=1parsec", back, mnt), 0, "backend_latency");
 	expect_failure(BPFUSED("-o", "cache=maybe", back, mnt), 0, "cache");
 }
 
@@ -142,8 +141,17 @@ Test(cli, no_dev_fuse)
 Test(cli, help_documents_every_option)
 {
 	static const char *const opts[] = {
-		"entry_timeout=", "attr_timeout=", "negative_timeout=", "cache=", "writeback",
-		"allow_other", "backend_latency=", "max_threads=", "-s", "-f", "-d",
+		"entry_timeout=",
+		"attr_timeout=",
+		"negative_timeout=",
+		"cache=",
+		"writeback",
+		"allow_other",
+		"backend_latency=",
+		"max_threads=",
+		"-s",
+		"-f",
+		"-d",
 	};
 	char out[16384];
 	size_t i;
@@ -221,7 +229,7 @@ Test(lifecycle, inode_table_empty_after_forget)
 Test(lifecycle, writeback_data_reaches_backing)
 {
 	char buf[64] = { 0 };
-	int fd, back;
+	int fd, bfd;
 
 	bf_mount_start(&M, "writeback");
 	fd = open(bf_path(M.mnt, "f"), O_CREAT | O_WRONLY | O_TRUNC, 0644);
@@ -229,8 +237,8 @@ Test(lifecycle, writeback_data_reaches_backing)
 	cr_assert_eq(write(fd, "hello ", 6), 6);
 	cr_assert_eq(pwrite(fd, "H", 1, 0), 1);
 	cr_assert_eq(fsync(fd), 0);
-	back = open(bf_path(M.back, "f"), O_RDONLY);
-	cr_assert_eq(pread(back, buf, sizeof(buf), 0), 6);
+	bfd = open(bf_path(M.bfd, "f"), O_RDONLY);
+	cr_assert_eq(pread(bfd, buf, sizeof(buf), 0), 6);
 	cr_assert_str_eq(buf, "Hello ");
 	close(fd);
 	fd = open(bf_path(M.mnt, "f"), O_WRONLY | O_APPEND);
@@ -240,7 +248,7 @@ Test(lifecycle, writeback_data_reaches_backing)
 	cr_assert_str_eq(bf_read_file(bf_path(M.mnt, "f")), "Hello world");
 	cr_assert_eq(bf_mount_stop(&M), 0, "clean unmount");
 	memset(buf, 0, sizeof(buf));
-	cr_assert_eq(pread(back, buf, sizeof(buf), 0), 11);
+	cr_assert_eq(pread(bfd, buf, sizeof(buf), 0), 11);
 	cr_assert_str_eq(buf, "Hello world");
-	close(back);
+	close(bfd);
 }

@@ -113,9 +113,9 @@ Test(inode, forget_never_underflows)
 	bf_table_forget(&tbl, id, 5);
 	cr_assert_null(bf_table_find(&tbl, id));
 	cr_assert_eq(tbl.underflows, 1);
-	bf_table_forget(&tbl, id, 1);	/* already gone */
+	bf_table_forget(&tbl, id, 1); /* already gone */
 	cr_assert_eq(tbl.underflows, 2);
-	bf_table_forget(&tbl, FUSE_ROOT_ID, 3);	/* root is pinned */
+	bf_table_forget(&tbl, FUSE_ROOT_ID, 3); /* root is pinned */
 	cr_assert_not_null(bf_table_find(&tbl, FUSE_ROOT_ID));
 }
 

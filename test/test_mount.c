@@ -30,7 +30,7 @@
 
 static struct bf_mount M;
 
-#define MNT(...) bf_path(M.mnt, __VA_ARGS__)
+#define MNT(...)  bf_path(M.mnt, __VA_ARGS__)
 #define BACK(...) bf_path(M.back, __VA_ARGS__)
 
 static void setup(void)
@@ -332,8 +332,7 @@ Test(mount, rename_noreplace_and_exchange)
 {
 	bf_write_file(MNT("a"), "A", 0644);
 	bf_write_file(MNT("b"), "B", 0644);
-	cr_assert_eq(errno_of(renameat2(AT_FDCWD, MNT("a"), AT_FDCWD, MNT("b"),
-					RENAME_NOREPLACE)),
+	cr_assert_eq(errno_of(renameat2(AT_FDCWD, MNT("a"), AT_FDCWD, MNT("b"), RENAME_NOREPLACE)),
 		     EEXIST);
 	cr_assert_eq(renameat2(AT_FDCWD, MNT("a"), AT_FDCWD, MNT("c"), RENAME_NOREPLACE), 0);
 	cr_assert_eq(renameat2(AT_FDCWD, MNT("b"), AT_FDCWD, MNT("c"), RENAME_EXCHANGE), 0);
@@ -342,8 +341,7 @@ Test(mount, rename_noreplace_and_exchange)
 	cr_assert_str_eq(bf_read_file(BACK("c")), "B");
 	same_stat("b");
 	same_stat("c");
-	cr_assert_eq(errno_of(renameat2(AT_FDCWD, MNT("b"), AT_FDCWD, MNT("zz"),
-					RENAME_EXCHANGE)),
+	cr_assert_eq(errno_of(renameat2(AT_FDCWD, MNT("b"), AT_FDCWD, MNT("zz"), RENAME_EXCHANGE)),
 		     ENOENT);
 }
 
@@ -497,7 +495,8 @@ static GHashTable *list_dir(const char *path)
 
 	cr_assert_not_null(dp, "opendir %s: %s", path, strerror(errno));
 	while ((de = readdir(dp)))
-		cr_assert(g_hash_table_add(names, g_strdup(de->d_name)), "duplicate %s", de->d_name);
+		cr_assert(g_hash_table_add(names, g_strdup(de->d_name)), "duplicate %s",
+			  de->d_name);
 	closedir(dp);
 	return names;
 }
@@ -681,10 +680,9 @@ Test(mount, permission_bits_are_enforced)
 	bf_write_file(MNT("private"), "x", 0600);
 	cr_assert_eq(bf_as_user(NOBODY, NOBODY, 022, read_as_nobody, (void *)MNT("private")),
 		     EACCES);
-	cr_assert_eq(bf_as_user(NOBODY, NOBODY, 022, read_as_nobody, (void *)MNT("pub/roots")),
-		     0);
-	cr_assert_eq(bf_as_user(NOBODY, NOBODY, 022, create_as_caller, (void *)MNT("nope")),
-		     EACCES, "root dir is 0755");
+	cr_assert_eq(bf_as_user(NOBODY, NOBODY, 022, read_as_nobody, (void *)MNT("pub/roots")), 0);
+	cr_assert_eq(bf_as_user(NOBODY, NOBODY, 022, create_as_caller, (void *)MNT("nope")), EACCES,
+		     "root dir is 0755");
 	cr_assert_eq(bf_as_user(NOBODY, NOBODY, 022, unlink_as_caller, (void *)MNT("pub/roots")),
 		     EPERM, "sticky directory");
 }
@@ -765,7 +763,8 @@ Test(mount, posix_locks_between_processes)
 		if (fcntl(cfd, F_GETLK, &q) || q.l_type != F_WRLCK || q.l_pid != getppid())
 			_exit(1);
 		q.l_type = F_WRLCK;
-		_exit(fcntl(cfd, F_SETLK, &q) == -1 && (errno == EAGAIN || errno == EACCES) ? 0 : 2);
+		_exit(fcntl(cfd, F_SETLK, &q) == -1 && (errno == EAGAIN || errno == EACCES) ? 0
+											    : 2);
 	}
 	waitpid(pid, &status, 0);
 	cr_assert_eq(WEXITSTATUS(status), 0, "child saw status %d", WEXITSTATUS(status));

@@ -107,8 +107,8 @@ Test(opts, explicit_timeouts_win)
 	struct bf_opts o;
 
 	cr_assert_eq(PARSE(&o, &args, "-o",
-			   "cache=always,entry_timeout=0.5,attr_timeout=2,negative_timeout=0",
-			   "-o", "backend_latency=1ms,writeback,no_allow_other", "b", "m"),
+			   "cache=always,entry_timeout=0.5,attr_timeout=2,negative_timeout=0", "-o",
+			   "backend_latency=1ms,writeback,no_allow_other", "b", "m"),
 		     0);
 	cr_assert_eq(bf_opts_finish(&o, true), 0);
 	cr_assert_eq(o.cache, BF_CACHE_ALWAYS);
