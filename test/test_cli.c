@@ -237,7 +237,7 @@ Test(lifecycle, writeback_data_reaches_backing)
 	cr_assert_eq(write(fd, "hello ", 6), 6);
 	cr_assert_eq(pwrite(fd, "H", 1, 0), 1);
 	cr_assert_eq(fsync(fd), 0);
-	bfd = open(bf_path(M.bfd, "f"), O_RDONLY);
+	bfd = open(bf_path(M.back, "f"), O_RDONLY);
 	cr_assert_eq(pread(bfd, buf, sizeof(buf), 0), 6);
 	cr_assert_str_eq(buf, "Hello ");
 	close(fd);
