@@ -58,6 +58,24 @@ static int bf_fd(struct bf_fs *fs, fuse_ino_t ino, int flags)
 	return in ? bf_inode_open(in, flags) : -EIO;
 }
 
+/*
+ * The start of most metadata handlers: count the backend call and open node
+ * ino as O_PATH. On failure the request is answered and -1 returned.
+ */
+static int bf_begin(fuse_req_t req, fuse_ino_t ino)
+{
+	struct bf_fs *fs = bf_fs(req);
+	int fd;
+
+	bf_backend(fs);
+	fd = bf_fd(fs, ino, O_PATH);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* ---- caller credentials -------------------------------------------------- */
 
 /* Threads share one umask unless each unshares its fs_struct (CLONE_FS). */
@@ -271,12 +289,9 @@ static void bf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 	struct stat st;
 	int pfd, err;
 
-	bf_backend(fs);
-	pfd = bf_fd(fs, ino, O_PATH);
-	if (pfd < 0) {
-		fuse_reply_err(req, -pfd);
+	pfd = bf_begin(req, ino);
+	if (pfd < 0)
 		return;
-	}
 	err = bf_do_setattr(pfd, attr, valid, fi);
 	if (!err && fstatat(pfd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1)
 		err = -errno;
@@ -289,17 +304,13 @@ static void bf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 
 static void bf_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	struct bf_fs *fs = bf_fs(req);
 	char buf[PATH_MAX + 1];
 	ssize_t n;
 	int fd;
 
-	bf_backend(fs);
-	fd = bf_fd(fs, ino, O_PATH);
-	if (fd < 0) {
-		fuse_reply_err(req, -fd);
+	fd = bf_begin(req, ino);
+	if (fd < 0)
 		return;
-	}
 	n = readlinkat(fd, "", buf, sizeof(buf));
 	if (n == -1) {
 		fuse_reply_err(req, errno);
@@ -322,12 +333,9 @@ static void bf_make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 	struct fuse_entry_param e;
 	int dirfd, res, err;
 
-	bf_backend(fs);
-	dirfd = bf_fd(fs, parent, O_PATH);
-	if (dirfd < 0) {
-		fuse_reply_err(req, -dirfd);
+	dirfd = bf_begin(req, parent);
+	if (dirfd < 0)
 		return;
-	}
 	err = bf_creds_enter(req);
 	if (err)
 		goto out_leave;
@@ -402,12 +410,9 @@ static void bf_remove(fuse_req_t req, fuse_ino_t parent, const char *name, int f
 	struct bf_fs *fs = bf_fs(req);
 	int dirfd, err = 0;
 
-	bf_backend(fs);
-	dirfd = bf_fd(fs, parent, O_PATH);
-	if (dirfd < 0) {
-		fuse_reply_err(req, -dirfd);
+	dirfd = bf_begin(req, parent);
+	if (dirfd < 0)
 		return;
-	}
 	if (!(flags & AT_REMOVEDIR))
 		bf_table_hold(&fs->table, dirfd, name);
 	if (unlinkat(dirfd, name, flags) == -1)
@@ -502,12 +507,9 @@ static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct fuse_entry_param e;
 	int dirfd, fd = -1, err;
 
-	bf_backend(fs);
-	dirfd = bf_fd(fs, parent, O_PATH);
-	if (dirfd < 0) {
-		fuse_reply_err(req, -dirfd);
+	dirfd = bf_begin(req, parent);
+	if (dirfd < 0)
 		return;
-	}
 	err = bf_creds_enter(req);
 	if (!err) {
 		fd = openat(dirfd, name, bf_open_flags(fs, fi->flags) | O_CREAT | O_CLOEXEC, mode);
@@ -834,16 +836,12 @@ static void bf_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 
 static void bf_statfs(fuse_req_t req, fuse_ino_t ino)
 {
-	struct bf_fs *fs = bf_fs(req);
 	struct statvfs sv;
 	int fd, res;
 
-	bf_backend(fs);
-	fd = bf_fd(fs, ino, O_PATH);
-	if (fd < 0) {
-		fuse_reply_err(req, -fd);
+	fd = bf_begin(req, ino);
+	if (fd < 0)
 		return;
-	}
 	res = fstatvfs(fd, &sv);
 	if (res == -1)
 		fuse_reply_err(req, errno);
@@ -860,18 +858,14 @@ static void bf_statfs(fuse_req_t req, fuse_ino_t ino)
  */
 static void bf_xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	struct bf_fs *fs = bf_fs(req);
 	char path[BF_PROC_FD_MAX];
 	char *buf = NULL;
 	ssize_t n;
 	int fd;
 
-	bf_backend(fs);
-	fd = bf_fd(fs, ino, O_PATH);
-	if (fd < 0) {
-		fuse_reply_err(req, -fd);
+	fd = bf_begin(req, ino);
+	if (fd < 0)
 		return;
-	}
 	bf_proc_fd_path(path, fd);
 	if (size) {
 		buf = malloc(size);
@@ -905,16 +899,12 @@ static void bf_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void bf_xattr_set(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			 size_t size, int flags)
 {
-	struct bf_fs *fs = bf_fs(req);
 	char path[BF_PROC_FD_MAX];
 	int fd, res;
 
-	bf_backend(fs);
-	fd = bf_fd(fs, ino, O_PATH);
-	if (fd < 0) {
-		fuse_reply_err(req, -fd);
+	fd = bf_begin(req, ino);
+	if (fd < 0)
 		return;
-	}
 	bf_proc_fd_path(path, fd);
 	res = value ? setxattr(path, name, value, size, flags) : removexattr(path, name);
 	fuse_reply_err(req, res == -1 ? errno : 0);
