@@ -150,6 +150,22 @@ int bf_as_user(uid_t uid, gid_t gid, mode_t mask, int (*fn)(void *), void *arg)
 	return WEXITSTATUS(status);
 }
 
+/* system() on a formatted command line; returns its exit status. */
+int bf_system(const char *fmt, ...)
+{
+	char *cmd;
+	va_list ap;
+	int n, status;
+
+	va_start(ap, fmt);
+	n = vasprintf(&cmd, fmt, ap);
+	va_end(ap);
+	cr_assert_geq(n, 0);
+	status = system(cmd);
+	free(cmd);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
 /*
  * Run argv (as uid, when not 0) with stderr and stdout captured in out.
  * Returns the exit status.

@@ -20,6 +20,7 @@ int bf_mount_stop(struct bf_mount *m);
 bool bf_is_mountpoint(const char *path);
 const char *bf_path(const char *root, const char *fmt, ...);
 int bf_as_user(uid_t uid, gid_t gid, mode_t umask, int (*fn)(void *), void *arg);
+int bf_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int bf_spawn(const char *const argv[], uid_t uid, char *out, size_t outsz);
 void bf_write_file(const char *path, const char *data, mode_t mode);
 char *bf_read_file(const char *path);

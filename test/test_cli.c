@@ -205,7 +205,7 @@ Test(lifecycle, inode_table_empty_after_forget)
 		cr_assert_eq(link(bf_path(M.mnt, "f%d", i), bf_path(M.mnt, "h%d", i)), 0);
 	}
 	cr_assert_eq(mkdir(bf_path(M.mnt, "d"), 0755), 0);
-	cr_assert_eq(system(g_strdup_printf("ls -lR '%s' > /dev/null", M.mnt)), 0);
+	cr_assert_eq(bf_system("ls -lR '%s' > /dev/null", M.mnt), 0);
 	for (i = 0; i < 100; i++)
 		cr_assert_eq(unlink(bf_path(M.mnt, "f%d", i)), 0);
 	sync();

@@ -623,11 +623,11 @@ Test(mount, acl_grants_and_denies)
 {
 	bf_write_file(MNT("f"), "secret", 0600);
 	cr_assert_eq(bf_as_user(NOBODY, NOBODY, 022, read_as_nobody, (void *)MNT("f")), EACCES);
-	cr_assert_eq(system(g_strdup_printf("setfacl -m u:%d:r '%s'", NOBODY, MNT("f"))), 0);
+	cr_assert_eq(bf_system("setfacl -m u:%d:r '%s'", NOBODY, MNT("f")), 0);
 	same_stat("f");
 	cr_assert_eq(bf_as_user(NOBODY, NOBODY, 022, read_as_nobody, (void *)MNT("f")), 0,
 		     "an ACL entry lets nobody read");
-	cr_assert_eq(system(g_strdup_printf("setfacl -b '%s'", MNT("f"))), 0);
+	cr_assert_eq(bf_system("setfacl -b '%s'", MNT("f")), 0);
 	cr_assert_eq(bf_as_user(NOBODY, NOBODY, 022, read_as_nobody, (void *)MNT("f")), EACCES);
 }
 
