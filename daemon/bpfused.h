@@ -9,6 +9,7 @@
 
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
+#include <linux/types.h>
 #include <glib.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -34,6 +35,8 @@ struct bf_opts {
 	int writeback;
 	int allow_other; /* -1: default (on when run as root) */
 	uint64_t backend_latency_ns;
+	int maps; /* -1: default (on unless cache=never) */
+	double map_timeout; /* seconds a map entry may be served; < 0 until set */
 	int show_help;
 };
 
@@ -78,8 +81,9 @@ int bf_table_init(struct bf_table *t, int root_fd);
 size_t bf_table_destroy(struct bf_table *t);
 struct bf_inode *bf_table_find(struct bf_table *t, uint64_t nodeid);
 struct bf_inode *bf_table_ref(struct bf_table *t, struct bf_inode *proto);
-void bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n);
-void bf_table_hold(struct bf_table *t, int dirfd, const char *name);
+struct bf_inode *bf_table_ref_id(struct bf_table *t, uint64_t nodeid);
+bool bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n);
+uint64_t bf_table_node_at(struct bf_table *t, int dirfd, const char *name, bool going);
 size_t bf_table_count(struct bf_table *t);
 uint64_t bf_table_lookups(struct bf_table *t);
 
@@ -104,6 +108,7 @@ extern const struct fuse_lowlevel_ops bf_ops;
 struct bf_fs {
 	struct bf_opts opts;
 	struct bf_table table;
+	struct bpfuse *cache; /* NULL: no maps, every call goes to the backend */
 	_Atomic uint64_t requests; /* every request the daemon saw */
 	_Atomic uint64_t backend_calls; /* metadata calls into the backing dir */
 };

@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <linux/fuse.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -28,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bpfuse.h"
 #include "bpfused.h"
 
 static struct bf_fs *bf_fs(fuse_req_t req)
@@ -39,12 +41,13 @@ static struct bf_fs *bf_fs(fuse_req_t req)
  * A metadata call into the backing directory: counted, and delayed by
  * backend_latency= to emulate a network file system behind the daemon.
  */
-static void bf_backend(struct bf_fs *fs)
+static void bf_backend(struct bf_fs *fs, unsigned int opcode)
 {
 	uint64_t ns = fs->opts.backend_latency_ns;
 	struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
 
 	atomic_fetch_add_explicit(&fs->backend_calls, 1, memory_order_relaxed);
+	bpfuse_count(fs->cache, opcode, BPFUSE_BACKEND);
 	if (ns)
 		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 			;
@@ -62,12 +65,12 @@ static int bf_fd(struct bf_fs *fs, fuse_ino_t ino, int flags)
  * The start of most metadata handlers: count the backend call and open node
  * ino as O_PATH. On failure the request is answered and -1 returned.
  */
-static int bf_begin(fuse_req_t req, fuse_ino_t ino)
+static int bf_begin(fuse_req_t req, fuse_ino_t ino, unsigned int opcode)
 {
 	struct bf_fs *fs = bf_fs(req);
 	int fd;
 
-	bf_backend(fs);
+	bf_backend(fs, opcode);
 	fd = bf_fd(fs, ino, O_PATH);
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
@@ -170,18 +173,54 @@ static int bf_do_lookup(struct bf_fs *fs, fuse_ino_t parent, const char *name,
  */
 static void bf_reply_entry(fuse_req_t req, const struct fuse_entry_param *e)
 {
+	struct bf_fs *fs = bf_fs(req); /* req is gone once replied to */
+
 	if (fuse_reply_entry(req, e) == -ENOENT && e->ino)
-		bf_table_forget(&bf_fs(req)->table, e->ino, 1);
+		bf_table_forget(&fs->table, e->ino, 1);
+}
+
+/*
+ * A lookup the maps can answer: 0 with e filled (a reference taken),
+ * -ENOENT for a cached "no such name", 1 on a miss.
+ */
+static int bf_lookup_cached(struct bf_fs *fs, fuse_ino_t parent, const char *name,
+			    struct fuse_entry_param *e)
+{
+	uint64_t nodeid;
+
+	if (bpfuse_lookup_get(fs->cache, parent, name, &nodeid))
+		return 1;
+	if (!nodeid)
+		return -ENOENT;
+	bf_entry_init(fs, e);
+	/* the node's attributes, and the node itself, must still be there */
+	if (bpfuse_attr_get(fs->cache, nodeid, &e->attr) || !bf_table_ref_id(&fs->table, nodeid))
+		return 1;
+	e->ino = nodeid;
+	return 0;
 }
 
 static void bf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct bf_fs *fs = bf_fs(req);
 	struct fuse_entry_param e;
+	uint64_t epoch;
 	int err;
 
-	bf_backend(fs);
-	err = bf_do_lookup(fs, parent, name, &e);
+	err = bf_lookup_cached(fs, parent, name, &e);
+	if (err <= 0) {
+		bpfuse_count(fs->cache, FUSE_LOOKUP, BPFUSE_HIT);
+	} else {
+		epoch = bpfuse_epoch(fs->cache);
+		bf_backend(fs, FUSE_LOOKUP);
+		err = bf_do_lookup(fs, parent, name, &e);
+		if (!err) {
+			bpfuse_attr_put(fs->cache, epoch, e.ino, &e.attr);
+			bpfuse_lookup_put(fs->cache, epoch, parent, name, e.ino);
+		} else if (err == -ENOENT) {
+			bpfuse_lookup_put(fs->cache, epoch, parent, name, 0);
+		}
+	}
 	if (err == -ENOENT && fs->opts.negative_timeout > 0) {
 		/* A zero node id is a negative entry the kernel may cache. */
 		bf_entry_init(fs, &e);
@@ -194,9 +233,15 @@ static void bf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 }
 
+static void bf_do_forget(struct bf_fs *fs, fuse_ino_t ino, uint64_t nlookup)
+{
+	if (bf_table_forget(&fs->table, ino, nlookup))
+		bpfuse_on_forget(fs->cache, ino);
+}
+
 static void bf_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	bf_table_forget(&bf_fs(req)->table, ino, nlookup);
+	bf_do_forget(bf_fs(req), ino, nlookup);
 	fuse_reply_none(req);
 }
 
@@ -206,7 +251,7 @@ static void bf_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 	size_t i;
 
 	for (i = 0; i < count; i++)
-		bf_table_forget(&fs->table, forgets[i].ino, forgets[i].nlookup);
+		bf_do_forget(fs, forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -216,9 +261,16 @@ static void bf_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct bf_fs *fs = bf_fs(req);
 	struct stat st;
+	uint64_t epoch;
 	int fd, err = 0;
 
-	bf_backend(fs);
+	if (bpfuse_attr_get(fs->cache, ino, &st) == 0) {
+		bpfuse_count(fs->cache, FUSE_GETATTR, BPFUSE_HIT);
+		fuse_reply_attr(req, &st, fs->opts.attr_timeout);
+		return;
+	}
+	epoch = bpfuse_epoch(fs->cache);
+	bf_backend(fs, FUSE_GETATTR);
 	if (fi) {
 		if (fstat(fi->fh, &st) == -1)
 			err = -errno;
@@ -232,10 +284,12 @@ static void bf_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			close(fd);
 		}
 	}
-	if (err)
+	if (err) {
 		fuse_reply_err(req, -err);
-	else
-		fuse_reply_attr(req, &st, fs->opts.attr_timeout);
+		return;
+	}
+	bpfuse_attr_put(fs->cache, epoch, ino, &st);
+	fuse_reply_attr(req, &st, fs->opts.attr_timeout);
 }
 
 static struct timespec bf_utime(const struct stat *attr, int valid, int set, int now, bool atime)
@@ -289,10 +343,12 @@ static void bf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 	struct stat st;
 	int pfd, err;
 
-	pfd = bf_begin(req, ino);
+	pfd = bf_begin(req, ino, FUSE_SETATTR);
 	if (pfd < 0)
 		return;
 	err = bf_do_setattr(pfd, attr, valid, fi);
+	/* even a failure may have applied part of the change */
+	bpfuse_on_setattr(fs->cache, ino);
 	if (!err && fstatat(pfd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1)
 		err = -errno;
 	close(pfd);
@@ -306,14 +362,16 @@ static void bf_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	char buf[PATH_MAX + 1];
 	ssize_t n;
-	int fd;
+	int fd, err;
 
-	fd = bf_begin(req, ino);
+	fd = bf_begin(req, ino, FUSE_READLINK);
 	if (fd < 0)
 		return;
 	n = readlinkat(fd, "", buf, sizeof(buf));
-	if (n == -1) {
-		fuse_reply_err(req, errno);
+	err = n == -1 ? errno : 0;
+	bpfuse_on_access(bf_fs(req)->cache, ino);
+	if (err) {
+		fuse_reply_err(req, err);
 	} else if (n == sizeof(buf)) {
 		fuse_reply_err(req, ENAMETOOLONG);
 	} else {
@@ -327,13 +385,13 @@ static void bf_readlink(fuse_req_t req, fuse_ino_t ino)
 
 /* mknod, mkdir and symlink: made with the caller's credentials. */
 static void bf_make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev,
-		    const char *target)
+		    const char *target, unsigned int opcode)
 {
 	struct bf_fs *fs = bf_fs(req);
 	struct fuse_entry_param e;
 	int dirfd, res, err;
 
-	dirfd = bf_begin(req, parent);
+	dirfd = bf_begin(req, parent, opcode);
 	if (dirfd < 0)
 		return;
 	err = bf_creds_enter(req);
@@ -349,6 +407,8 @@ static void bf_make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 		err = -errno;
 out_leave:
 	bf_creds_leave();
+	/* EEXIST too: a cached "no such name" was wrong then */
+	bpfuse_on_create(fs->cache, parent, name);
 	if (!err)
 		err = bf_lookup_at(fs, dirfd, name, &e);
 	close(dirfd);
@@ -360,17 +420,17 @@ out_leave:
 
 static void bf_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-	bf_make(req, parent, name, mode, rdev, NULL);
+	bf_make(req, parent, name, mode, rdev, NULL, FUSE_MKNOD);
 }
 
 static void bf_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	bf_make(req, parent, name, S_IFDIR | mode, 0, NULL);
+	bf_make(req, parent, name, S_IFDIR | mode, 0, NULL, FUSE_MKDIR);
 }
 
 static void bf_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
 {
-	bf_make(req, parent, name, S_IFLNK | 0777, 0, target);
+	bf_make(req, parent, name, S_IFLNK | 0777, 0, target, FUSE_SYMLINK);
 }
 
 static void bf_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
@@ -379,7 +439,7 @@ static void bf_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const cha
 	struct fuse_entry_param e;
 	int fd, dirfd = -1, err = 0;
 
-	bf_backend(fs);
+	bf_backend(fs, FUSE_LINK);
 	fd = bf_fd(fs, ino, O_PATH);
 	if (fd < 0) {
 		err = fd;
@@ -392,7 +452,8 @@ static void bf_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const cha
 	}
 	if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == -1)
 		err = -errno;
-	else
+	bpfuse_on_link(fs->cache, ino, parent, name);
+	if (!err)
 		err = bf_lookup_at(fs, dirfd, name, &e);
 out:
 	if (fd >= 0)
@@ -408,15 +469,16 @@ out:
 static void bf_remove(fuse_req_t req, fuse_ino_t parent, const char *name, int flags)
 {
 	struct bf_fs *fs = bf_fs(req);
+	uint64_t victim;
 	int dirfd, err = 0;
 
-	dirfd = bf_begin(req, parent);
+	dirfd = bf_begin(req, parent, flags & AT_REMOVEDIR ? FUSE_RMDIR : FUSE_UNLINK);
 	if (dirfd < 0)
 		return;
-	if (!(flags & AT_REMOVEDIR))
-		bf_table_hold(&fs->table, dirfd, name);
+	victim = bf_table_node_at(&fs->table, dirfd, name, !(flags & AT_REMOVEDIR));
 	if (unlinkat(dirfd, name, flags) == -1)
 		err = errno;
+	bpfuse_on_unlink(fs->cache, parent, name, victim);
 	close(dirfd);
 	fuse_reply_err(req, err);
 }
@@ -436,8 +498,9 @@ static void bf_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 {
 	struct bf_fs *fs = bf_fs(req);
 	int olddir, newdir = -1, err = 0;
+	uint64_t moved, victim;
 
-	bf_backend(fs);
+	bf_backend(fs, FUSE_RENAME2);
 	olddir = bf_fd(fs, parent, O_PATH);
 	if (olddir < 0) {
 		err = -olddir;
@@ -448,10 +511,12 @@ static void bf_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		err = -newdir;
 		goto out;
 	}
-	if (!(flags & RENAME_EXCHANGE))
-		bf_table_hold(&fs->table, newdir, newname); /* a replaced target */
+	moved = bf_table_node_at(&fs->table, olddir, name, false);
+	/* a replaced target may lose its last link; an exchanged one does not */
+	victim = bf_table_node_at(&fs->table, newdir, newname, !(flags & RENAME_EXCHANGE));
 	if (renameat2(olddir, name, newdir, newname, flags) == -1)
 		err = errno;
+	bpfuse_on_rename(fs->cache, parent, name, newparent, newname, moved, victim);
 out:
 	if (olddir >= 0)
 		close(olddir);
@@ -488,8 +553,10 @@ static void bf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct bf_fs *fs = bf_fs(req);
 	int fd;
 
-	bf_backend(fs);
+	bf_backend(fs, FUSE_OPEN);
 	fd = bf_fd(fs, ino, bf_open_flags(fs, fi->flags));
+	if (fi->flags & O_TRUNC)
+		bpfuse_on_write(fs->cache, ino);
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;
@@ -507,7 +574,7 @@ static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct fuse_entry_param e;
 	int dirfd, fd = -1, err;
 
-	dirfd = bf_begin(req, parent);
+	dirfd = bf_begin(req, parent, FUSE_CREATE);
 	if (dirfd < 0)
 		return;
 	err = bf_creds_enter(req);
@@ -517,8 +584,12 @@ static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 			err = -errno;
 	}
 	bf_creds_leave();
+	bpfuse_on_create(fs->cache, parent, name);
 	if (!err)
 		err = bf_lookup_at(fs, dirfd, name, &e);
+	/* it may have existed already, and been truncated */
+	if (!err && (fi->flags & O_TRUNC))
+		bpfuse_on_write(fs->cache, e.ino);
 	close(dirfd);
 	if (err) {
 		if (fd >= 0)
@@ -534,16 +605,40 @@ static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 }
 
+/*
+ * Without maps, the data is spliced from the backing file. With them, the
+ * read moves the backing atime, and the cached attributes must go before
+ * the reply does: a stat issued after read() returns must not see the old
+ * atime. So the data goes through a buffer.
+ */
 static void bf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	struct bpfuse *cache = bf_fs(req)->cache;
+	ssize_t n;
+	int err;
 
-	(void)ino;
-	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = fi->fh;
-	buf.buf[0].pos = off;
-	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	if (!cache) {
+		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		buf.buf[0].fd = fi->fh;
+		buf.buf[0].pos = off;
+		fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+		return;
+	}
+	buf.buf[0].mem = malloc(size);
+	if (!buf.buf[0].mem) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = pread(fi->fh, buf.buf[0].mem, size, off);
+	err = n == -1 ? errno : 0;
+	bpfuse_on_access(cache, ino);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf.buf[0].mem, n);
+	free(buf.buf[0].mem);
 }
 
 static void bf_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf, off_t off,
@@ -552,11 +647,11 @@ static void bf_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in_buf));
 	ssize_t res;
 
-	(void)ino;
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = fi->fh;
 	out.buf[0].pos = off;
 	res = fuse_buf_copy(&out, in_buf, 0);
+	bpfuse_on_write(bf_fs(req)->cache, ino);
 	if (res < 0)
 		fuse_reply_err(req, -res);
 	else
@@ -590,8 +685,10 @@ static void bf_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 static void bf_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 			 struct fuse_file_info *fi)
 {
-	(void)ino;
-	fuse_reply_err(req, fallocate(fi->fh, mode, off, len) == -1 ? errno : 0);
+	int err = fallocate(fi->fh, mode, off, len) == -1 ? errno : 0;
+
+	bpfuse_on_write(bf_fs(req)->cache, ino);
+	fuse_reply_err(req, err);
 }
 
 static void bf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
@@ -599,12 +696,14 @@ static void bf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			       struct fuse_file_info *fi_out, size_t len, int flags)
 {
 	ssize_t res;
+	int err;
 
-	(void)ino_in;
-	(void)ino_out;
 	res = copy_file_range(fi_in->fh, &off_in, fi_out->fh, &off_out, len, flags);
-	if (res == -1)
-		fuse_reply_err(req, errno);
+	err = res == -1 ? errno : 0;
+	bpfuse_on_access(bf_fs(req)->cache, ino_in);
+	bpfuse_on_write(bf_fs(req)->cache, ino_out);
+	if (err)
+		fuse_reply_err(req, err);
 	else
 		fuse_reply_write(req, res);
 }
@@ -668,7 +767,7 @@ static void bf_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct bf_dir *d;
 	int fd, err;
 
-	bf_backend(fs);
+	bf_backend(fs, FUSE_OPENDIR);
 	err = ENOMEM;
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -709,8 +808,8 @@ static bool bf_is_dot(const char *name)
  * lookup reference; the ones that do not fit, or whose reply the kernel
  * never receives, are given back.
  */
-static void bf_do_readdir(fuse_req_t req, size_t size, off_t offset, struct fuse_file_info *fi,
-			  bool plus)
+static void bf_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+			  struct fuse_file_info *fi, bool plus)
 {
 	struct bf_fs *fs = bf_fs(req);
 	struct bf_dir *d = bf_dir(fi);
@@ -720,7 +819,7 @@ static void bf_do_readdir(fuse_req_t req, size_t size, off_t offset, struct fuse
 	int err = 0;
 	guint i;
 
-	bf_backend(fs);
+	bf_backend(fs, plus ? FUSE_READDIRPLUS : FUSE_READDIR);
 	buf = malloc(size);
 	if (!buf) {
 		err = ENOMEM;
@@ -790,6 +889,7 @@ static void bf_do_readdir(fuse_req_t req, size_t size, off_t offset, struct fuse
 	/* An error after some entries is reported by the next call. */
 	if (err && rem != size)
 		err = 0;
+	bpfuse_on_access(fs->cache, ino);
 out:
 	if (err) {
 		fuse_reply_err(req, err);
@@ -804,15 +904,13 @@ out:
 static void bf_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 		       struct fuse_file_info *fi)
 {
-	(void)ino;
-	bf_do_readdir(req, size, offset, fi, false);
+	bf_do_readdir(req, ino, size, offset, fi, false);
 }
 
 static void bf_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 			   struct fuse_file_info *fi)
 {
-	(void)ino;
-	bf_do_readdir(req, size, offset, fi, true);
+	bf_do_readdir(req, ino, size, offset, fi, true);
 }
 
 static void bf_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -839,7 +937,7 @@ static void bf_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct statvfs sv;
 	int fd, res;
 
-	fd = bf_begin(req, ino);
+	fd = bf_begin(req, ino, FUSE_STATFS);
 	if (fd < 0)
 		return;
 	res = fstatvfs(fd, &sv);
@@ -856,14 +954,83 @@ static void bf_statfs(fuse_req_t req, fuse_ino_t ino)
  * The xattr calls refuse O_PATH fds, and opening a fifo or a device for
  * real would have side effects, so they go through /proc/self/fd.
  */
-static void bf_xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+
+/* Answer getxattr from the maps; false on a miss. */
+static bool bf_getxattr_cached(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct bpfuse *cache = bf_fs(req)->cache;
+	char buf[BPFUSE_XATTR_SIZE_MAX];
+	ssize_t n;
+
+	n = bpfuse_xattr_get(cache, ino, name, buf, size < sizeof(buf) ? size : sizeof(buf));
+	if (n == -ENOENT)
+		return false;
+	bpfuse_count(cache, FUSE_GETXATTR, BPFUSE_HIT);
+	if (n < 0)
+		fuse_reply_err(req, -n);
+	else if (size)
+		fuse_reply_buf(req, buf, n);
+	else
+		fuse_reply_xattr(req, n);
+	return true;
+}
+
+/*
+ * A miss reads the whole value even for a size query, so that the cache
+ * learns it; values too large for the cache are sized and sent as asked.
+ */
+static void bf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct bf_fs *fs = bf_fs(req);
+	size_t len = size > BPFUSE_XATTR_SIZE_MAX ? size : BPFUSE_XATTR_SIZE_MAX;
+	char path[BF_PROC_FD_MAX];
+	uint64_t epoch;
+	char *buf;
+	ssize_t n;
+	int fd, err;
+
+	if (bf_getxattr_cached(req, ino, name, size))
+		return;
+	epoch = bpfuse_epoch(fs->cache);
+	fd = bf_begin(req, ino, FUSE_GETXATTR);
+	if (fd < 0)
+		return;
+	bf_proc_fd_path(path, fd);
+	buf = malloc(len);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		goto out;
+	}
+	n = getxattr(path, name, buf, len);
+	if (n == -1 && errno == ERANGE && !size)
+		n = getxattr(path, name, NULL, 0);
+	err = n == -1 ? errno : 0;
+	if (n >= 0)
+		bpfuse_xattr_put(fs->cache, epoch, ino, name, buf, n);
+	else if (err == ENODATA)
+		bpfuse_xattr_put(fs->cache, epoch, ino, name, NULL, -ENODATA);
+
+	if (err)
+		fuse_reply_err(req, err);
+	else if (!size)
+		fuse_reply_xattr(req, n);
+	else if ((size_t)n > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, buf, n);
+	free(buf);
+out:
+	close(fd);
+}
+
+static void bf_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	char path[BF_PROC_FD_MAX];
 	char *buf = NULL;
 	ssize_t n;
 	int fd;
 
-	fd = bf_begin(req, ino);
+	fd = bf_begin(req, ino, FUSE_LISTXATTR);
 	if (fd < 0)
 		return;
 	bf_proc_fd_path(path, fd);
@@ -874,7 +1041,7 @@ static void bf_xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_
 			goto out;
 		}
 	}
-	n = name ? getxattr(path, name, buf, size) : listxattr(path, buf, size);
+	n = listxattr(path, buf, size);
 	if (n == -1)
 		fuse_reply_err(req, errno);
 	else if (size)
@@ -886,28 +1053,21 @@ out:
 	close(fd);
 }
 
-static void bf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
-{
-	bf_xattr_get(req, ino, name, size);
-}
-
-static void bf_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
-{
-	bf_xattr_get(req, ino, NULL, size);
-}
-
 static void bf_xattr_set(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			 size_t size, int flags)
 {
 	char path[BF_PROC_FD_MAX];
-	int fd, res;
+	int fd, err;
 
-	fd = bf_begin(req, ino);
+	fd = bf_begin(req, ino, value ? FUSE_SETXATTR : FUSE_REMOVEXATTR);
 	if (fd < 0)
 		return;
 	bf_proc_fd_path(path, fd);
-	res = value ? setxattr(path, name, value, size, flags) : removexattr(path, name);
-	fuse_reply_err(req, res == -1 ? errno : 0);
+	err = (value ? setxattr(path, name, value, size, flags) : removexattr(path, name)) == -1
+		      ? errno
+		      : 0;
+	bpfuse_on_xattr(bf_fs(req)->cache, ino, name);
+	fuse_reply_err(req, err);
 	close(fd);
 }
 

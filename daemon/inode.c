@@ -195,10 +195,32 @@ struct bf_inode *bf_table_ref(struct bf_table *t, struct bf_inode *proto)
 	return in;
 }
 
-/* Drop n lookup references; the kernel never asks for more than it took. */
-void bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n)
+/*
+ * Take one more lookup reference on a node the kernel may have forgotten
+ * meanwhile (a cached lookup). NULL if it is gone or was superseded.
+ */
+struct bf_inode *bf_table_ref_id(struct bf_table *t, uint64_t nodeid)
 {
 	struct bf_inode *in;
+
+	pthread_mutex_lock(&t->lock);
+	in = g_hash_table_lookup(t->by_id, &nodeid);
+	if (in && in->hashed && in->nlookup)
+		in->nlookup++;
+	else
+		in = NULL;
+	pthread_mutex_unlock(&t->lock);
+	return in;
+}
+
+/*
+ * Drop n lookup references; the kernel never asks for more than it took.
+ * Returns true when that freed the node.
+ */
+bool bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n)
+{
+	struct bf_inode *in;
+	bool freed = false;
 
 	pthread_mutex_lock(&t->lock);
 	in = g_hash_table_lookup(t->by_id, &nodeid);
@@ -216,8 +238,10 @@ void bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n)
 	if (in->hashed)
 		g_hash_table_remove(t->by_key, in);
 	g_hash_table_remove(t->by_id, &in->nodeid);
+	freed = true;
 out:
 	pthread_mutex_unlock(&t->lock);
+	return freed;
 }
 
 size_t bf_table_count(struct bf_table *t)
@@ -340,35 +364,41 @@ out_close:
 }
 
 /*
- * Called before the last link of dirfd/name goes away. Many file systems
- * (ext4, xfs) refuse to open an unlinked inode by handle, yet the kernel
- * may go on using it through an open file: from here on the node holds an
- * O_PATH fd, until its last FORGET.
+ * The node of dirfd/name, or 0 if the kernel does not know it. With going,
+ * that name is about to be unlinked or replaced: if it is the object's last
+ * link, the node from here on holds an O_PATH fd until its last FORGET,
+ * since many file systems (ext4, xfs) refuse to open an unlinked inode by
+ * handle, yet the kernel may go on using it through an open file.
  */
-void bf_table_hold(struct bf_table *t, int dirfd, const char *name)
+uint64_t bf_table_node_at(struct bf_table *t, int dirfd, const char *name, bool going)
 {
 	struct bf_inode key, *in;
+	uint64_t nodeid = 0;
 	struct stat st;
 	int fd;
 
 	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
-		return;
-	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1 ||
-	    S_ISDIR(st.st_mode) || st.st_nlink != 1)
+		return 0;
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1)
 		goto out_close;
+	going = going && !S_ISDIR(st.st_mode) && st.st_nlink == 1;
 	key.dev = st.st_dev;
 	key.ino = st.st_ino;
 	pthread_mutex_lock(&t->lock);
 	in = g_hash_table_lookup(t->by_key, &key);
-	if (in && __atomic_load_n(&in->fd, __ATOMIC_ACQUIRE) < 0) {
-		__atomic_store_n(&in->fd, fd, __ATOMIC_RELEASE);
-		fd = -1;
+	if (in) {
+		nodeid = in->nodeid;
+		if (going && __atomic_load_n(&in->fd, __ATOMIC_ACQUIRE) < 0) {
+			__atomic_store_n(&in->fd, fd, __ATOMIC_RELEASE);
+			fd = -1;
+		}
 	}
 	pthread_mutex_unlock(&t->lock);
 out_close:
 	if (fd >= 0)
 		close(fd);
+	return nodeid;
 }
 
 /* A new fd on the object with the given open flags; the caller closes it. */

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bpfuse.h"
 #include "bpfused.h"
 
 /* Mount options every bpfused mount needs, plus the user's choices. */
@@ -42,6 +43,30 @@ static int bf_mount_opts(struct fuse_args *args, const struct bf_opts *opts, con
 	free(o);
 	free(fsname);
 	return err ? -ENOMEM : 0;
+}
+
+/*
+ * The maps and statistics are an optimisation: whatever fails here, the
+ * mount goes on serving from the backend, and says why once.
+ */
+static void bf_cache_open(struct bf_fs *fs, const char *mnt)
+{
+	int err;
+
+	if (!fs->opts.maps)
+		return;
+	bpfuse_sweep_stale();
+	err = bpfuse_open(mnt, fs->opts.map_timeout, &fs->cache);
+	if (err) {
+		fprintf(stderr, "bpfused: BPF maps unavailable (%s): serving without them\n",
+			strerror(-err));
+		return;
+	}
+	if (bpfuse_mode(fs->cache) == BPFUSE_MODE_STOCK)
+		fprintf(stderr, "bpfused: no FUSE BPF hook in this kernel: stock mode\n");
+	err = bpfuse_upcall_status(fs->cache);
+	if (err)
+		fprintf(stderr, "bpfused: request statistics unavailable: %s\n", strerror(-err));
 }
 
 static int bf_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
@@ -153,6 +178,7 @@ int main(int argc, char *argv[])
 	mounted = true;
 	if (fuse_daemonize(cmd.foreground))
 		goto out_unmount;
+	bf_cache_open(fs, mnt);
 	/* A positive result is the signal that asked for the unmount. */
 	ret = bf_loop(se, &cmd) < 0 ? 1 : 0;
 
@@ -163,6 +189,7 @@ out_signals:
 out_destroy:
 	fuse_session_destroy(se);
 out:
+	bpfuse_close(fs->cache);
 	if (have_table) {
 		underflows = fs->table.underflows;
 		left = bf_table_destroy(&fs->table);

@@ -23,6 +23,7 @@ enum {
 	KEY_BACKEND_LATENCY,
 	KEY_ALLOW_OTHER,
 	KEY_NO_ALLOW_OTHER,
+	KEY_MAP_TIMEOUT,
 };
 
 #define BF_OPT(t, p, v)                                                                            \
@@ -37,6 +38,9 @@ static const struct fuse_opt bf_opt_spec[] = {
 	FUSE_OPT_KEY("backend_latency=", KEY_BACKEND_LATENCY),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("no_allow_other", KEY_NO_ALLOW_OTHER),
+	FUSE_OPT_KEY("map_timeout=", KEY_MAP_TIMEOUT),
+	BF_OPT("maps", maps, 1),
+	BF_OPT("no_maps", maps, 0),
 	BF_OPT("cache=%s", cache_str, 0),
 	BF_OPT("writeback", writeback, 1),
 	BF_OPT("no_writeback", writeback, 0),
@@ -117,6 +121,8 @@ static int bf_opt_proc(void *data, const char *arg, int key, struct fuse_args *o
 		return bf_opt_seconds(arg, "attr_timeout", &opts->attr_timeout);
 	case KEY_NEGATIVE_TIMEOUT:
 		return bf_opt_seconds(arg, "negative_timeout", &opts->negative_timeout);
+	case KEY_MAP_TIMEOUT:
+		return bf_opt_seconds(arg, "map_timeout", &opts->map_timeout);
 	case KEY_BACKEND_LATENCY:
 		val = arg + strlen("backend_latency=");
 		err = bf_parse_duration(val, &opts->backend_latency_ns);
@@ -143,6 +149,8 @@ int bf_opts_parse(struct fuse_args *args, struct bf_opts *opts)
 	opts->attr_timeout = -1;
 	opts->negative_timeout = -1;
 	opts->allow_other = -1;
+	opts->maps = -1;
+	opts->map_timeout = -1;
 	if (fuse_opt_parse(args, opts, bf_opt_spec, bf_opt_proc) == -1)
 		return -EINVAL;
 	return 0;
@@ -179,6 +187,14 @@ int bf_opts_finish(struct bf_opts *opts, bool is_root)
 		opts->negative_timeout = defaults[opts->cache];
 	if (opts->allow_other < 0)
 		opts->allow_other = is_root;
+	if (opts->maps < 0)
+		opts->maps = opts->cache != BF_CACHE_NEVER;
+	/*
+	 * Without a watch on the backing directory, the map lifetime bounds
+	 * how long a change made behind the daemon's back can go unseen.
+	 */
+	if (opts->map_timeout < 0)
+		opts->map_timeout = 1;
 	return 0;
 }
 
@@ -213,6 +229,10 @@ void bf_opts_help(void)
 	       "    -o allow_other         let every user use the mount as its permission\n"
 	       "                           bits allow (default: on when run as root)\n"
 	       "    -o no_allow_other      only the mounting user may use the mount\n"
+	       "    -o maps                cache lookups, attributes and xattrs in BPF\n"
+	       "                           maps (default: on unless cache=never)\n"
+	       "    -o no_maps             no BPF maps: every request asks the backend\n"
+	       "    -o map_timeout=SECS    how long a map entry may be served (default: 1)\n"
 	       "    -o backend_latency=T   delay every metadata call into BACKING_DIR by\n"
 	       "                           T (e.g. 1ms, 250us; a bare number is seconds)\n"
 	       "                           to emulate a network file system (default: 0)\n"

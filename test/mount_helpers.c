@@ -94,8 +94,8 @@ int bf_mount_stop(struct bf_mount *m)
 
 	if (!m->base[0])
 		return -1;
-	if (bf_is_mountpoint(m->mnt))
-		umount2(m->mnt, MNT_DETACH);
+	/* unconditionally: a dead daemon's mount cannot even be stat'ed */
+	umount2(m->mnt, MNT_DETACH);
 	for (i = 0; m->pid > 0 && i < 500; i++) {
 		if (waitpid(m->pid, &status, WNOHANG) == m->pid) {
 			m->pid = 0;

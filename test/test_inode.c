@@ -159,7 +159,7 @@ Test(inode, open_by_handle_reaches_the_object)
 	cr_assert_str_eq(buf, "hello");
 	close(fd);
 	/* still reachable after its last name is gone, like an open file */
-	bf_table_hold(&tbl, dfd, "data");
+	cr_assert_eq(bf_table_node_at(&tbl, dfd, "data", true), in->nodeid);
 	cr_assert_eq(unlinkat(dfd, "data", 0), 0);
 	fd = bf_inode_open(in, O_RDONLY);
 	cr_assert_geq(fd, 0, "open unlinked by handle: %s", strerror(-fd));

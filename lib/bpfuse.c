@@ -1,0 +1,678 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * libbpfuse: per-mount BPF maps as a FUSE daemon's cache, pinned so that
+ * bpfusectl (and, in ext mode, the kernel extension) see the same entries.
+ */
+#include "config.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bpfuse.h"
+#include "bpfuse.skel.h"
+
+/* The struct_ops type the FUSE BPF hook patch adds (kernel/, issue 4). */
+#define BPFUSE_HOOK_BTF_TYPE "bpfuse_ops"
+
+struct bpfuse {
+	struct bpfuse_bpf *skel;
+	struct bpfuse_stats *stats; /* the "stats" map, mapped */
+	size_t stats_len;
+	int lookup_fd, attr_fd, xattr_fd;
+	uint64_t mnt_id;
+	uint64_t timeout_ns; /* entry lifetime; 0: until invalidated */
+	enum bpfuse_mode mode;
+	int upcall_err;
+	/*
+	 * Puts and invalidations are serialised, and every invalidation
+	 * moves the epoch, so a fill that started before an invalidation
+	 * cannot land after it.
+	 */
+	pthread_mutex_t lock;
+	uint64_t epoch; /* protected by lock */
+	char pin_dir[64];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static uint64_t expiry(const struct bpfuse *b)
+{
+	return b->timeout_ns ? now_ns() + b->timeout_ns : 0;
+}
+
+static bool expired(uint64_t expires_ns)
+{
+	return expires_ns && now_ns() >= expires_ns;
+}
+
+int bpfuse_pin_dir(uint64_t mnt_id, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "%s/%llu", BPFUSE_PIN_ROOT, (unsigned long long)mnt_id);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* ---- attributes ---------------------------------------------------------- */
+
+void bpfuse_attr_from_stat(struct bpfuse_attr *a, const struct stat *st)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = st->st_ino;
+	a->size = st->st_size;
+	a->blocks = st->st_blocks;
+	a->atime = st->st_atim.tv_sec;
+	a->mtime = st->st_mtim.tv_sec;
+	a->ctime = st->st_ctim.tv_sec;
+	a->atimensec = st->st_atim.tv_nsec;
+	a->mtimensec = st->st_mtim.tv_nsec;
+	a->ctimensec = st->st_ctim.tv_nsec;
+	a->mode = st->st_mode;
+	a->nlink = st->st_nlink;
+	a->uid = st->st_uid;
+	a->gid = st->st_gid;
+	a->rdev = st->st_rdev;
+	a->blksize = st->st_blksize;
+}
+
+void bpfuse_attr_to_stat(struct stat *st, const struct bpfuse_attr *a)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = a->ino;
+	st->st_size = a->size;
+	st->st_blocks = a->blocks;
+	st->st_atim.tv_sec = a->atime;
+	st->st_mtim.tv_sec = a->mtime;
+	st->st_ctim.tv_sec = a->ctime;
+	st->st_atim.tv_nsec = a->atimensec;
+	st->st_mtim.tv_nsec = a->mtimensec;
+	st->st_ctim.tv_nsec = a->ctimensec;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_rdev = a->rdev;
+	st->st_blksize = a->blksize;
+}
+
+/* ---- set-up -------------------------------------------------------------- */
+
+static int bpfuse_mount_bpffs(void)
+{
+	struct statfs sfs;
+
+	if (statfs("/sys/fs/bpf", &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") == -1)
+		return -errno;
+	return 0;
+}
+
+/* Remove a pin directory and what it holds. */
+static int bpfuse_unpin_dir(const char *dir)
+{
+	struct dirent *de;
+	DIR *dp = opendir(dir);
+
+	if (!dp)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(dp)))
+		if (de->d_name[0] != '.')
+			unlinkat(dirfd(dp), de->d_name, 0);
+	closedir(dp);
+	return rmdir(dir) == -1 ? -errno : 0;
+}
+
+static int bpfuse_pin(struct bpfuse *b)
+{
+	struct bpf_map *maps[] = { b->skel->maps.lookup, b->skel->maps.attr, b->skel->maps.xattr,
+				   b->skel->maps.stats };
+	char path[128];
+	size_t i;
+	int err;
+
+	if (mkdir(BPFUSE_PIN_ROOT, 0700) == -1 && errno != EEXIST)
+		return -errno;
+	/* A directory for a fresh mount id can only be a crashed daemon's. */
+	bpfuse_unpin_dir(b->pin_dir);
+	if (mkdir(b->pin_dir, 0700) == -1)
+		return -errno;
+	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", b->pin_dir, bpf_map__name(maps[i]));
+		err = bpf_map__pin(maps[i], path);
+		if (err) {
+			bpfuse_unpin_dir(b->pin_dir);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static bool bpfuse_hook_present(void)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool found;
+
+	if (!vmlinux)
+		return false;
+	found = btf__find_by_name_kind(vmlinux, BPFUSE_HOOK_BTF_TYPE, BTF_KIND_STRUCT) > 0;
+	btf__free(vmlinux);
+	return found;
+}
+
+/*
+ * Load the object. Where the kernel refuses the statistics programs (no
+ * FUSE tracepoints, say), load the maps alone and remember why.
+ */
+static int bpfuse_load(struct bpfuse *b, uint32_t kdev)
+{
+	int err;
+
+	b->skel = bpfuse_bpf__open();
+	if (!b->skel)
+		return -errno;
+	b->skel->rodata->cfg_dev = kdev;
+	err = bpfuse_bpf__load(b->skel);
+	if (!err) {
+		err = bpfuse_bpf__attach(b->skel);
+		b->upcall_err = err;
+		return 0;
+	}
+	b->upcall_err = err;
+	bpfuse_bpf__destroy(b->skel);
+	b->skel = bpfuse_bpf__open();
+	if (!b->skel)
+		return -errno;
+	bpf_program__set_autoload(b->skel->progs.fuse_request_send, false);
+	bpf_program__set_autoload(b->skel->progs.fuse_request_end, false);
+	return bpfuse_bpf__load(b->skel);
+}
+
+static int bpfuse_silent(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+int bpfuse_open(const char *mountpoint, double timeout, struct bpfuse **out)
+{
+	struct statx stx;
+	struct bpfuse *b;
+	uint32_t kdev;
+	void *mem;
+	int err;
+
+	*out = NULL;
+	/* DONT_SYNC: the daemon may not serve yet; ask the VFS only */
+	if (statx(AT_FDCWD, mountpoint, AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) == -1)
+		return -errno;
+	if (!(stx.stx_mask & STATX_MNT_ID))
+		return -EOPNOTSUPP;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	pthread_mutex_init(&b->lock, NULL);
+	b->mnt_id = stx.stx_mnt_id;
+	b->timeout_ns = timeout > 0 ? (uint64_t)(timeout * 1e9) : 0;
+	/* the kernel's dev_t encoding: MKDEV(major, minor) */
+	kdev = (stx.stx_dev_major << 20) | stx.stx_dev_minor;
+	err = bpfuse_pin_dir(b->mnt_id, b->pin_dir, sizeof(b->pin_dir));
+	if (err)
+		goto out_free;
+	err = bpfuse_mount_bpffs();
+	if (err)
+		goto out_free;
+
+	libbpf_set_print(bpfuse_silent);
+	err = bpfuse_load(b, kdev);
+	if (err)
+		goto out_free;
+	b->stats_len = (sizeof(struct bpfuse_stats) + 4095) & ~4095UL;
+	mem = mmap(NULL, b->stats_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   bpf_map__fd(b->skel->maps.stats), 0);
+	if (mem == MAP_FAILED) {
+		err = -errno;
+		goto out_free;
+	}
+	b->stats = mem;
+	b->mode = bpfuse_hook_present() ? BPFUSE_MODE_EXT : BPFUSE_MODE_STOCK;
+	b->stats->mode = b->mode;
+	b->stats->upcall_err = b->upcall_err;
+	b->stats->daemon_pid = getpid();
+	b->stats->dev = kdev;
+	b->lookup_fd = bpf_map__fd(b->skel->maps.lookup);
+	b->attr_fd = bpf_map__fd(b->skel->maps.attr);
+	b->xattr_fd = bpf_map__fd(b->skel->maps.xattr);
+	err = bpfuse_pin(b);
+	if (err)
+		goto out_free;
+	*out = b;
+	return 0;
+
+out_free:
+	bpfuse_close(b);
+	return err;
+}
+
+void bpfuse_close(struct bpfuse *b)
+{
+	if (!b)
+		return;
+	if (b->pin_dir[0] && b->stats)
+		bpfuse_unpin_dir(b->pin_dir);
+	if (b->stats)
+		munmap(b->stats, b->stats_len);
+	bpfuse_bpf__destroy(b->skel);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+}
+
+enum bpfuse_mode bpfuse_mode(const struct bpfuse *b)
+{
+	return b ? b->mode : BPFUSE_MODE_STOCK;
+}
+
+int bpfuse_upcall_status(const struct bpfuse *b)
+{
+	return b ? b->upcall_err : -ENODEV;
+}
+
+uint64_t bpfuse_mount_id(const struct bpfuse *b)
+{
+	return b ? b->mnt_id : 0;
+}
+
+void bpfuse_count(struct bpfuse *b, unsigned int opcode, enum bpfuse_source src)
+{
+	struct bpfuse_op_stats *op;
+
+	if (!b || opcode >= BPFUSE_OPCODE_MAX)
+		return;
+	op = &b->stats->ops[opcode];
+	__atomic_fetch_add(src == BPFUSE_HIT ? &op->daemon_hits : &op->backend_calls, 1,
+			   __ATOMIC_RELAXED);
+}
+
+/* ---- caches -------------------------------------------------------------- */
+
+static int bpfuse_name_key(char *dst, __u32 *len, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n > BPFUSE_NAME_MAX)
+		return -ENAMETOOLONG;
+	memcpy(dst, name, n);
+	*len = n;
+	return 0;
+}
+
+uint64_t bpfuse_epoch(struct bpfuse *b)
+{
+	uint64_t e;
+
+	if (!b)
+		return 0;
+	pthread_mutex_lock(&b->lock);
+	e = b->epoch;
+	pthread_mutex_unlock(&b->lock);
+	return e;
+}
+
+/* Insert under the lock, unless an invalidation came since epoch. */
+static int bpfuse_put(struct bpfuse *b, uint64_t epoch, enum bpfuse_cache cache, int fd,
+		      const void *key, const void *val)
+{
+	int err = -ESTALE;
+
+	pthread_mutex_lock(&b->lock);
+	if (b->epoch == epoch) {
+		err = bpf_map_update_elem(fd, key, val, BPF_ANY) ? -errno : 0;
+		if (!err)
+			__atomic_fetch_add(&b->stats->inserts[cache], 1, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&b->lock);
+	return err;
+}
+
+static void bpfuse_delete(struct bpfuse *b, enum bpfuse_cache cache, int fd, const void *key,
+			  enum bpfuse_cause cause)
+{
+	pthread_mutex_lock(&b->lock);
+	b->epoch++;
+	if (bpf_map_delete_elem(fd, key) == 0) {
+		__atomic_fetch_add(&b->stats->deletes[cache], 1, __ATOMIC_RELAXED);
+		if (cause < BPFUSE_CAUSE_MAX)
+			__atomic_fetch_add(&b->stats->invalidations[cause], 1, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* An expired entry is dropped where it is found. */
+static void bpfuse_expire(struct bpfuse *b, enum bpfuse_cache cache, int fd, const void *key)
+{
+	if (bpf_map_delete_elem(fd, key) == 0)
+		__atomic_fetch_add(&b->stats->deletes[cache], 1, __ATOMIC_RELAXED);
+}
+
+int bpfuse_lookup_get(struct bpfuse *b, uint64_t parent, const char *name, uint64_t *nodeid)
+{
+	struct bpfuse_lookup_key key = { .parent = parent };
+	struct bpfuse_lookup_val val;
+
+	if (!b || bpfuse_name_key(key.name, &key.len, name))
+		return -ENOENT;
+	if (bpf_map_lookup_elem(b->lookup_fd, &key, &val))
+		return -ENOENT;
+	if (expired(val.expires_ns)) {
+		bpfuse_expire(b, BPFUSE_CACHE_LOOKUP, b->lookup_fd, &key);
+		return -ENOENT;
+	}
+	*nodeid = val.nodeid;
+	return 0;
+}
+
+int bpfuse_lookup_put(struct bpfuse *b, uint64_t epoch, uint64_t parent, const char *name,
+		      uint64_t nodeid)
+{
+	struct bpfuse_lookup_key key = { .parent = parent };
+	struct bpfuse_lookup_val val = { .nodeid = nodeid };
+	int err;
+
+	if (!b)
+		return -ENODEV;
+	err = bpfuse_name_key(key.name, &key.len, name);
+	if (err)
+		return err;
+	val.expires_ns = expiry(b);
+	return bpfuse_put(b, epoch, BPFUSE_CACHE_LOOKUP, b->lookup_fd, &key, &val);
+}
+
+int bpfuse_attr_get(struct bpfuse *b, uint64_t nodeid, struct stat *st)
+{
+	struct bpfuse_attr_val val;
+
+	if (!b || bpf_map_lookup_elem(b->attr_fd, &nodeid, &val))
+		return -ENOENT;
+	if (expired(val.expires_ns)) {
+		bpfuse_expire(b, BPFUSE_CACHE_ATTR, b->attr_fd, &nodeid);
+		return -ENOENT;
+	}
+	bpfuse_attr_to_stat(st, &val.attr);
+	return 0;
+}
+
+int bpfuse_attr_put(struct bpfuse *b, uint64_t epoch, uint64_t nodeid, const struct stat *st)
+{
+	struct bpfuse_attr_val val;
+
+	if (!b)
+		return -ENODEV;
+	val.expires_ns = expiry(b);
+	bpfuse_attr_from_stat(&val.attr, st);
+	return bpfuse_put(b, epoch, BPFUSE_CACHE_ATTR, b->attr_fd, &nodeid, &val);
+}
+
+static int bpfuse_xattr_key(struct bpfuse_xattr_key *key, uint64_t nodeid, const char *name)
+{
+	size_t n = strlen(name);
+
+	memset(key, 0, sizeof(*key));
+	if (n > BPFUSE_XATTR_NAME_MAX)
+		return -ENAMETOOLONG;
+	key->nodeid = nodeid;
+	key->len = n;
+	memcpy(key->name, name, n);
+	return 0;
+}
+
+/*
+ * Returns the value's size (a size query when size is 0), -ENODATA for a
+ * cached "no such attribute", -ERANGE when buf is too small, and -ENOENT
+ * on a miss.
+ */
+ssize_t bpfuse_xattr_get(struct bpfuse *b, uint64_t nodeid, const char *name, void *buf,
+			 size_t size)
+{
+	struct bpfuse_xattr_key key;
+	struct bpfuse_xattr_val val;
+
+	if (!b || bpfuse_xattr_key(&key, nodeid, name))
+		return -ENOENT;
+	if (bpf_map_lookup_elem(b->xattr_fd, &key, &val))
+		return -ENOENT;
+	if (expired(val.expires_ns)) {
+		bpfuse_expire(b, BPFUSE_CACHE_XATTR, b->xattr_fd, &key);
+		return -ENOENT;
+	}
+	if (val.err)
+		return -val.err;
+	if (!size)
+		return val.size;
+	if (size < val.size)
+		return -ERANGE;
+	memcpy(buf, val.value, val.size);
+	return val.size;
+}
+
+/* size < 0 caches that error (-ENODATA); values too big are not cached. */
+int bpfuse_xattr_put(struct bpfuse *b, uint64_t epoch, uint64_t nodeid, const char *name,
+		     const void *value, ssize_t size)
+{
+	struct bpfuse_xattr_key key;
+	struct bpfuse_xattr_val val;
+	int err;
+
+	if (!b)
+		return -ENODEV;
+	if (size > BPFUSE_XATTR_SIZE_MAX)
+		return -E2BIG;
+	if (size < 0 && size != -ENODATA)
+		return -EINVAL;
+	err = bpfuse_xattr_key(&key, nodeid, name);
+	if (err)
+		return err;
+	memset(&val, 0, sizeof(val));
+	val.expires_ns = expiry(b);
+	if (size < 0) {
+		val.err = -size;
+	} else {
+		val.size = size;
+		memcpy(val.value, value, size);
+	}
+	return bpfuse_put(b, epoch, BPFUSE_CACHE_XATTR, b->xattr_fd, &key, &val);
+}
+
+/* ---- invalidation -------------------------------------------------------- */
+
+void bpfuse_inval_entry(struct bpfuse *b, uint64_t parent, const char *name,
+			enum bpfuse_cause cause)
+{
+	struct bpfuse_lookup_key key = { .parent = parent };
+
+	if (b && !bpfuse_name_key(key.name, &key.len, name))
+		bpfuse_delete(b, BPFUSE_CACHE_LOOKUP, b->lookup_fd, &key, cause);
+}
+
+void bpfuse_inval_attr(struct bpfuse *b, uint64_t nodeid, enum bpfuse_cause cause)
+{
+	if (b)
+		bpfuse_delete(b, BPFUSE_CACHE_ATTR, b->attr_fd, &nodeid, cause);
+}
+
+void bpfuse_inval_xattr(struct bpfuse *b, uint64_t nodeid, const char *name,
+			enum bpfuse_cause cause)
+{
+	struct bpfuse_xattr_key key;
+
+	if (b && !bpfuse_xattr_key(&key, nodeid, name))
+		bpfuse_delete(b, BPFUSE_CACHE_XATTR, b->xattr_fd, &key, cause);
+}
+
+/* ---- stale pins ---------------------------------------------------------- */
+
+/* Is pid alive? (EPERM: alive, someone else's) */
+static bool bpfuse_alive(pid_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+/* Does a mount with this id still exist? */
+static bool bpfuse_mount_exists(const char *id)
+{
+	char line[4096];
+	size_t n = strlen(id);
+	bool found = false;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return true; /* cannot tell: keep it */
+	while (!found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, id, n) && line[n] == ' ';
+	fclose(f);
+	return found;
+}
+
+/*
+ * Remove the pin directories of daemons that are gone (killed, crashed):
+ * their maps would otherwise outlive them. Returns how many went.
+ */
+int bpfuse_sweep_stale(void)
+{
+	struct bpfuse_stats st;
+	char dir[64], path[128];
+	struct dirent *de;
+	int fd, n = 0;
+	__u32 zero = 0;
+	bool stale;
+	DIR *dp;
+
+	dp = opendir(BPFUSE_PIN_ROOT);
+	if (!dp)
+		return 0;
+	while ((de = readdir(dp))) {
+		/* mount ids are numbers: anything else is not ours */
+		if (strspn(de->d_name, "0123456789") != strlen(de->d_name) ||
+		    strlen(de->d_name) > 20)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%.20s", BPFUSE_PIN_ROOT, de->d_name);
+		snprintf(path, sizeof(path), "%s/stats", dir);
+		fd = bpf_obj_get(path);
+		stale = fd < 0 || bpf_map_lookup_elem(fd, &zero, &st) ||
+			!bpfuse_alive(st.daemon_pid) || !bpfuse_mount_exists(de->d_name);
+		if (fd >= 0)
+			close(fd);
+		if (stale && bpfuse_unpin_dir(dir) == 0)
+			n++;
+	}
+	closedir(dp);
+	return n;
+}
+
+/* ---- invalidation rules -------------------------------------------------- */
+/*
+ * What each change makes stale. The daemon applies these after the change
+ * reached the backend and before it replies; the kernel extension applies
+ * the same ones before a change leaves for the daemon.
+ */
+
+/* Mode and owner changes also rewrite the access ACL and drop capabilities. */
+static const char *const bpfuse_setattr_xattrs[] = {
+	"system.posix_acl_access",
+	"security.capability",
+};
+
+void bpfuse_on_setattr(struct bpfuse *b, uint64_t ino)
+{
+	size_t i;
+
+	bpfuse_inval_attr(b, ino, BPFUSE_CAUSE_SETATTR);
+	for (i = 0; i < sizeof(bpfuse_setattr_xattrs) / sizeof(bpfuse_setattr_xattrs[0]); i++)
+		bpfuse_inval_xattr(b, ino, bpfuse_setattr_xattrs[i], BPFUSE_CAUSE_SETATTR);
+}
+
+void bpfuse_on_write(struct bpfuse *b, uint64_t ino)
+{
+	bpfuse_inval_attr(b, ino, BPFUSE_CAUSE_WRITE);
+}
+
+void bpfuse_on_access(struct bpfuse *b, uint64_t ino)
+{
+	bpfuse_inval_attr(b, ino, BPFUSE_CAUSE_ACCESS);
+}
+
+/* create, mknod, mkdir, symlink: the negative entry and the parent's times. */
+void bpfuse_on_create(struct bpfuse *b, uint64_t parent, const char *name)
+{
+	bpfuse_inval_entry(b, parent, name, BPFUSE_CAUSE_CREATE);
+	bpfuse_inval_attr(b, parent, BPFUSE_CAUSE_CREATE);
+}
+
+void bpfuse_on_link(struct bpfuse *b, uint64_t ino, uint64_t parent, const char *name)
+{
+	bpfuse_inval_entry(b, parent, name, BPFUSE_CAUSE_LINK);
+	bpfuse_inval_attr(b, parent, BPFUSE_CAUSE_LINK);
+	bpfuse_inval_attr(b, ino, BPFUSE_CAUSE_LINK);
+}
+
+/* unlink, rmdir: victim (0 if unknown) loses a link. */
+void bpfuse_on_unlink(struct bpfuse *b, uint64_t parent, const char *name, uint64_t victim)
+{
+	bpfuse_inval_entry(b, parent, name, BPFUSE_CAUSE_UNLINK);
+	bpfuse_inval_attr(b, parent, BPFUSE_CAUSE_UNLINK);
+	if (victim)
+		bpfuse_inval_attr(b, victim, BPFUSE_CAUSE_UNLINK);
+}
+
+/*
+ * rename: both names, both parents, the moved node (ctime) and the node it
+ * replaced or was exchanged with (0 if none or unknown).
+ */
+void bpfuse_on_rename(struct bpfuse *b, uint64_t parent, const char *name, uint64_t newparent,
+		      const char *newname, uint64_t moved, uint64_t victim)
+{
+	bpfuse_inval_entry(b, parent, name, BPFUSE_CAUSE_RENAME);
+	bpfuse_inval_entry(b, newparent, newname, BPFUSE_CAUSE_RENAME);
+	bpfuse_inval_attr(b, parent, BPFUSE_CAUSE_RENAME);
+	if (newparent != parent)
+		bpfuse_inval_attr(b, newparent, BPFUSE_CAUSE_RENAME);
+	if (moved)
+		bpfuse_inval_attr(b, moved, BPFUSE_CAUSE_RENAME);
+	if (victim)
+		bpfuse_inval_attr(b, victim, BPFUSE_CAUSE_RENAME);
+}
+
+/* setxattr, removexattr: the value, and ctime (and mode, for an ACL). */
+void bpfuse_on_xattr(struct bpfuse *b, uint64_t ino, const char *name)
+{
+	bpfuse_inval_xattr(b, ino, name, BPFUSE_CAUSE_XATTR);
+	bpfuse_inval_attr(b, ino, BPFUSE_CAUSE_XATTR);
+}
+
+/* The last FORGET: node ids are never reused, so only the attrs need to go. */
+void bpfuse_on_forget(struct bpfuse *b, uint64_t ino)
+{
+	bpfuse_inval_attr(b, ino, BPFUSE_CAUSE_FORGET);
+}

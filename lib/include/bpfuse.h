@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libbpfuse: BPF-map caches for a libfuse low-level daemon.
+ *
+ * After mounting, a daemon opens one struct bpfuse for its mount. That
+ * creates the mount's maps, pins them under BPFUSE_PIN_ROOT/<mount id>/
+ * (root only) and loads the statistics programs. Then, per request:
+ *
+ *   lookup, getattr, getxattr   ask the cache first (..._get); on a miss
+ *                               note bpfuse_epoch(), ask the backend, and
+ *                               fill the cache (..._put): a put whose epoch
+ *                               an invalidation has passed is dropped, so
+ *                               a slow miss never caches stale data
+ *   changes                     invalidate (bpfuse_inval_*) before replying
+ *   everything                  bpfuse_count() says who answered
+ *
+ * Every call is safe from any thread. Calls with a NULL struct bpfuse do
+ * nothing and miss, so a daemon runs unchanged when the maps are
+ * unavailable.
+ */
+#ifndef BPFUSE_H
+#define BPFUSE_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "bpfuse_maps.h"
+
+#define BPFUSE_PIN_ROOT "/sys/fs/bpf/bpfuse"
+
+struct bpfuse;
+
+/* Where the answer to a request came from. */
+enum bpfuse_source {
+	BPFUSE_HIT, /* the maps */
+	BPFUSE_BACKEND, /* the backing file system */
+};
+
+int bpfuse_open(const char *mountpoint, double timeout, struct bpfuse **out);
+void bpfuse_close(struct bpfuse *b);
+enum bpfuse_mode bpfuse_mode(const struct bpfuse *b);
+int bpfuse_upcall_status(const struct bpfuse *b);
+uint64_t bpfuse_mount_id(const struct bpfuse *b);
+
+void bpfuse_count(struct bpfuse *b, unsigned int opcode, enum bpfuse_source src);
+
+int bpfuse_lookup_get(struct bpfuse *b, uint64_t parent, const char *name, uint64_t *nodeid);
+uint64_t bpfuse_epoch(struct bpfuse *b);
+int bpfuse_lookup_put(struct bpfuse *b, uint64_t epoch, uint64_t parent, const char *name,
+		      uint64_t nodeid);
+int bpfuse_attr_get(struct bpfuse *b, uint64_t nodeid, struct stat *st);
+int bpfuse_attr_put(struct bpfuse *b, uint64_t epoch, uint64_t nodeid, const struct stat *st);
+ssize_t bpfuse_xattr_get(struct bpfuse *b, uint64_t nodeid, const char *name, void *buf,
+			 size_t size);
+int bpfuse_xattr_put(struct bpfuse *b, uint64_t epoch, uint64_t nodeid, const char *name,
+		     const void *value, ssize_t size);
+
+void bpfuse_inval_entry(struct bpfuse *b, uint64_t parent, const char *name,
+			enum bpfuse_cause cause);
+void bpfuse_inval_attr(struct bpfuse *b, uint64_t nodeid, enum bpfuse_cause cause);
+void bpfuse_inval_xattr(struct bpfuse *b, uint64_t nodeid, const char *name,
+			enum bpfuse_cause cause);
+
+/* The invalidation rules: call after the change, before replying. */
+void bpfuse_on_setattr(struct bpfuse *b, uint64_t ino);
+void bpfuse_on_write(struct bpfuse *b, uint64_t ino);
+void bpfuse_on_access(struct bpfuse *b, uint64_t ino);
+void bpfuse_on_create(struct bpfuse *b, uint64_t parent, const char *name);
+void bpfuse_on_link(struct bpfuse *b, uint64_t ino, uint64_t parent, const char *name);
+void bpfuse_on_unlink(struct bpfuse *b, uint64_t parent, const char *name, uint64_t victim);
+void bpfuse_on_rename(struct bpfuse *b, uint64_t parent, const char *name, uint64_t newparent,
+		      const char *newname, uint64_t moved, uint64_t victim);
+void bpfuse_on_xattr(struct bpfuse *b, uint64_t ino, const char *name);
+void bpfuse_on_forget(struct bpfuse *b, uint64_t ino);
+
+int bpfuse_sweep_stale(void);
+
+/* Helpers shared with bpfusectl. */
+int bpfuse_pin_dir(uint64_t mnt_id, char *buf, size_t size);
+void bpfuse_attr_from_stat(struct bpfuse_attr *a, const struct stat *st);
+void bpfuse_attr_to_stat(struct stat *st, const struct bpfuse_attr *a);
+
+#endif

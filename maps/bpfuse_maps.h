@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The only types the kernel extensions (kext/) and user space (lib/, cli/)
+ * share: keys and values of the per-mount maps. No includes: the includer
+ * provides __u32 and friends (vmlinux.h in BPF, <linux/types.h> in user
+ * space). Fixed-size fields only; test/test_maps.c checks the sizes.
+ */
+#ifndef BPFUSE_MAPS_H
+#define BPFUSE_MAPS_H
+
+#define BPFUSE_NAME_MAX	      255	/* a file name, as NAME_MAX */
+#define BPFUSE_XATTR_NAME_MAX 255	/* an xattr name, as XATTR_NAME_MAX */
+#define BPFUSE_XATTR_SIZE_MAX 256	/* larger xattr values are not cached */
+
+/* Capacities: LRU maps, so a full cache evicts instead of failing. */
+#define BPFUSE_LOOKUP_ENTRIES 65536
+#define BPFUSE_ATTR_ENTRIES   65536
+#define BPFUSE_XATTR_ENTRIES  16384
+#define BPFUSE_INFLIGHT_ENTRIES 16384
+
+#define BPFUSE_OPCODE_MAX 64	/* FUSE opcodes index the statistics below this */
+#define BPFUSE_HIST_SLOTS 32	/* log2 buckets of microseconds */
+
+/* Same layout as the kernel's struct fuse_attr, so ext mode copies it whole. */
+struct bpfuse_attr {
+	__u64 ino;
+	__u64 size;
+	__u64 blocks;
+	__u64 atime;
+	__u64 mtime;
+	__u64 ctime;
+	__u32 atimensec;
+	__u32 mtimensec;
+	__u32 ctimensec;
+	__u32 mode;
+	__u32 nlink;
+	__u32 uid;
+	__u32 gid;
+	__u32 rdev;
+	__u32 blksize;
+	__u32 flags;
+};
+
+/*
+ * The whole name is the key, zero-padded: two names never share an entry,
+ * whatever their hashes.
+ */
+struct bpfuse_lookup_key {
+	__u64 parent;
+	__u32 len;
+	__u32 pad;
+	char name[BPFUSE_NAME_MAX + 1];
+};
+
+/* The node's attributes live in the attr map only, so one update serves both. */
+struct bpfuse_lookup_val {
+	__u64 nodeid;		/* 0: a negative entry, "no such name" */
+	__u64 expires_ns;	/* CLOCK_MONOTONIC; 0: until invalidated */
+};
+
+struct bpfuse_attr_val {
+	__u64 expires_ns;
+	struct bpfuse_attr attr;
+};
+
+struct bpfuse_xattr_key {
+	__u64 nodeid;
+	__u32 len;
+	__u32 pad;
+	char name[BPFUSE_XATTR_NAME_MAX + 1];
+};
+
+struct bpfuse_xattr_val {
+	__u64 expires_ns;
+	__s32 err;		/* 0, or ENODATA: "no such attribute" */
+	__u32 size;
+	__u8 value[BPFUSE_XATTR_SIZE_MAX];
+};
+
+enum bpfuse_cache {
+	BPFUSE_CACHE_LOOKUP,
+	BPFUSE_CACHE_ATTR,
+	BPFUSE_CACHE_XATTR,
+	BPFUSE_CACHE_MAX,
+};
+
+/* Why entries were invalidated. */
+enum bpfuse_cause {
+	BPFUSE_CAUSE_SETATTR,
+	BPFUSE_CAUSE_WRITE,	/* write, fallocate, copy_file_range, O_TRUNC */
+	BPFUSE_CAUSE_ACCESS,	/* read, readdir, readlink: atime moves */
+	BPFUSE_CAUSE_CREATE,	/* create, mknod, mkdir, symlink */
+	BPFUSE_CAUSE_LINK,
+	BPFUSE_CAUSE_UNLINK,	/* unlink, rmdir */
+	BPFUSE_CAUSE_RENAME,
+	BPFUSE_CAUSE_XATTR,	/* setxattr, removexattr */
+	BPFUSE_CAUSE_FORGET,
+	BPFUSE_CAUSE_EXTERNAL,	/* a change made behind the daemon's back */
+	BPFUSE_CAUSE_USER,	/* bpfusectl invalidate */
+	BPFUSE_CAUSE_MAX,
+};
+
+/* Per FUSE opcode: who answered, and how the daemon's answers took. */
+struct bpfuse_op_stats {
+	__u64 kernel_hits;	/* answered by the kernel extension */
+	__u64 daemon_hits;	/* answered by the daemon from the maps */
+	__u64 backend_calls;	/* the daemon asked the backing file system */
+	__u64 upcalls;		/* requests that reached the daemon */
+	__u64 errors;		/* of those, answered with an error */
+	__u64 latency_ns;	/* summed over upcalls */
+	__u64 hist[BPFUSE_HIST_SLOTS];	/* upcalls by log2(microseconds) */
+};
+
+enum bpfuse_mode {
+	BPFUSE_MODE_STOCK = 1,	/* no FUSE BPF hook: the daemon serves hits */
+	BPFUSE_MODE_EXT = 2,	/* the kernel extension serves hits */
+};
+
+/* The single value of the mmapable "stats" array map. */
+struct bpfuse_stats {
+	__u32 mode;		/* enum bpfuse_mode */
+	__s32 upcall_err;	/* 0, or why upcalls are not counted (-errno) */
+	__u32 daemon_pid;
+	__u32 dev;		/* the mount's st_dev, as the kernel encodes it */
+	__u64 inserts[BPFUSE_CACHE_MAX];
+	__u64 deletes[BPFUSE_CACHE_MAX];
+	__u64 invalidations[BPFUSE_CAUSE_MAX];
+	struct bpfuse_op_stats ops[BPFUSE_OPCODE_MAX];
+};
+
+#endif
