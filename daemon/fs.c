@@ -615,11 +615,12 @@ static void bf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
-	struct bpfuse *cache = bf_fs(req)->cache;
+	struct bf_fs *fs = bf_fs(req);
+	struct bpfuse *cache = fs->cache;
 	ssize_t n;
 	int err;
 
-	if (!cache) {
+	if (!cache || !fs->opts.maps) {
 		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 		buf.buf[0].fd = fi->fh;
 		buf.buf[0].pos = off;

@@ -46,17 +46,16 @@ static int bf_mount_opts(struct fuse_args *args, const struct bf_opts *opts, con
 }
 
 /*
- * The maps and statistics are an optimisation: whatever fails here, the
+ * The maps are loaded even without caching (no_maps), for the statistics.
+ * They are an optimisation: whatever fails here, the
  * mount goes on serving from the backend, and says why once.
  */
 static void bf_cache_open(struct bf_fs *fs, const char *mnt)
 {
 	int err;
 
-	if (!fs->opts.maps)
-		return;
 	bpfuse_sweep_stale();
-	err = bpfuse_open(mnt, fs->opts.map_timeout, &fs->cache);
+	err = bpfuse_open(mnt, fs->opts.maps ? fs->opts.map_timeout : -1, &fs->cache);
 	if (err) {
 		fprintf(stderr, "bpfused: BPF maps unavailable (%s): serving without them\n",
 			strerror(-err));

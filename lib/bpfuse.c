@@ -37,6 +37,7 @@ struct bpfuse {
 	int lookup_fd, attr_fd, xattr_fd;
 	uint64_t mnt_id;
 	uint64_t timeout_ns; /* entry lifetime; 0: until invalidated */
+	bool caching; /* false: statistics only */
 	enum bpfuse_mode mode;
 	int upcall_err;
 	/*
@@ -236,6 +237,7 @@ int bpfuse_open(const char *mountpoint, double timeout, struct bpfuse **out)
 		return -ENOMEM;
 	pthread_mutex_init(&b->lock, NULL);
 	b->mnt_id = stx.stx_mnt_id;
+	b->caching = timeout >= 0;
 	b->timeout_ns = timeout > 0 ? (uint64_t)(timeout * 1e9) : 0;
 	/* the kernel's dev_t encoding: MKDEV(major, minor) */
 	kdev = (stx.stx_dev_major << 20) | stx.stx_dev_minor;
@@ -347,11 +349,16 @@ static int bpfuse_put(struct bpfuse *b, uint64_t epoch, enum bpfuse_cache cache,
 {
 	int err = -ESTALE;
 
+	if (!b->caching)
+		return -ENODEV;
 	pthread_mutex_lock(&b->lock);
 	if (b->epoch == epoch) {
-		err = bpf_map_update_elem(fd, key, val, BPF_ANY) ? -errno : 0;
+		/* only new keys count, so evictions = inserts - deletes - entries */
+		err = bpf_map_update_elem(fd, key, val, BPF_NOEXIST) ? -errno : 0;
 		if (!err)
 			__atomic_fetch_add(&b->stats->inserts[cache], 1, __ATOMIC_RELAXED);
+		else if (err == -EEXIST)
+			err = bpf_map_update_elem(fd, key, val, BPF_EXIST) ? -errno : 0;
 	}
 	pthread_mutex_unlock(&b->lock);
 	return err;
@@ -360,6 +367,8 @@ static int bpfuse_put(struct bpfuse *b, uint64_t epoch, enum bpfuse_cache cache,
 static void bpfuse_delete(struct bpfuse *b, enum bpfuse_cache cache, int fd, const void *key,
 			  enum bpfuse_cause cause)
 {
+	if (!b->caching)
+		return;
 	pthread_mutex_lock(&b->lock);
 	b->epoch++;
 	if (bpf_map_delete_elem(fd, key) == 0) {
@@ -382,7 +391,7 @@ int bpfuse_lookup_get(struct bpfuse *b, uint64_t parent, const char *name, uint6
 	struct bpfuse_lookup_key key = { .parent = parent };
 	struct bpfuse_lookup_val val;
 
-	if (!b || bpfuse_name_key(key.name, &key.len, name))
+	if (!b || !b->caching || bpfuse_name_key(key.name, &key.len, name))
 		return -ENOENT;
 	if (bpf_map_lookup_elem(b->lookup_fd, &key, &val))
 		return -ENOENT;
@@ -414,7 +423,7 @@ int bpfuse_attr_get(struct bpfuse *b, uint64_t nodeid, struct stat *st)
 {
 	struct bpfuse_attr_val val;
 
-	if (!b || bpf_map_lookup_elem(b->attr_fd, &nodeid, &val))
+	if (!b || !b->caching || bpf_map_lookup_elem(b->attr_fd, &nodeid, &val))
 		return -ENOENT;
 	if (expired(val.expires_ns)) {
 		bpfuse_expire(b, BPFUSE_CACHE_ATTR, b->attr_fd, &nodeid);
@@ -459,7 +468,7 @@ ssize_t bpfuse_xattr_get(struct bpfuse *b, uint64_t nodeid, const char *name, vo
 	struct bpfuse_xattr_key key;
 	struct bpfuse_xattr_val val;
 
-	if (!b || bpfuse_xattr_key(&key, nodeid, name))
+	if (!b || !b->caching || bpfuse_xattr_key(&key, nodeid, name))
 		return -ENOENT;
 	if (bpf_map_lookup_elem(b->xattr_fd, &key, &val))
 		return -ENOENT;

@@ -9,7 +9,8 @@ pkgs="build-essential autoconf automake libtool pkg-config libfuse3-dev fuse3
 	libbpf-dev bpftool clang llvm libglib2.0-dev libcriterion-dev acl attr
 	util-linux kmod"
 if [ "${1:-}" = test ]; then
-	pkgs="$pkgs linux-source-6.1 flex bison bc libelf-dev libssl-dev xz-utils"
+	pkgs="$pkgs linux-source-6.1 flex bison bc libelf-dev libssl-dev xz-utils
+		python3 python3-jsonschema"
 fi
 
 missing=

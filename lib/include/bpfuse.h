@@ -14,6 +14,9 @@
  *   changes                     invalidate (bpfuse_inval_*) before replying
  *   everything                  bpfuse_count() says who answered
  *
+ * A negative timeout at bpfuse_open() keeps the statistics and leaves the
+ * caches unused: every get misses, puts and invalidations do nothing.
+ *
  * Every call is safe from any thread. Calls with a NULL struct bpfuse do
  * nothing and miss, so a daemon runs unchanged when the maps are
  * unavailable.

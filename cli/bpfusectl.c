@@ -1,0 +1,610 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * bpfusectl: what the caches of bpfuse mounts are doing.
+ *
+ *   bpfusectl list [-j]
+ *   bpfusectl stats MOUNTPOINT [-j|--json] [-z] [INTERVAL [COUNT]]
+ *   bpfusectl dump MOUNTPOINT
+ *   bpfusectl invalidate MOUNTPOINT PATH
+ *
+ * A thin client: it reads the maps the daemon pinned under
+ * /sys/fs/bpf/bpfuse/<mount id>/ and maps the statistics value, as the
+ * daemon does.
+ */
+#include "config.h"
+
+#include <bpf/bpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bpfuse.h"
+
+#define FUSE_ROOT_NODE 1
+
+/* FUSE opcodes by wire value, for the tables (Linux include/uapi/linux/fuse.h). */
+static const char *const op_names[BPFUSE_OPCODE_MAX] = {
+	[1] = "lookup",	       [2] = "forget",	   [3] = "getattr",
+	[4] = "setattr",       [5] = "readlink",   [6] = "symlink",
+	[8] = "mknod",	       [9] = "mkdir",	   [10] = "unlink",
+	[11] = "rmdir",	       [12] = "rename",	   [13] = "link",
+	[14] = "open",	       [15] = "read",	   [16] = "write",
+	[17] = "statfs",       [18] = "release",   [20] = "fsync",
+	[21] = "setxattr",     [22] = "getxattr",  [23] = "listxattr",
+	[24] = "removexattr",  [25] = "flush",	   [26] = "init",
+	[27] = "opendir",      [28] = "readdir",   [29] = "releasedir",
+	[30] = "fsyncdir",     [31] = "getlk",	   [32] = "setlk",
+	[33] = "setlkw",       [34] = "access",	   [35] = "create",
+	[36] = "interrupt",    [37] = "bmap",	   [38] = "destroy",
+	[39] = "ioctl",	       [40] = "poll",	   [41] = "notify_reply",
+	[42] = "batch_forget", [43] = "fallocate", [44] = "readdirplus",
+	[45] = "rename2",      [46] = "lseek",	   [47] = "copy_file_range",
+	[50] = "syncfs",       [51] = "tmpfile",   [52] = "statx",
+};
+
+static const char *const cache_names[BPFUSE_CACHE_MAX] = {
+	[BPFUSE_CACHE_LOOKUP] = "lookup",
+	[BPFUSE_CACHE_ATTR] = "attr",
+	[BPFUSE_CACHE_XATTR] = "xattr",
+};
+
+static const unsigned int cache_capacity[BPFUSE_CACHE_MAX] = {
+	[BPFUSE_CACHE_LOOKUP] = BPFUSE_LOOKUP_ENTRIES,
+	[BPFUSE_CACHE_ATTR] = BPFUSE_ATTR_ENTRIES,
+	[BPFUSE_CACHE_XATTR] = BPFUSE_XATTR_ENTRIES,
+};
+
+static const char *const cause_names[BPFUSE_CAUSE_MAX] = {
+	[BPFUSE_CAUSE_SETATTR] = "setattr", [BPFUSE_CAUSE_WRITE] = "write",
+	[BPFUSE_CAUSE_ACCESS] = "access",   [BPFUSE_CAUSE_CREATE] = "create",
+	[BPFUSE_CAUSE_LINK] = "link",	    [BPFUSE_CAUSE_UNLINK] = "unlink",
+	[BPFUSE_CAUSE_RENAME] = "rename",   [BPFUSE_CAUSE_XATTR] = "xattr",
+	[BPFUSE_CAUSE_FORGET] = "forget",   [BPFUSE_CAUSE_EXTERNAL] = "external",
+	[BPFUSE_CAUSE_USER] = "user",
+};
+
+/* One mount, as the CLI sees it. */
+struct ctl {
+	const char *mountpoint;
+	uint64_t mnt_id;
+	char dir[64];
+	struct bpfuse_stats *stats; /* mapped from the pinned "stats" map */
+	size_t stats_len;
+	int fds[BPFUSE_CACHE_MAX]; /* lookup, attr, xattr */
+};
+
+static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static int die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("bpfusectl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static bool alive(pid_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+static int map_open(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return bpf_obj_get(path);
+}
+
+/* Open the pinned maps of the mount at path, or say in one line why not. */
+static void ctl_open(struct ctl *c, const char *path)
+{
+	static const char *const names[BPFUSE_CACHE_MAX] = { "lookup", "attr", "xattr" };
+	struct statx stx;
+	void *mem;
+	int fd, i;
+
+	memset(c, 0, sizeof(*c));
+	c->mountpoint = path;
+	if (statx(AT_FDCWD, path, AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) == -1) {
+		if (errno == ENOTCONN)
+			die("%s: the daemon is gone (transport endpoint is not connected)", path);
+		die("%s: %s", path, strerror(errno));
+	}
+	if (!(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+		die("%s is not a mount point", path);
+	c->mnt_id = stx.stx_mnt_id;
+	bpfuse_pin_dir(c->mnt_id, c->dir, sizeof(c->dir));
+	if (access(c->dir, F_OK) == -1) {
+		if (errno == EACCES)
+			die("%s: %s (run as root)", BPFUSE_PIN_ROOT, strerror(errno));
+		die("%s is not a bpfuse mount (no maps pinned at %s)", path, c->dir);
+	}
+	fd = map_open(c->dir, "stats");
+	if (fd < 0)
+		die("failed to open %s/stats: %s", c->dir, strerror(errno));
+	c->stats_len = (sizeof(struct bpfuse_stats) + 4095) & ~4095UL;
+	mem = mmap(NULL, c->stats_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (mem == MAP_FAILED)
+		die("failed to map %s/stats: %s", c->dir, strerror(errno));
+	c->stats = mem;
+	if (!alive(c->stats->daemon_pid))
+		die("%s: its daemon (pid %u) is gone", path, c->stats->daemon_pid);
+	for (i = 0; i < BPFUSE_CACHE_MAX; i++) {
+		c->fds[i] = map_open(c->dir, names[i]);
+		if (c->fds[i] < 0)
+			die("failed to open %s/%s: %s", c->dir, names[i], strerror(errno));
+	}
+}
+
+static unsigned long map_entries(int fd, size_t key_size)
+{
+	char key[512], next[512];
+	unsigned long n = 0;
+	void *prev = NULL;
+
+	if (key_size > sizeof(key))
+		return 0;
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		memcpy(key, next, key_size);
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+static const size_t key_sizes[BPFUSE_CACHE_MAX] = {
+	sizeof(struct bpfuse_lookup_key),
+	sizeof(__u64),
+	sizeof(struct bpfuse_xattr_key),
+};
+
+/* ---- stats --------------------------------------------------------------- */
+
+static const char *mode_name(__u32 mode)
+{
+	return mode == BPFUSE_MODE_EXT ? "ext" : "stock";
+}
+
+static double hit_pct(const struct bpfuse_op_stats *o)
+{
+	__u64 hits = o->kernel_hits + o->daemon_hits, all = hits + o->backend_calls;
+
+	return all ? 100.0 * hits / all : 0;
+}
+
+static double avg_us(const struct bpfuse_op_stats *o)
+{
+	return o->upcalls ? o->latency_ns / 1e3 / o->upcalls : 0;
+}
+
+static bool op_used(const struct bpfuse_op_stats *o)
+{
+	return o->kernel_hits || o->daemon_hits || o->backend_calls || o->upcalls;
+}
+
+/* d = a - b, counter by counter (the header fields are copied from a). */
+static void stats_delta(struct bpfuse_stats *d, const struct bpfuse_stats *a,
+			const struct bpfuse_stats *b)
+{
+	const __u64 *pa = (const __u64 *)&a->inserts, *pb = (const __u64 *)&b->inserts;
+	__u64 *pd = (__u64 *)&d->inserts;
+	size_t i, n = (sizeof(*a) - offsetof(struct bpfuse_stats, inserts)) / sizeof(__u64);
+
+	memcpy(d, a, offsetof(struct bpfuse_stats, inserts));
+	for (i = 0; i < n; i++)
+		pd[i] = pa[i] - pb[i];
+}
+
+static void print_table(const struct ctl *c, const struct bpfuse_stats *s)
+{
+	unsigned long entries;
+	__u64 evict;
+	int i, j;
+
+	printf("%s: mount %llu, daemon pid %u, %s mode\n", c->mountpoint,
+	       (unsigned long long)c->mnt_id, s->daemon_pid, mode_name(s->mode));
+	if (s->upcall_err)
+		printf("upcalls are not counted: the statistics programs did not load (%s)\n",
+		       strerror(-s->upcall_err));
+	printf("%-16s %10s %10s %10s %6s %10s %8s %10s\n", "operation", "kernel", "daemon",
+	       "backend", "hit%", "upcalls", "errors", "avg us");
+	for (i = 0; i < BPFUSE_OPCODE_MAX; i++) {
+		const struct bpfuse_op_stats *o = &s->ops[i];
+
+		if (!op_used(o))
+			continue;
+		printf("%-16s %10llu %10llu %10llu %6.1f %10llu %8llu %10.1f\n",
+		       op_names[i] ? op_names[i] : "?", (unsigned long long)o->kernel_hits,
+		       (unsigned long long)o->daemon_hits, (unsigned long long)o->backend_calls,
+		       hit_pct(o), (unsigned long long)o->upcalls, (unsigned long long)o->errors,
+		       avg_us(o));
+	}
+	printf("\n%-8s %10s %10s %10s %10s %10s\n", "cache", "entries", "capacity", "inserts",
+	       "deletes", "evictions");
+	for (j = 0; j < BPFUSE_CACHE_MAX; j++) {
+		entries = map_entries(c->fds[j], key_sizes[j]);
+		evict = s->inserts[j] - s->deletes[j];
+		evict = evict > entries ? evict - entries : 0;
+		printf("%-8s %10lu %10u %10llu %10llu %10llu\n", cache_names[j], entries,
+		       cache_capacity[j], (unsigned long long)s->inserts[j],
+		       (unsigned long long)s->deletes[j], (unsigned long long)evict);
+	}
+	printf("\ninvalidations:");
+	for (j = 0; j < BPFUSE_CAUSE_MAX; j++)
+		printf(" %s %llu", cause_names[j], (unsigned long long)s->invalidations[j]);
+	printf("\n");
+}
+
+/* Stable JSON: every named operation, cache and cause is always present. */
+static void print_json(const struct ctl *c, const struct bpfuse_stats *s)
+{
+	unsigned long entries;
+	__u64 evict;
+	bool first = true;
+	int i, j;
+
+	printf("{\"mountpoint\":\"%s\",\"mount_id\":%llu,\"daemon_pid\":%u,\"mode\":\"%s\","
+	       "\"upcalls_counted\":%s,",
+	       c->mountpoint, (unsigned long long)c->mnt_id, s->daemon_pid, mode_name(s->mode),
+	       s->upcall_err ? "false" : "true");
+	if (s->upcall_err)
+		printf("\"upcall_error\":\"%s\",", strerror(-s->upcall_err));
+	else
+		printf("\"upcall_error\":null,");
+	printf("\"ops\":{");
+	for (i = 0; i < BPFUSE_OPCODE_MAX; i++) {
+		const struct bpfuse_op_stats *o = &s->ops[i];
+
+		if (!op_names[i])
+			continue;
+		printf("%s\"%s\":{\"kernel_hits\":%llu,\"daemon_hits\":%llu,\"backend_calls\":%llu,"
+		       "\"hit_pct\":%.2f,\"upcalls\":%llu,\"errors\":%llu,\"latency_avg_us\":%.2f,"
+		       "\"latency_hist_us\":[",
+		       first ? "" : ",", op_names[i], (unsigned long long)o->kernel_hits,
+		       (unsigned long long)o->daemon_hits, (unsigned long long)o->backend_calls,
+		       hit_pct(o), (unsigned long long)o->upcalls, (unsigned long long)o->errors,
+		       avg_us(o));
+		for (j = 0; j < BPFUSE_HIST_SLOTS; j++)
+			printf("%s%llu", j ? "," : "", (unsigned long long)o->hist[j]);
+		printf("]}");
+		first = false;
+	}
+	printf("},\"caches\":{");
+	for (j = 0; j < BPFUSE_CACHE_MAX; j++) {
+		entries = map_entries(c->fds[j], key_sizes[j]);
+		evict = s->inserts[j] - s->deletes[j];
+		evict = evict > entries ? evict - entries : 0;
+		printf("%s\"%s\":{\"entries\":%lu,\"capacity\":%u,\"inserts\":%llu,\"deletes\":%"
+		       "llu,"
+		       "\"evictions\":%llu}",
+		       j ? "," : "", cache_names[j], entries, cache_capacity[j],
+		       (unsigned long long)s->inserts[j], (unsigned long long)s->deletes[j],
+		       (unsigned long long)evict);
+	}
+	printf("},\"invalidations\":{");
+	for (j = 0; j < BPFUSE_CAUSE_MAX; j++)
+		printf("%s\"%s\":%llu", j ? "," : "", cause_names[j],
+		       (unsigned long long)s->invalidations[j]);
+	printf("}}\n");
+}
+
+/* Zero the counters, keeping the header the daemon wrote. */
+static void stats_reset(struct bpfuse_stats *s)
+{
+	size_t off = offsetof(struct bpfuse_stats, inserts);
+
+	memset((char *)s + off, 0, sizeof(*s) - off);
+}
+
+static int cmd_stats(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "zero", no_argument, NULL, 'z' },
+		{ 0 },
+	};
+	struct bpfuse_stats *prev = NULL, *cur, *shown;
+	bool json = false, zero = false;
+	long interval = 0, count = 1, i;
+	struct ctl c;
+	char *end;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "jz", longopts, NULL)) != -1) {
+		if (opt == 'j')
+			json = true;
+		else if (opt == 'z')
+			zero = true;
+		else
+			die("usage: bpfusectl stats MOUNTPOINT [-j|--json] [-z] [INTERVAL "
+			    "[COUNT]]");
+	}
+	if (optind >= argc)
+		die("usage: bpfusectl stats MOUNTPOINT [-j|--json] [-z] [INTERVAL [COUNT]]");
+	if (optind + 1 < argc) {
+		interval = strtol(argv[optind + 1], &end, 10);
+		if (*end || interval <= 0)
+			die("invalid interval '%s': expected whole seconds > 0", argv[optind + 1]);
+		count = -1;
+	}
+	if (optind + 2 < argc) {
+		count = strtol(argv[optind + 2], &end, 10);
+		if (*end || count <= 0)
+			die("invalid count '%s': expected a number > 0", argv[optind + 2]);
+	}
+	ctl_open(&c, argv[optind]);
+	cur = malloc(sizeof(*cur));
+	shown = malloc(sizeof(*shown));
+	prev = calloc(1, sizeof(*prev));
+	if (!cur || !shown || !prev)
+		die("out of memory");
+	/* the first report counts from the start (or the last -z), later ones per interval */
+	for (i = 0; count < 0 || i < count; i++) {
+		if (i)
+			sleep(interval);
+		memcpy(cur, c.stats, sizeof(*cur));
+		stats_delta(shown, cur, prev);
+		if (json)
+			print_json(&c, shown);
+		else
+			print_table(&c, shown);
+		if (!json && (count < 0 || i + 1 < count))
+			printf("\n");
+		fflush(stdout);
+		memcpy(prev, cur, sizeof(*prev));
+	}
+	if (zero)
+		stats_reset(c.stats);
+	return 0;
+}
+
+/* ---- list ---------------------------------------------------------------- */
+
+/* The mountpoint of a mount id, from /proc/self/mountinfo. */
+static bool mount_path(const char *id, char *buf, size_t size)
+{
+	char line[4096], path[4096];
+	size_t n = strlen(id);
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, id, n) || line[n] != ' ')
+			continue;
+		found = sscanf(line, "%*s %*s %*s %*s %4095s", path) == 1;
+	}
+	fclose(f);
+	if (found)
+		snprintf(buf, size, "%s", path);
+	return found;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	char dir[64], path[4096];
+	struct bpfuse_stats st;
+	bool json = argc > 1 && (!strcmp(argv[1], "-j") || !strcmp(argv[1], "--json"));
+	struct dirent *de;
+	bool first = true;
+	__u32 zero = 0;
+	int fd;
+	DIR *dp;
+
+	dp = opendir(BPFUSE_PIN_ROOT);
+	if (!dp && errno == EACCES)
+		die("%s: %s (run as root)", BPFUSE_PIN_ROOT, strerror(errno));
+	if (json)
+		printf("[");
+	else
+		printf("%-10s %-8s %-6s %-6s %s\n", "mount id", "pid", "mode", "daemon",
+		       "mountpoint");
+	while (dp && (de = readdir(dp))) {
+		if (de->d_name[0] == '.' || strlen(de->d_name) > 20)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%.20s", BPFUSE_PIN_ROOT, de->d_name);
+		fd = map_open(dir, "stats");
+		if (fd < 0)
+			continue;
+		if (bpf_map_lookup_elem(fd, &zero, &st)) {
+			close(fd);
+			continue;
+		}
+		close(fd);
+		if (!mount_path(de->d_name, path, sizeof(path)))
+			snprintf(path, sizeof(path), "(not mounted)");
+		if (json)
+			printf("%s{\"mount_id\":%s,\"daemon_pid\":%u,\"mode\":\"%s\",\"alive\":%s,"
+			       "\"mountpoint\":\"%s\"}",
+			       first ? "" : ",", de->d_name, st.daemon_pid, mode_name(st.mode),
+			       alive(st.daemon_pid) ? "true" : "false", path);
+		else
+			printf("%-10s %-8u %-6s %-6s %s\n", de->d_name, st.daemon_pid,
+			       mode_name(st.mode), alive(st.daemon_pid) ? "alive" : "gone", path);
+		first = false;
+	}
+	if (json)
+		printf("]\n");
+	if (dp)
+		closedir(dp);
+	return 0;
+}
+
+/* ---- dump ---------------------------------------------------------------- */
+
+static void print_escaped(const unsigned char *v, size_t n)
+{
+	size_t i;
+
+	putchar('"');
+	for (i = 0; i < n; i++) {
+		if (v[i] >= 0x20 && v[i] < 0x7f && v[i] != '"' && v[i] != '\\')
+			putchar(v[i]);
+		else
+			printf("\\x%02x", v[i]);
+	}
+	putchar('"');
+}
+
+static int cmd_dump(int argc, char **argv)
+{
+	struct bpfuse_lookup_key lk, *lprev = NULL;
+	struct bpfuse_xattr_key xk, *xprev = NULL;
+	struct bpfuse_lookup_val lv;
+	struct bpfuse_xattr_val xv;
+	struct bpfuse_attr_val av;
+	__u64 node, *nprev = NULL;
+	struct ctl c;
+
+	if (argc != 2)
+		die("usage: bpfusectl dump MOUNTPOINT");
+	ctl_open(&c, argv[1]);
+	printf("# lookup: parent/name -> node (0: no such name)\n");
+	while (bpf_map_get_next_key(c.fds[BPFUSE_CACHE_LOOKUP], lprev, &lk) == 0) {
+		if (!bpf_map_lookup_elem(c.fds[BPFUSE_CACHE_LOOKUP], &lk, &lv))
+			printf("%llu/%.*s -> %llu\n", (unsigned long long)lk.parent, (int)lk.len,
+			       lk.name, (unsigned long long)lv.nodeid);
+		lprev = &lk;
+	}
+	printf("# attr: node -> ino mode nlink uid gid size mtime\n");
+	while (bpf_map_get_next_key(c.fds[BPFUSE_CACHE_ATTR], nprev, &node) == 0) {
+		if (!bpf_map_lookup_elem(c.fds[BPFUSE_CACHE_ATTR], &node, &av))
+			printf("%llu -> %llu %o %u %u %u %llu %llu.%09u\n",
+			       (unsigned long long)node, (unsigned long long)av.attr.ino,
+			       av.attr.mode, av.attr.nlink, av.attr.uid, av.attr.gid,
+			       (unsigned long long)av.attr.size, (unsigned long long)av.attr.mtime,
+			       av.attr.mtimensec);
+		nprev = &node;
+	}
+	printf("# xattr: node name -> value (or an error)\n");
+	while (bpf_map_get_next_key(c.fds[BPFUSE_CACHE_XATTR], xprev, &xk) == 0) {
+		if (!bpf_map_lookup_elem(c.fds[BPFUSE_CACHE_XATTR], &xk, &xv)) {
+			printf("%llu %.*s -> ", (unsigned long long)xk.nodeid, (int)xk.len,
+			       xk.name);
+			if (xv.err)
+				printf("%s\n", strerror(xv.err));
+			else {
+				print_escaped(xv.value, xv.size);
+				putchar('\n');
+			}
+		}
+		xprev = &xk;
+	}
+	return 0;
+}
+
+/* ---- invalidate ---------------------------------------------------------- */
+
+/*
+ * Drop what the maps hold for PATH: its lookup entry, its attributes and
+ * its xattrs. Node ids are found by walking the cached lookup entries from
+ * the root; a path whose walk leaves the cache has nothing cached.
+ */
+static int cmd_invalidate(int argc, char **argv)
+{
+	struct bpfuse_lookup_key key;
+	struct bpfuse_lookup_val val;
+	struct bpfuse_xattr_key xk, next;
+	__u64 node = FUSE_ROOT_NODE;
+	unsigned long n = 0;
+	const char *p, *end;
+	size_t mlen;
+	struct ctl c;
+
+	if (argc != 3)
+		die("usage: bpfusectl invalidate MOUNTPOINT PATH");
+	ctl_open(&c, argv[1]);
+	p = argv[2];
+	mlen = strlen(argv[1]);
+	if (p[0] == '/') {
+		if (strncmp(p, argv[1], mlen) || (p[mlen] && p[mlen] != '/'))
+			die("%s is not inside %s", argv[2], argv[1]);
+		p += mlen;
+	}
+	for (;;) {
+		p += strspn(p, "/");
+		if (!*p)
+			break;
+		end = strchrnul(p, '/');
+		memset(&key, 0, sizeof(key));
+		key.parent = node;
+		key.len = end - p;
+		if (key.len > BPFUSE_NAME_MAX)
+			die("%s: a name is longer than %d bytes", argv[2], BPFUSE_NAME_MAX);
+		memcpy(key.name, p, key.len);
+		if (bpf_map_lookup_elem(c.fds[BPFUSE_CACHE_LOOKUP], &key, &val)) {
+			printf("%s: not cached\n", argv[2]);
+			return 0;
+		}
+		node = val.nodeid;
+		p = end;
+		if (!p[strspn(p, "/")])
+			n += bpf_map_delete_elem(c.fds[BPFUSE_CACHE_LOOKUP], &key) == 0;
+	}
+	if (node) {
+		n += bpf_map_delete_elem(c.fds[BPFUSE_CACHE_ATTR], &node) == 0;
+		/* xattrs of that node, wherever the map keeps them */
+		memset(&xk, 0, sizeof(xk));
+		while (bpf_map_get_next_key(c.fds[BPFUSE_CACHE_XATTR], &xk, &next) == 0) {
+			xk = next;
+			if (xk.nodeid == node)
+				n += bpf_map_delete_elem(c.fds[BPFUSE_CACHE_XATTR], &xk) == 0;
+		}
+	}
+	__atomic_fetch_add(&c.stats->invalidations[BPFUSE_CAUSE_USER], n, __ATOMIC_RELAXED);
+	printf("%s: %lu entries invalidated\n", argv[2], n);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: bpfusectl list [-j]\n"
+		   "       bpfusectl stats MOUNTPOINT [-j|--json] [-z] [INTERVAL [COUNT]]\n"
+		   "       bpfusectl dump MOUNTPOINT\n"
+		   "       bpfusectl invalidate MOUNTPOINT PATH\n"
+		   "\n"
+		   "stats: per operation, requests answered by the kernel extension, by the\n"
+		   "daemon from its maps, and by the backend; upcalls and their latency; the\n"
+		   "caches' entries, capacity and evictions; invalidations by cause. With\n"
+		   "INTERVAL, a report every INTERVAL seconds (COUNT times) of what happened\n"
+		   "since the last; -z zeroes the counters after reporting.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 1;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "list"))
+		return cmd_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "stats"))
+		return cmd_stats(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "dump"))
+		return cmd_dump(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "invalidate"))
+		return cmd_invalidate(argc - 1, argv + 1);
+	die("unknown command '%s' (see bpfusectl --help)", argv[1]);
+}

@@ -1,0 +1,149 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Statistics and bpfusectl against real mounts: exact upcall and backend
+# counts for scripted workloads, the JSON schema, interval reports, -z,
+# invalidate, one-line errors, and recovery from a daemon killed with -9.
+# Speaks TAP.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+bpfused=$top/bpfused
+ctl=$top/bpfusectl
+py=/usr/bin/python3	# Debian's, with python3-jsonschema
+schema=$top/docs/stats.schema.json
+
+work=$(mktemp -d /tmp/bpfuse-stats.XXXXXX)
+chmod 755 "$work"
+pid=
+n=0
+failed=0
+cleanup() {
+	umount -l "$work/mnt" 2>/dev/null
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	umount -l "$work/back" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+
+mkdir -p "$work/back" "$work/mnt"
+mount -t tmpfs bpfuse-stats "$work/back"
+echo data > "$work/back/f"
+setfattr -n user.tag -v v "$work/back/f"
+
+start() {
+	"$bpfused" -f "$@" "$work/back" "$work/mnt" 2> "$work/log" &
+	pid=$!
+	for _ in $(seq 100); do mountpoint -q "$work/mnt" && return 0; sleep 0.05; done
+	cat "$work/log" >&2
+	return 1
+}
+stop() {
+	umount "$work/mnt" && wait "$pid"
+	pid=
+}
+snap() { "$ctl" stats -j "$work/mnt" > "$work/$1.json"; }
+# delta OP FIELD: how much FIELD of OP grew between snapshots a and b
+delta() {
+	$py -c 'import json,sys
+a = json.load(open(sys.argv[1]))["ops"][sys.argv[3]][sys.argv[4]]
+b = json.load(open(sys.argv[2]))["ops"][sys.argv[3]][sys.argv[4]]
+print(b - a)' "$work/a.json" "$work/b.json" "$1" "$2"
+}
+# expect OP FIELD VALUE
+expect() {
+	local got
+	got=$(delta "$1" "$2")
+	check "$1 $2: $3 (got $got)" [ "$got" = "$3" ]
+}
+repeat() { $py -c "import os, sys
+for _ in range($1): $2" "$work/mnt"; }
+
+echo "1..24"
+
+# -- caching off: every stat of /f is one LOOKUP and two GETATTR upcalls:
+# default_permissions wants fresh attributes of the root (search permission)
+# and of f itself.
+start -o cache=never
+snap a
+repeat 200 'os.stat(sys.argv[1] + "/f")'
+snap b
+expect lookup upcalls 200
+expect getattr upcalls 400
+expect lookup backend_calls 200
+expect getattr daemon_hits 0
+check "stats JSON matches docs/stats.schema.json" $py -c 'import json, sys, jsonschema
+jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))' \
+	"$work/b.json" "$schema"
+stop
+
+# -- kernel caches off, maps on: the maps answer all but the first ---------
+start -o entry_timeout=0,attr_timeout=0,negative_timeout=0,map_timeout=600
+snap a
+repeat 200 'os.stat(sys.argv[1] + "/f")'
+repeat 100 'os.path.exists(sys.argv[1] + "/missing")'
+repeat 150 'os.getxattr(sys.argv[1] + "/f", "user.tag")'
+snap b
+# f once and missing once reach the backend; the root's attributes were
+# cached when the mount was first checked
+expect lookup upcalls 450
+expect lookup backend_calls 2
+expect lookup daemon_hits 448
+expect getattr upcalls 800
+expect getattr backend_calls 0
+expect getxattr upcalls 150
+expect getxattr backend_calls 1
+check "lookup hit rate reported" [ "$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["ops"]["lookup"]["hit_pct"] > 99)' "$work/b.json")" = True ]
+
+# invalidate drops the entry: the next stat goes to the backend once
+"$ctl" invalidate "$work/mnt" f > "$work/inv.out"
+snap a
+repeat 3 'os.stat(sys.argv[1] + "/f")'
+snap b
+expect lookup backend_calls 1
+check "invalidate counted as a user invalidation" grep -q '"user":[1-9]' "$work/b.json"
+
+# interval reports, one JSON line each; -z zeroes
+lines=$("$ctl" stats -j "$work/mnt" 1 2 | wc -l)
+check "INTERVAL COUNT gives COUNT reports ($lines)" [ "$lines" = 2 ]
+"$ctl" stats -z "$work/mnt" > /dev/null
+snap a
+check "-z zeroes the counters" grep -q '"lookup":{"kernel_hits":0,"daemon_hits":0,"backend_calls":0' "$work/a.json"
+
+# -- one-line errors ---------------------------------------------------------
+one_line_failure() {	# WHAT CMD...: exit 1, one line mentioning WHAT
+	local what=$1 out rc
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	[ "$rc" = 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] && [[ $out == *"$what"* ]]
+}
+check "not a bpfuse mount" one_line_failure "not a bpfuse mount" "$ctl" stats /proc
+check "missing path" one_line_failure "No such file" "$ctl" stats /nonexistent/bpfuse
+check "not root" one_line_failure "run as root" setpriv --reuid=65534 --regid=65534 \
+	--clear-groups "$ctl" stats "$work/mnt"
+
+# -- crash recovery ------------------------------------------------------------
+# pins_of PID: the pin directories whose daemon was PID (other bpfuse mounts
+# may exist on this machine, and mount ids are reused)
+pins_of() {
+	"$ctl" list -j | $py -c 'import json, sys
+print(" ".join(str(m["mount_id"]) for m in json.load(sys.stdin) if m["daemon_pid"] == int(sys.argv[1])))' "$1"
+}
+killed=$pid
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+pid=
+check "a killed daemon is reported gone" one_line_failure "gone" "$ctl" stats "$work/mnt"
+umount -l "$work/mnt"
+start
+check "restart mounts and serves" cmp -s "$work/mnt/f" "$work/back/f"
+check "the dead daemon's pins were swept" [ -z "$(pins_of "$killed")" ]
+restarted=$pid
+stop
+check "a clean unmount leaves no pins" [ -z "$(pins_of "$restarted")" ]
+
+[ "$n" = 24 ] || echo "Bail out! planned 24 checks, ran $n"
+exit 0

@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * libbpfuse against real maps: the shared types' layout, round trips
+ * through each cache, expiry, the epoch that keeps slow fills out, and each
+ * invalidation rule (what it removes, and what it leaves alone).
+ */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <linux/fuse.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bpfuse.h"
+#include "mount_helpers.h"
+
+_Static_assert(sizeof(struct bpfuse_attr) == sizeof(struct fuse_attr), "fuse_attr layout");
+_Static_assert(offsetof(struct bpfuse_attr, mode) == offsetof(struct fuse_attr, mode), "mode");
+_Static_assert(offsetof(struct bpfuse_attr, blksize) == offsetof(struct fuse_attr, blksize),
+	       "blksize");
+_Static_assert(sizeof(struct bpfuse_lookup_key) == 272, "lookup key");
+_Static_assert(sizeof(struct bpfuse_xattr_key) == 272, "xattr key");
+_Static_assert(sizeof(struct bpfuse_lookup_val) == 16, "lookup value");
+_Static_assert(sizeof(struct bpfuse_xattr_val) == 16 + BPFUSE_XATTR_SIZE_MAX, "xattr value");
+
+static char dir[] = "/tmp/bpfuse-maps.XXXXXX";
+static struct bpfuse *b;
+
+/* Any mount will do for the maps: a private tmpfs. */
+static void setup(void)
+{
+	bf_require_root();
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(mount("bpfuse-maps", dir, "tmpfs", 0, NULL), 0);
+	cr_assert_eq(bpfuse_open(dir, 0, &b), 0);
+}
+
+static void reopen(double timeout)
+{
+	bpfuse_close(b);
+	b = NULL;
+	cr_assert_eq(bpfuse_open(dir, timeout, &b), 0);
+}
+
+static void teardown(void)
+{
+	bpfuse_close(b);
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+}
+
+TestSuite(maps, .init = setup, .fini = teardown);
+
+static struct stat some_stat(ino_t ino)
+{
+	struct stat st = { 0 };
+
+	st.st_ino = ino;
+	st.st_mode = S_IFREG | 0640;
+	st.st_nlink = 3;
+	st.st_uid = 1000;
+	st.st_gid = 100;
+	st.st_size = 1LL << 33;
+	st.st_blocks = 17;
+	st.st_blksize = 4096;
+	st.st_rdev = 0;
+	st.st_atim = (struct timespec){ 1, 2 };
+	st.st_mtim = (struct timespec){ 3, 4 };
+	st.st_ctim = (struct timespec){ 5, 999999999 };
+	return st;
+}
+
+static bool has_attr(uint64_t node)
+{
+	struct stat st;
+
+	return bpfuse_attr_get(b, node, &st) == 0;
+}
+
+static bool has_entry(uint64_t parent, const char *name)
+{
+	uint64_t node;
+
+	return bpfuse_lookup_get(b, parent, name, &node) == 0;
+}
+
+static bool has_xattr(uint64_t node, const char *name)
+{
+	return bpfuse_xattr_get(b, node, name, NULL, 0) != -ENOENT;
+}
+
+static void put_attr(uint64_t node)
+{
+	struct stat st = some_stat(node);
+
+	cr_assert_eq(bpfuse_attr_put(b, bpfuse_epoch(b), node, &st), 0);
+}
+
+static void put_entry(uint64_t parent, const char *name, uint64_t node)
+{
+	cr_assert_eq(bpfuse_lookup_put(b, bpfuse_epoch(b), parent, name, node), 0);
+}
+
+static void put_xattr(uint64_t node, const char *name)
+{
+	cr_assert_eq(bpfuse_xattr_put(b, bpfuse_epoch(b), node, name, "v", 1), 0);
+}
+
+Test(maps, pinned_root_only_and_removed_on_close)
+{
+	char pin[64], path[96];
+	struct stat st;
+
+	cr_assert_eq(bpfuse_pin_dir(bpfuse_mount_id(b), pin, sizeof(pin)), 0);
+	cr_assert_eq(stat(pin, &st), 0, "%s: %s", pin, strerror(errno));
+	cr_assert_eq(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/lookup", pin);
+	cr_assert_eq(access(path, F_OK), 0);
+	bpfuse_close(b);
+	b = NULL;
+	cr_assert_eq(access(pin, F_OK), -1, "pins must go with the mount");
+}
+
+Test(maps, attr_round_trip_keeps_every_field)
+{
+	struct stat in = some_stat(42), out;
+
+	put_attr(42);
+	cr_assert_eq(bpfuse_attr_get(b, 42, &out), 0);
+	cr_assert_eq(out.st_ino, in.st_ino);
+	cr_assert_eq(out.st_mode, in.st_mode);
+	cr_assert_eq(out.st_nlink, in.st_nlink);
+	cr_assert_eq(out.st_uid, in.st_uid);
+	cr_assert_eq(out.st_gid, in.st_gid);
+	cr_assert_eq(out.st_size, in.st_size);
+	cr_assert_eq(out.st_blocks, in.st_blocks);
+	cr_assert_eq(out.st_blksize, in.st_blksize);
+	cr_assert_eq(out.st_ctim.tv_nsec, 999999999);
+	cr_assert_eq(out.st_mtim.tv_sec, 3);
+	cr_assert_eq(bpfuse_attr_get(b, 43, &out), -ENOENT);
+}
+
+Test(maps, lookup_positive_negative_and_exact_names)
+{
+	char longname[300];
+	uint64_t node = 99;
+
+	put_entry(1, "abc", 7);
+	put_entry(1, "gone", 0);
+	cr_assert_eq(bpfuse_lookup_get(b, 1, "abc", &node), 0);
+	cr_assert_eq(node, 7);
+	cr_assert_eq(bpfuse_lookup_get(b, 1, "gone", &node), 0);
+	cr_assert_eq(node, 0, "a negative entry");
+	/* no prefix, suffix or other parent may match */
+	cr_assert_eq(bpfuse_lookup_get(b, 1, "ab", &node), -ENOENT);
+	cr_assert_eq(bpfuse_lookup_get(b, 1, "abcd", &node), -ENOENT);
+	cr_assert_eq(bpfuse_lookup_get(b, 2, "abc", &node), -ENOENT);
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	cr_assert_eq(bpfuse_lookup_put(b, bpfuse_epoch(b), 1, longname, 5), -ENAMETOOLONG);
+}
+
+Test(maps, xattr_values_sizes_and_absence)
+{
+	char buf[BPFUSE_XATTR_SIZE_MAX + 1] = { 0 };
+
+	cr_assert_eq(bpfuse_xattr_put(b, bpfuse_epoch(b), 5, "user.a", "hello", 5), 0);
+	cr_assert_eq(bpfuse_xattr_put(b, bpfuse_epoch(b), 5, "user.none", NULL, -ENODATA), 0);
+	cr_assert_eq(bpfuse_xattr_get(b, 5, "user.a", NULL, 0), 5, "size query");
+	cr_assert_eq(bpfuse_xattr_get(b, 5, "user.a", buf, 3), -ERANGE);
+	cr_assert_eq(bpfuse_xattr_get(b, 5, "user.a", buf, sizeof(buf)), 5);
+	cr_assert_str_eq(buf, "hello");
+	cr_assert_eq(bpfuse_xattr_get(b, 5, "user.none", buf, sizeof(buf)), -ENODATA);
+	cr_assert_eq(bpfuse_xattr_get(b, 6, "user.a", buf, sizeof(buf)), -ENOENT);
+	cr_assert_eq(bpfuse_xattr_put(b, bpfuse_epoch(b), 5, "user.big", buf, sizeof(buf)), -E2BIG);
+	cr_assert_eq(bpfuse_xattr_get(b, 5, "user.big", buf, sizeof(buf)), -ENOENT);
+}
+
+Test(maps, fill_older_than_an_invalidation_is_dropped)
+{
+	struct stat st = some_stat(8);
+	uint64_t epoch = bpfuse_epoch(b);
+
+	bpfuse_on_write(b, 8); /* an invalidation lands while the fill is under way */
+	cr_assert_eq(bpfuse_attr_put(b, epoch, 8, &st), -ESTALE);
+	cr_assert_not(has_attr(8));
+	cr_assert_eq(bpfuse_attr_put(b, bpfuse_epoch(b), 8, &st), 0);
+	cr_assert(has_attr(8));
+}
+
+Test(maps, entries_expire)
+{
+	const struct timespec pause = { .tv_nsec = 80 * 1000 * 1000 };
+
+	reopen(0.05);
+	put_attr(1);
+	put_entry(1, "x", 2);
+	cr_assert(has_attr(1));
+	nanosleep(&pause, NULL);
+	cr_assert_not(has_attr(1), "expired after 50 ms");
+	cr_assert_not(has_entry(1, "x"));
+}
+
+Test(maps, statistics_only_never_caches)
+{
+	reopen(-1);
+	cr_assert_eq(bpfuse_attr_put(b, bpfuse_epoch(b), 1, &(struct stat){ 0 }), -ENODEV);
+	cr_assert_not(has_attr(1));
+}
+
+/* ---- the invalidation rules ---------------------------------------------- */
+
+Test(maps, rule_setattr)
+{
+	put_attr(10);
+	put_attr(11);
+	put_xattr(10, "security.capability");
+	put_xattr(10, "system.posix_acl_access");
+	put_xattr(10, "user.keep");
+	bpfuse_on_setattr(b, 10);
+	cr_assert_not(has_attr(10));
+	cr_assert_not(has_xattr(10, "security.capability"));
+	cr_assert_not(has_xattr(10, "system.posix_acl_access"));
+	cr_assert(has_xattr(10, "user.keep"));
+	cr_assert(has_attr(11));
+}
+
+Test(maps, rule_write_and_access)
+{
+	put_attr(10);
+	put_attr(11);
+	bpfuse_on_write(b, 10);
+	cr_assert_not(has_attr(10));
+	cr_assert(has_attr(11));
+	bpfuse_on_access(b, 11);
+	cr_assert_not(has_attr(11));
+}
+
+Test(maps, rule_create)
+{
+	put_entry(1, "new", 0);
+	put_entry(1, "other", 0);
+	put_attr(1);
+	put_attr(5);
+	bpfuse_on_create(b, 1, "new");
+	cr_assert_not(has_entry(1, "new"), "the negative entry goes");
+	cr_assert_not(has_attr(1), "the parent's mtime changed");
+	cr_assert(has_entry(1, "other"));
+	cr_assert(has_attr(5));
+}
+
+Test(maps, rule_link)
+{
+	put_entry(2, "alias", 0);
+	put_attr(2);
+	put_attr(7);
+	put_attr(8);
+	bpfuse_on_link(b, 7, 2, "alias");
+	cr_assert_not(has_entry(2, "alias"));
+	cr_assert_not(has_attr(2));
+	cr_assert_not(has_attr(7), "nlink changed");
+	cr_assert(has_attr(8));
+}
+
+Test(maps, rule_unlink)
+{
+	put_entry(1, "victim", 9);
+	put_entry(1, "sibling", 10);
+	put_attr(1);
+	put_attr(9);
+	put_attr(10);
+	bpfuse_on_unlink(b, 1, "victim", 9);
+	cr_assert_not(has_entry(1, "victim"));
+	cr_assert_not(has_attr(1));
+	cr_assert_not(has_attr(9), "nlink changed");
+	cr_assert(has_entry(1, "sibling"));
+	cr_assert(has_attr(10));
+}
+
+Test(maps, rule_rename)
+{
+	put_entry(1, "a", 20);
+	put_entry(3, "b", 21);
+	put_entry(3, "c", 22);
+	put_attr(1);
+	put_attr(3);
+	put_attr(20);
+	put_attr(21);
+	put_attr(22);
+	bpfuse_on_rename(b, 1, "a", 3, "b", 20, 21);
+	cr_assert_not(has_entry(1, "a"));
+	cr_assert_not(has_entry(3, "b"));
+	cr_assert_not(has_attr(1));
+	cr_assert_not(has_attr(3));
+	cr_assert_not(has_attr(20), "the moved node's ctime");
+	cr_assert_not(has_attr(21), "the replaced node's nlink");
+	cr_assert(has_entry(3, "c"));
+	cr_assert(has_attr(22));
+}
+
+Test(maps, rule_xattr)
+{
+	put_xattr(30, "user.a");
+	put_xattr(30, "user.b");
+	put_attr(30);
+	bpfuse_on_xattr(b, 30, "user.a");
+	cr_assert_not(has_xattr(30, "user.a"));
+	cr_assert_not(has_attr(30), "ctime, and the mode for an ACL");
+	cr_assert(has_xattr(30, "user.b"));
+}
+
+Test(maps, rule_forget)
+{
+	put_attr(40);
+	put_attr(41);
+	bpfuse_on_forget(b, 40);
+	cr_assert_not(has_attr(40));
+	cr_assert(has_attr(41));
+}
+
+Test(maps, sweep_removes_a_dead_daemons_pins)
+{
+	char pin[64];
+
+	cr_assert_eq(bpfuse_pin_dir(bpfuse_mount_id(b), pin, sizeof(pin)), 0);
+	cr_assert_eq(bpfuse_sweep_stale(), 0, "a live daemon's pins stay");
+	cr_assert_eq(access(pin, F_OK), 0);
+}
