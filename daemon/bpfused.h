@@ -36,6 +36,7 @@ struct bf_opts {
 	int allow_other; /* -1: default (on when run as root) */
 	uint64_t backend_latency_ns;
 	int maps; /* -1: default (on unless cache=never) */
+	int watch; /* watch the backing file system for changes */
 	double map_timeout; /* seconds a map entry may be served; < 0 until set */
 	int show_help;
 };
@@ -84,6 +85,7 @@ struct bf_inode *bf_table_ref(struct bf_table *t, struct bf_inode *proto);
 struct bf_inode *bf_table_ref_id(struct bf_table *t, uint64_t nodeid);
 bool bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n);
 uint64_t bf_table_node_at(struct bf_table *t, int dirfd, const char *name, bool going);
+uint64_t bf_table_node_of(struct bf_table *t, dev_t dev, ino_t ino);
 size_t bf_table_count(struct bf_table *t);
 uint64_t bf_table_lookups(struct bf_table *t);
 
@@ -101,6 +103,16 @@ bool bf_path_within(const char *parent, const char *path);
 int bf_check_backing(const char *path, char **real);
 int bf_check_mountpoint(const char *path, char **real);
 
+/* ---- coherence (watch.c) ------------------------------------------------- */
+
+struct bf_fs;
+struct bf_watch;
+
+int bf_watch_start(struct bf_fs *fs, struct fuse_session *se, int backing_fd,
+		   struct bf_watch **out);
+uint64_t bf_watch_events(const struct bf_watch *w);
+void bf_watch_stop(struct bf_watch *w);
+
 /* ---- the file system (fs.c) ---------------------------------------------- */
 
 extern const struct fuse_lowlevel_ops bf_ops;
@@ -109,6 +121,7 @@ struct bf_fs {
 	struct bf_opts opts;
 	struct bf_table table;
 	struct bpfuse *cache; /* NULL: no maps, every call goes to the backend */
+	struct bf_watch *watch; /* NULL: changes behind our back are not seen */
 	_Atomic uint64_t requests; /* every request the daemon saw */
 	_Atomic uint64_t backend_calls; /* metadata calls into the backing dir */
 };

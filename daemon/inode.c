@@ -196,6 +196,22 @@ struct bf_inode *bf_table_ref(struct bf_table *t, struct bf_inode *proto)
 }
 
 /*
+ * The node of (dev, ino), or 0. Used for invalidation only, so a reused
+ * inode number costs at most an extra invalidation of the old node.
+ */
+uint64_t bf_table_node_of(struct bf_table *t, dev_t dev, ino_t ino)
+{
+	struct bf_inode key = { .dev = dev, .ino = ino }, *in;
+	uint64_t nodeid;
+
+	pthread_mutex_lock(&t->lock);
+	in = g_hash_table_lookup(t->by_key, &key);
+	nodeid = in ? in->nodeid : 0;
+	pthread_mutex_unlock(&t->lock);
+	return nodeid;
+}
+
+/*
  * Take one more lookup reference on a node the kernel may have forgotten
  * meanwhile (a cached lookup). NULL if it is gone or was superseded.
  */

@@ -46,21 +46,38 @@ static int bf_mount_opts(struct fuse_args *args, const struct bf_opts *opts, con
 }
 
 /*
- * The maps are loaded even without caching (no_maps), for the statistics.
- * They are an optimisation: whatever fails here, the
- * mount goes on serving from the backend, and says why once.
+ * The watcher, the maps and the statistics. The maps are loaded even
+ * without caching (no_maps), for the statistics. All of this is an
+ * optimisation: whatever fails here, the mount goes on serving from the
+ * backend, and says why once.
  */
-static void bf_cache_open(struct bf_fs *fs, const char *mnt)
+static void bf_caches_start(struct bf_fs *fs, struct fuse_session *se, const char *backing,
+			    const char *mnt)
 {
-	int err;
+	struct bpfuse *cache;
+	double timeout;
+	int err, fd;
 
+	if (fs->opts.watch) {
+		fd = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		err = fd == -1 ? -errno : bf_watch_start(fs, se, fd, &fs->watch);
+		if (err)
+			fprintf(stderr,
+				"bpfused: not watching %s (%s): changes made there "
+				"directly show after the timeouts\n",
+				backing, strerror(-err));
+	}
+	/* Unwatched, the map lifetime bounds how long such a change goes unseen. */
+	timeout = fs->opts.map_timeout >= 0 ? fs->opts.map_timeout : fs->watch ? 60 : 1;
 	bpfuse_sweep_stale();
-	err = bpfuse_open(mnt, fs->opts.maps ? fs->opts.map_timeout : -1, &fs->cache);
+	err = bpfuse_open(mnt, fs->opts.maps ? timeout : -1, &cache);
 	if (err) {
 		fprintf(stderr, "bpfused: BPF maps unavailable (%s): serving without them\n",
 			strerror(-err));
 		return;
 	}
+	/* the watcher thread may read it from now on */
+	__atomic_store_n(&fs->cache, cache, __ATOMIC_RELEASE);
 	if (bpfuse_mode(fs->cache) == BPFUSE_MODE_STOCK)
 		fprintf(stderr, "bpfused: no FUSE BPF hook in this kernel: stock mode\n");
 	err = bpfuse_upcall_status(fs->cache);
@@ -177,10 +194,11 @@ int main(int argc, char *argv[])
 	mounted = true;
 	if (fuse_daemonize(cmd.foreground))
 		goto out_unmount;
-	bf_cache_open(fs, mnt);
+	bf_caches_start(fs, se, backing, mnt);
 	/* A positive result is the signal that asked for the unmount. */
 	ret = bf_loop(se, &cmd) < 0 ? 1 : 0;
 
+	bf_watch_stop(fs->watch);
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:

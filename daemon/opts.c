@@ -41,6 +41,8 @@ static const struct fuse_opt bf_opt_spec[] = {
 	FUSE_OPT_KEY("map_timeout=", KEY_MAP_TIMEOUT),
 	BF_OPT("maps", maps, 1),
 	BF_OPT("no_maps", maps, 0),
+	BF_OPT("watch", watch, 1),
+	BF_OPT("no_watch", watch, 0),
 	BF_OPT("cache=%s", cache_str, 0),
 	BF_OPT("writeback", writeback, 1),
 	BF_OPT("no_writeback", writeback, 0),
@@ -150,6 +152,7 @@ int bf_opts_parse(struct fuse_args *args, struct bf_opts *opts)
 	opts->negative_timeout = -1;
 	opts->allow_other = -1;
 	opts->maps = -1;
+	opts->watch = 1;
 	opts->map_timeout = -1;
 	if (fuse_opt_parse(args, opts, bf_opt_spec, bf_opt_proc) == -1)
 		return -EINVAL;
@@ -189,12 +192,6 @@ int bf_opts_finish(struct bf_opts *opts, bool is_root)
 		opts->allow_other = is_root;
 	if (opts->maps < 0)
 		opts->maps = opts->cache != BF_CACHE_NEVER;
-	/*
-	 * Without a watch on the backing directory, the map lifetime bounds
-	 * how long a change made behind the daemon's back can go unseen.
-	 */
-	if (opts->map_timeout < 0)
-		opts->map_timeout = 1;
 	return 0;
 }
 
@@ -233,7 +230,11 @@ void bf_opts_help(void)
 	       "                           maps (default: on unless cache=never)\n"
 	       "    -o no_maps             the maps serve no request: every request asks\n"
 	       "                           the backend (statistics are still kept)\n"
-	       "    -o map_timeout=SECS    how long a map entry may be served (default: 1)\n"
+	       "    -o map_timeout=SECS    how long a map entry may be served (default: 60\n"
+	       "                           when the backing file system is watched, else 1)\n"
+	       "    -o watch               watch the backing file system, so changes made\n"
+	       "                           behind the daemon's back show at once (default)\n"
+	       "    -o no_watch            do not: timeouts alone bound staleness\n"
 	       "    -o backend_latency=T   delay every metadata call into BACKING_DIR by\n"
 	       "                           T (e.g. 1ms, 250us; a bare number is seconds)\n"
 	       "                           to emulate a network file system (default: 0)\n"

@@ -540,6 +540,25 @@ void bpfuse_inval_xattr(struct bpfuse *b, uint64_t nodeid, const char *name,
 		bpfuse_delete(b, BPFUSE_CACHE_XATTR, b->xattr_fd, &key, cause);
 }
 
+/*
+ * Every cached xattr of a node (an attribute changed behind the daemon's
+ * back, name unknown). Walks the map: for rare events only.
+ */
+void bpfuse_inval_xattrs(struct bpfuse *b, uint64_t nodeid, enum bpfuse_cause cause)
+{
+	struct bpfuse_xattr_key key, next;
+	bool first = true;
+
+	if (!b || !b->caching)
+		return;
+	while (bpf_map_get_next_key(b->xattr_fd, first ? NULL : &key, &next) == 0) {
+		first = false;
+		key = next;
+		if (key.nodeid == nodeid)
+			bpfuse_delete(b, BPFUSE_CACHE_XATTR, b->xattr_fd, &key, cause);
+	}
+}
+
 /* ---- stale pins ---------------------------------------------------------- */
 
 /* Is pid alive? (EPERM: alive, someone else's) */

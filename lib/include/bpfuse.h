@@ -66,6 +66,7 @@ void bpfuse_inval_entry(struct bpfuse *b, uint64_t parent, const char *name,
 void bpfuse_inval_attr(struct bpfuse *b, uint64_t nodeid, enum bpfuse_cause cause);
 void bpfuse_inval_xattr(struct bpfuse *b, uint64_t nodeid, const char *name,
 			enum bpfuse_cause cause);
+void bpfuse_inval_xattrs(struct bpfuse *b, uint64_t nodeid, enum bpfuse_cause cause);
 
 /* The invalidation rules: call after the change, before replying. */
 void bpfuse_on_setattr(struct bpfuse *b, uint64_t ino);

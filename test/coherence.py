@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Changes made directly in the backing directory, behind bpfused's back,
+must show through the mount. With every timeout at 60 s, only the watcher
+can make them visible within the 2 s this test allows; the measured window
+is printed as a TAP comment, never asserted. Without a watch, the map and
+kernel timeouts bound staleness instead. Speaks TAP."""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BPFUSED = os.path.join(TOP, "bpfused")
+BOUND_S = 2.0
+
+results = []
+
+
+def report(ok, what):
+    results.append(ok)
+    print(f"{'ok' if ok else 'not ok'} {len(results)} - {what}", flush=True)
+
+
+def wait_for(cond):
+    """Milliseconds until cond() holds, or None after BOUND_S."""
+    start = time.monotonic()
+    while True:
+        try:
+            if cond():
+                return (time.monotonic() - start) * 1000
+        except OSError:
+            pass
+        if time.monotonic() - start > BOUND_S:
+            return None
+        time.sleep(0.0002)
+
+
+class Mount:
+    def __init__(self, work, opts):
+        self.back, self.mnt = work + "/back", work + "/mnt"
+        os.makedirs(self.back)
+        os.makedirs(self.mnt)
+        subprocess.run(["mount", "-t", "tmpfs", "bpfuse-coherence", self.back], check=True)
+        self.log = open(work + "/log", "w")
+        self.proc = subprocess.Popen([BPFUSED, "-f", "-o", opts, self.back, self.mnt],
+                                     stderr=self.log)
+        if wait_for(lambda: os.path.ismount(self.mnt)) is None:
+            raise RuntimeError("bpfused did not mount")
+
+    def close(self):
+        subprocess.run(["umount", "-l", self.mnt])
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        subprocess.run(["umount", "-l", self.back])
+
+
+def changes(m):
+    """(what, change the backing dir, is it visible through the mount)"""
+    b, t = m.back + "/", m.mnt + "/"
+
+    def xattr_is(v):
+        return lambda: os.getxattr(t + "f", "user.k") == v
+
+    return [
+        ("chmod", lambda: os.chmod(b + "f", 0o600),
+         lambda: os.stat(t + "f").st_mode & 0o777 == 0o600),
+        ("create", lambda: open(b + "new", "w").close(), lambda: os.path.exists(t + "new")),
+        ("unlink", lambda: os.unlink(b + "new"), lambda: not os.path.exists(t + "new")),
+        ("write", lambda: open(b + "f", "w").write("two\n"),
+         lambda: open(t + "f").read() == "two\n"),
+        ("setxattr", lambda: os.setxattr(b + "f", "user.k", b"w"), xattr_is(b"w")),
+        ("mkdir", lambda: os.mkdir(b + "d"), lambda: os.path.isdir(t + "d")),
+        ("rename", lambda: os.rename(b + "f", b + "d/g"),
+         lambda: os.path.exists(t + "d/g") and not os.path.exists(t + "f")),
+    ]
+
+
+def warm(m):
+    """Fill the kernel and map caches with the old state."""
+    b, t = m.back + "/", m.mnt + "/"
+    with open(b + "f", "w") as f:
+        f.write("one\n")
+    os.setxattr(b + "f", "user.k", b"v")
+    os.stat(t + "f")
+    os.path.exists(t + "new")
+    os.path.exists(t + "d")
+    open(t + "f").read()
+    os.getxattr(t + "f", "user.k")
+
+
+def run(label, opts):
+    with tempfile.TemporaryDirectory(prefix="bpfuse-coherence.") as work:
+        os.chmod(work, 0o755)
+        m = Mount(work, opts)
+        try:
+            warm(m)
+            for what, change, visible in changes(m):
+                change()
+                ms = wait_for(visible)
+                report(ms is not None, f"{label}: {what} shows through the mount"
+                       + (f" ({ms:.2f} ms)" if ms is not None else f" (not within {BOUND_S} s)"))
+                if ms is not None:
+                    print(f"# coherence window {label} {what}: {ms:.2f} ms")
+        finally:
+            m.close()
+
+
+def main():
+    print("1..14")
+    run("watched", "entry_timeout=60,attr_timeout=60,negative_timeout=60,map_timeout=60")
+    run("unwatched, 0.3 s expiry",
+        "no_watch,entry_timeout=0.3,attr_timeout=0.3,negative_timeout=0.3,map_timeout=0.3")
+    return 0
+
+
+sys.exit(main())
