@@ -61,7 +61,7 @@ expect() {
 repeat() { $py -c "import os, sys
 for _ in range($1): $2" "$work/mnt"; }
 
-echo "1..24"
+echo "1..27"
 
 # -- caching off: every stat of /f is one LOOKUP and two GETATTR upcalls:
 # default_permissions wants fresh attributes of the root (search permission)
@@ -112,6 +112,23 @@ check "INTERVAL COUNT gives COUNT reports ($lines)" [ "$lines" = 2 ]
 snap a
 check "-z zeroes the counters" grep -q '"lookup":{"kernel_hits":0,"daemon_hits":0,"backend_calls":0' "$work/a.json"
 
+stop
+
+# -- a slow backend: once warm, the maps answer; the backend is not asked -----
+start -o entry_timeout=0,attr_timeout=0,negative_timeout=0,backend_latency=1ms
+"$top/bench/mdbench" create "$work/mnt" 4 50
+"$top/bench/mdbench" run "$work/mnt" 1 > "$work/cold.txt"
+snap a
+"$top/bench/mdbench" run "$work/mnt" 1 > "$work/warm.txt"
+snap b
+# The previous pass's readdir may have moved the 4 directories' atime, so
+# their attributes are fetched again, once each; nothing else is.
+expect lookup backend_calls 4
+expect getattr backend_calls 0
+expect getxattr backend_calls 0
+paste "$work/cold.txt" "$work/warm.txt" | awk 'NR > 1 {
+	printf "# backend_latency=1ms, us per call: %-16s cold %9s warm %9s\n", $1, $3, $6 }'
+
 # -- one-line errors ---------------------------------------------------------
 one_line_failure() {	# WHAT CMD...: exit 1, one line mentioning WHAT
 	local what=$1 out rc
@@ -125,6 +142,8 @@ check "missing path" one_line_failure "No such file" "$ctl" stats /nonexistent/b
 check "not root" one_line_failure "run as root" setpriv --reuid=65534 --regid=65534 \
 	--clear-groups "$ctl" stats "$work/mnt"
 
+stop
+
 # -- crash recovery ------------------------------------------------------------
 # pins_of PID: the pin directories whose daemon was PID (other bpfuse mounts
 # may exist on this machine, and mount ids are reused)
@@ -132,6 +151,7 @@ pins_of() {
 	"$ctl" list -j | $py -c 'import json, sys
 print(" ".join(str(m["mount_id"]) for m in json.load(sys.stdin) if m["daemon_pid"] == int(sys.argv[1])))' "$1"
 }
+start
 killed=$pid
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
@@ -145,5 +165,5 @@ restarted=$pid
 stop
 check "a clean unmount leaves no pins" [ -z "$(pins_of "$restarted")" ]
 
-[ "$n" = 24 ] || echo "Bail out! planned 24 checks, ran $n"
+[ "$n" = 27 ] || echo "Bail out! planned 27 checks, ran $n"
 exit 0
