@@ -66,3 +66,30 @@ for label in cache=never default; do
 		"$label:" "$calls" "$held"
 done
 echo "(backend calls: requests that reached the daemon and went to the backing directory)"
+
+# A slow backend (1 ms per metadata call, like a network file system) with
+# the kernel's caches off: the BPF maps answer once warm.
+echo
+echo "== a 1 ms backend, kernel timeouts 0: BPF maps off, then on (us per call, warm)"
+small="$work/back/small"
+mkdir "$small"
+bench/mdbench create "$small" 4 50
+for maps in no_maps maps; do
+	./bpfused -f -o "entry_timeout=0,attr_timeout=0,negative_timeout=0,backend_latency=1ms,$maps" \
+		"$work/back" "$work/mnt" 2> "$work/$maps.log" &
+	pid=$!
+	for _ in $(seq 100); do mountpoint -q "$work/mnt" && break; sleep 0.05; done
+	bench/mdbench run "$work/mnt/small" 1 > /dev/null
+	bench/mdbench run "$work/mnt/small" 1 > "$work/$maps"
+	[ "$maps" = maps ] && ./bpfusectl stats "$work/mnt" > "$work/stats.txt"
+	umount "$work/mnt"
+	wait "$pid"
+	pid=
+done
+printf '%-16s %12s %12s\n' operation no_maps maps
+join <(tail -n +2 "$work/no_maps" | awk '{print $1, $3}' | sort) \
+	<(tail -n +2 "$work/maps" | awk '{print $1, $3}' | sort) |
+	awk '{ printf "%-16s %12.1f %12.1f\n", $1, $2, $3 }'
+echo
+echo "== bpfusectl stats, maps on, after both passes"
+cat "$work/stats.txt"
