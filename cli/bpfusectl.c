@@ -82,6 +82,7 @@ struct ctl {
 	struct bpfuse_stats *stats; /* mapped from the pinned "stats" map */
 	size_t stats_len;
 	int fds[BPFUSE_CACHE_MAX]; /* lookup, attr, xattr */
+	struct bpfuse_config cfg;
 };
 
 static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -146,6 +147,10 @@ static void ctl_open(struct ctl *c, const char *path)
 	c->stats = mem;
 	if (!alive(c->stats->daemon_pid))
 		die("%s: its daemon (pid %u) is gone", path, c->stats->daemon_pid);
+	fd = map_open(c->dir, "mount_cfg");
+	if (fd < 0 || bpf_map_lookup_elem(fd, &(__u32){ 0 }, &c->cfg))
+		die("failed to read %s/mount_cfg: %s", c->dir, strerror(errno));
+	close(fd);
 	for (i = 0; i < BPFUSE_CACHE_MAX; i++) {
 		c->fds[i] = map_open(c->dir, names[i]);
 		if (c->fds[i] < 0)
@@ -176,6 +181,17 @@ static const size_t key_sizes[BPFUSE_CACHE_MAX] = {
 };
 
 /* ---- stats --------------------------------------------------------------- */
+
+static const char *const probe_names[] = {
+	[BPFUSE_PROBE_NONE] = NULL,
+	[BPFUSE_PROBE_TRACEPOINT] = "tracepoint",
+	[BPFUSE_PROBE_KPROBE] = "kprobe",
+};
+
+static const char *probe_name(__u32 probe)
+{
+	return probe < sizeof(probe_names) / sizeof(probe_names[0]) ? probe_names[probe] : NULL;
+}
 
 static const char *mode_name(__u32 mode)
 {
@@ -212,6 +228,16 @@ static void stats_delta(struct bpfuse_stats *d, const struct bpfuse_stats *a,
 		pd[i] = pa[i] - pb[i];
 }
 
+static const char *map_life(const struct bpfuse_config *cfg)
+{
+	static char buf[32];
+
+	if (!cfg->map_timeout_ns)
+		return "until invalidated";
+	snprintf(buf, sizeof(buf), "%gs", cfg->map_timeout_ns / 1e9);
+	return buf;
+}
+
 static void print_table(const struct ctl *c, const struct bpfuse_stats *s)
 {
 	unsigned long entries;
@@ -220,9 +246,21 @@ static void print_table(const struct ctl *c, const struct bpfuse_stats *s)
 
 	printf("%s: mount %llu, daemon pid %u, %s mode\n", c->mountpoint,
 	       (unsigned long long)c->mnt_id, s->daemon_pid, mode_name(s->mode));
-	if (s->upcall_err)
+	printf("timeouts: entry %gs attr %gs negative %gs; maps %s%s\n",
+	       c->cfg.entry_timeout_ns / 1e9, c->cfg.attr_timeout_ns / 1e9,
+	       c->cfg.negative_timeout_ns / 1e9,
+	       c->cfg.flags & BPFUSE_CFG_CACHING ? "on, entries live " : "off",
+	       c->cfg.flags & BPFUSE_CFG_CACHING ? map_life(&c->cfg) : "");
+	printf("outside changes: %s\n", c->cfg.flags & BPFUSE_CFG_WATCHING
+						? "watched"
+						: "not watched (timeouts bound staleness)");
+	if (!probe_name(s->upcall_probe))
 		printf("upcalls are not counted: the statistics programs did not load (%s)\n",
 		       strerror(-s->upcall_err));
+	else
+		printf("upcalls counted by: %s%s\n", probe_name(s->upcall_probe),
+		       s->upcall_probe == BPFUSE_PROBE_KPROBE ? " (synchronous requests only)"
+							      : "");
 	printf("%-16s %10s %10s %10s %6s %10s %8s %10s\n", "operation", "kernel", "daemon",
 	       "backend", "hit%", "upcalls", "errors", "avg us");
 	for (i = 0; i < BPFUSE_OPCODE_MAX; i++) {
@@ -263,11 +301,21 @@ static void print_json(const struct ctl *c, const struct bpfuse_stats *s)
 	printf("{\"mountpoint\":\"%s\",\"mount_id\":%llu,\"daemon_pid\":%u,\"mode\":\"%s\","
 	       "\"upcalls_counted\":%s,",
 	       c->mountpoint, (unsigned long long)c->mnt_id, s->daemon_pid, mode_name(s->mode),
-	       s->upcall_err ? "false" : "true");
-	if (s->upcall_err)
+	       probe_name(s->upcall_probe) ? "true" : "false");
+	if (probe_name(s->upcall_probe))
+		printf("\"upcall_probe\":\"%s\",", probe_name(s->upcall_probe));
+	else
+		printf("\"upcall_probe\":null,");
+	if (!probe_name(s->upcall_probe))
 		printf("\"upcall_error\":\"%s\",", strerror(-s->upcall_err));
 	else
 		printf("\"upcall_error\":null,");
+	printf("\"config\":{\"entry_timeout_s\":%g,\"attr_timeout_s\":%g,"
+	       "\"negative_timeout_s\":%g,\"caching\":%s,\"map_timeout_s\":%g,\"watching\":%s},",
+	       c->cfg.entry_timeout_ns / 1e9, c->cfg.attr_timeout_ns / 1e9,
+	       c->cfg.negative_timeout_ns / 1e9,
+	       c->cfg.flags & BPFUSE_CFG_CACHING ? "true" : "false", c->cfg.map_timeout_ns / 1e9,
+	       c->cfg.flags & BPFUSE_CFG_WATCHING ? "true" : "false");
 	printf("\"ops\":{");
 	for (i = 0; i < BPFUSE_OPCODE_MAX; i++) {
 		const struct bpfuse_op_stats *o = &s->ops[i];

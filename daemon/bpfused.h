@@ -108,8 +108,8 @@ int bf_check_mountpoint(const char *path, char **real);
 struct bf_fs;
 struct bf_watch;
 
-int bf_watch_start(struct bf_fs *fs, struct fuse_session *se, int backing_fd,
-		   struct bf_watch **out);
+int bf_watch_open(struct bf_fs *fs, struct fuse_session *se, int backing_fd, struct bf_watch **out);
+int bf_watch_run(struct bf_watch *w);
 uint64_t bf_watch_events(const struct bf_watch *w);
 void bf_watch_stop(struct bf_watch *w);
 

@@ -46,21 +46,24 @@ static int bf_mount_opts(struct fuse_args *args, const struct bf_opts *opts, con
 }
 
 /*
- * The watcher, the maps and the statistics. The maps are loaded even
+ * The watcher, the maps and the statistics, set up before the daemon forks
+ * into the background, so that they are there when bpfused returns. The
+ * maps are loaded even
  * without caching (no_maps), for the statistics. All of this is an
  * optimisation: whatever fails here, the mount goes on serving from the
  * backend, and says why once.
  */
-static void bf_caches_start(struct bf_fs *fs, struct fuse_session *se, const char *backing,
-			    const char *mnt)
+static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char *backing,
+			   const char *mnt)
 {
+	struct bpfuse_config cfg;
 	struct bpfuse *cache;
 	double timeout;
 	int err, fd;
 
 	if (fs->opts.watch) {
 		fd = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		err = fd == -1 ? -errno : bf_watch_start(fs, se, fd, &fs->watch);
+		err = fd == -1 ? -errno : bf_watch_open(fs, se, fd, &fs->watch);
 		if (err)
 			fprintf(stderr,
 				"bpfused: not watching %s (%s): changes made there "
@@ -76,6 +79,15 @@ static void bf_caches_start(struct bf_fs *fs, struct fuse_session *se, const cha
 			strerror(-err));
 		return;
 	}
+	cfg = (struct bpfuse_config){
+		.entry_timeout_ns = fs->opts.entry_timeout * 1e9,
+		.attr_timeout_ns = fs->opts.attr_timeout * 1e9,
+		.negative_timeout_ns = fs->opts.negative_timeout * 1e9,
+		.map_timeout_ns = timeout * 1e9,
+		.flags = (fs->opts.maps ? BPFUSE_CFG_CACHING : 0) |
+			 (fs->watch ? BPFUSE_CFG_WATCHING : 0),
+	};
+	bpfuse_configure(cache, &cfg);
 	/* the watcher thread may read it from now on */
 	__atomic_store_n(&fs->cache, cache, __ATOMIC_RELEASE);
 	if (bpfuse_mode(fs->cache) == BPFUSE_MODE_STOCK)
@@ -192,14 +204,21 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(se, mnt))
 		goto out_signals;
 	mounted = true;
+	bf_caches_open(fs, se, backing, mnt);
 	if (fuse_daemonize(cmd.foreground))
 		goto out_unmount;
-	bf_caches_start(fs, se, backing, mnt);
+	bpfuse_set_pid(fs->cache, getpid());
+	if (fs->watch && bf_watch_run(fs->watch)) {
+		fprintf(stderr, "bpfused: failed to start the watcher thread\n");
+		bf_watch_stop(fs->watch);
+		fs->watch = NULL;
+	}
 	/* A positive result is the signal that asked for the unmount. */
 	ret = bf_loop(se, &cmd) < 0 ? 1 : 0;
 
-	bf_watch_stop(fs->watch);
 out_unmount:
+	bf_watch_stop(fs->watch);
+	fs->watch = NULL;
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);

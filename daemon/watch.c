@@ -41,6 +41,7 @@ struct bf_watch {
 	int mount_fd; /* the backing root (not O_PATH), to open handles on */
 	pid_t self;
 	pthread_t thread;
+	bool running;
 	_Atomic uint64_t events; /* acted on */
 };
 
@@ -151,22 +152,25 @@ static void *bf_watch_main(void *arg)
 }
 
 /*
- * Start watching the file system of backing_fd, a directory opened for
- * reading, which the watcher keeps (and closes, even on failure).
- * Fails where the kernel or the file system cannot report file handles.
+ * Set up the watch on the file system of backing_fd, a directory opened for
+ * reading, which the watcher keeps (and closes, even on failure). Done
+ * before the daemon forks into the background; the thread starts after,
+ * in bf_watch_run(). Fails where the kernel or the file system cannot
+ * report file handles.
  */
-int bf_watch_start(struct bf_fs *fs, struct fuse_session *se, int backing_fd, struct bf_watch **out)
+int bf_watch_open(struct bf_fs *fs, struct fuse_session *se, int backing_fd, struct bf_watch **out)
 {
 	struct bf_watch *w;
 	int err;
 
 	*out = NULL;
 	w = calloc(1, sizeof(*w));
-	if (!w)
+	if (!w) {
+		close(backing_fd);
 		return -ENOMEM;
+	}
 	w->fs = fs;
 	w->se = se;
-	w->self = getpid();
 	w->mount_fd = backing_fd;
 	w->stop_fd = -1;
 	w->fan_fd = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME_TARGET |
@@ -186,20 +190,23 @@ int bf_watch_start(struct bf_fs *fs, struct fuse_session *se, int backing_fd, st
 		err = -errno;
 		goto out_close;
 	}
-	err = -pthread_create(&w->thread, NULL, bf_watch_main, w);
-	if (err)
-		goto out_close;
 	*out = w;
 	return 0;
 
 out_close:
-	if (w->stop_fd >= 0)
-		close(w->stop_fd);
 	close(w->fan_fd);
 out_free:
 	close(backing_fd);
 	free(w);
 	return err;
+}
+
+/* Start the thread, in the process that will serve the mount. */
+int bf_watch_run(struct bf_watch *w)
+{
+	w->self = getpid();
+	w->running = pthread_create(&w->thread, NULL, bf_watch_main, w) == 0;
+	return w->running ? 0 : -EAGAIN;
 }
 
 uint64_t bf_watch_events(const struct bf_watch *w)
@@ -213,7 +220,7 @@ void bf_watch_stop(struct bf_watch *w)
 
 	if (!w)
 		return;
-	if (write(w->stop_fd, &one, sizeof(one)) == sizeof(one))
+	if (w->running && write(w->stop_fd, &one, sizeof(one)) == sizeof(one))
 		pthread_join(w->thread, NULL);
 	close(w->stop_fd);
 	close(w->fan_fd);

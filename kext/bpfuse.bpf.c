@@ -5,8 +5,11 @@
  *
  * One copy of this object is loaded per mount; cfg_dev names the mount's
  * FUSE connection, so requests of other FUSE mounts are ignored. The
- * tracepoints fuse_request_send/fuse_request_end exist from Linux 6.6 on;
- * the library leaves these programs out where the kernel lacks them.
+ * library loads one pair of programs, the first the kernel accepts: the
+ * tracepoints fuse_request_send/fuse_request_end (Linux 6.6 on), or a
+ * kprobe pair on the function every synchronous request goes through
+ * (fuse_simple_request in 6.1, __fuse_simple_request with an idmap first
+ * in later kernels: cfg_idmap_arg).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -18,6 +21,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile __u32 cfg_dev = 0;
+const volatile bool cfg_idmap_arg = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -39,6 +43,13 @@ struct {
 	__type(key, struct bpfuse_xattr_key);
 	__type(value, struct bpfuse_xattr_val);
 } xattr SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpfuse_config);
+} mount_cfg SEC(".maps");
 
 /* One value, mapped into the daemon, which bumps its counters in place. */
 struct {
@@ -95,33 +106,71 @@ static __always_inline __u32 log2_slot(__u64 v)
 	return slot;
 }
 
-SEC("raw_tp/fuse_request_end")
-int BPF_PROG(fuse_request_end, struct fuse_req *req)
+/* One upcall of opcode that took ns nanoseconds and ended with error. */
+static __always_inline void count_upcall(__u32 opcode, __u64 ns, bool error)
 {
 	struct bpfuse_op_stats *op;
 	struct bpfuse_stats *st;
-	struct inflight *f;
-	__u64 unique, ns;
 	__u32 zero = 0;
-	__s32 error;
+
+	st = bpf_map_lookup_elem(&stats, &zero);
+	if (!st || opcode >= BPFUSE_OPCODE_MAX)
+		return;
+	op = &st->ops[opcode];
+	__sync_fetch_and_add(&op->upcalls, 1);
+	__sync_fetch_and_add(&op->latency_ns, ns);
+	__sync_fetch_and_add(&op->hist[log2_slot(ns / 1000)], 1);
+	if (error)
+		__sync_fetch_and_add(&op->errors, 1);
+}
+
+SEC("raw_tp/fuse_request_end")
+int BPF_PROG(fuse_request_end, struct fuse_req *req)
+{
+	struct inflight *f;
+	__u64 unique;
 
 	if (!ours(req))
 		return 0;
 	unique = BPF_CORE_READ(req, in.h.unique);
 	f = bpf_map_lookup_elem(&inflight, &unique);
 	if (!f)
-		return 0;	/* sent before we were attached */
-	ns = bpf_ktime_get_ns() - f->start_ns;
-	st = bpf_map_lookup_elem(&stats, &zero);
-	if (st && f->opcode < BPFUSE_OPCODE_MAX) {
-		op = &st->ops[f->opcode];
-		__sync_fetch_and_add(&op->upcalls, 1);
-		__sync_fetch_and_add(&op->latency_ns, ns);
-		__sync_fetch_and_add(&op->hist[log2_slot(ns / 1000)], 1);
-		error = BPF_CORE_READ(req, out.h.error);
-		if (error)
-			__sync_fetch_and_add(&op->errors, 1);
-	}
+		return 0; /* sent before we were attached */
+	count_upcall(f->opcode, bpf_ktime_get_ns() - f->start_ns, BPF_CORE_READ(req, out.h.error));
 	bpf_map_delete_elem(&inflight, &unique);
+	return 0;
+}
+
+/*
+ * The kprobe pair, keyed by thread: a synchronous request blocks its caller
+ * from entry to return.
+ */
+SEC("kprobe")
+int BPF_KPROBE(simple_request_enter, void *a0, void *a1, void *a2)
+{
+	struct fuse_mount *fm = cfg_idmap_arg ? a1 : a0;
+	struct fuse_args *args = cfg_idmap_arg ? a2 : a1;
+	struct inflight f = {};
+	__u64 tid = bpf_get_current_pid_tgid();
+
+	if (BPF_CORE_READ(fm, fc, dev) != cfg_dev)
+		return 0;
+	f.opcode = BPF_CORE_READ(args, opcode);
+	f.start_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&inflight, &tid, &f, BPF_ANY);
+	return 0;
+}
+
+SEC("kretprobe")
+int BPF_KRETPROBE(simple_request_exit, long ret)
+{
+	__u64 tid = bpf_get_current_pid_tgid();
+	struct inflight *f;
+
+	f = bpf_map_lookup_elem(&inflight, &tid);
+	if (!f)
+		return 0;
+	count_upcall(f->opcode, bpf_ktime_get_ns() - f->start_ns, ret < 0);
+	bpf_map_delete_elem(&inflight, &tid);
 	return 0;
 }

@@ -39,6 +39,8 @@ struct bpfuse {
 	uint64_t timeout_ns; /* entry lifetime; 0: until invalidated */
 	bool caching; /* false: statistics only */
 	enum bpfuse_mode mode;
+	enum bpfuse_probe probe; /* how upcalls are counted */
+	struct bpf_link *links[2]; /* the counting programs, attached */
 	int upcall_err;
 	/*
 	 * Puts and invalidations are serialised, and every invalidation
@@ -148,7 +150,7 @@ static int bpfuse_unpin_dir(const char *dir)
 static int bpfuse_pin(struct bpfuse *b)
 {
 	struct bpf_map *maps[] = { b->skel->maps.lookup, b->skel->maps.attr, b->skel->maps.xattr,
-				   b->skel->maps.stats };
+				   b->skel->maps.stats, b->skel->maps.mount_cfg };
 	char path[128];
 	size_t i;
 	int err;
@@ -182,32 +184,86 @@ static bool bpfuse_hook_present(void)
 	return found;
 }
 
+/* Attach prog at a kprobe (or kretprobe) on func, keeping the link. */
+static int bpfuse_attach_kprobe(struct bpfuse *b, int slot, struct bpf_program *prog, bool ret,
+				const char *func)
+{
+	b->links[slot] = bpf_program__attach_kprobe(prog, ret, func);
+	return b->links[slot] ? 0 : -errno;
+}
+
 /*
- * Load the object. Where the kernel refuses the statistics programs (no
- * FUSE tracepoints, say), load the maps alone and remember why.
+ * Open and load the object with one way of counting upcalls (or none),
+ * and attach it. The other programs are left out of the load.
+ */
+static int bpfuse_try_load(struct bpfuse *b, uint32_t kdev, enum bpfuse_probe probe,
+			   const char *func)
+{
+	struct bpfuse_bpf *skel;
+	int err;
+
+	skel = bpfuse_bpf__open();
+	if (!skel)
+		return -errno;
+	b->skel = skel;
+	skel->rodata->cfg_dev = kdev;
+	skel->rodata->cfg_idmap_arg = func && func[0] == '_';
+	bpf_program__set_autoload(skel->progs.fuse_request_send, probe == BPFUSE_PROBE_TRACEPOINT);
+	bpf_program__set_autoload(skel->progs.fuse_request_end, probe == BPFUSE_PROBE_TRACEPOINT);
+	bpf_program__set_autoload(skel->progs.simple_request_enter, probe == BPFUSE_PROBE_KPROBE);
+	bpf_program__set_autoload(skel->progs.simple_request_exit, probe == BPFUSE_PROBE_KPROBE);
+	err = bpfuse_bpf__load(skel);
+	if (!err && probe == BPFUSE_PROBE_TRACEPOINT) {
+		b->links[0] = bpf_program__attach(skel->progs.fuse_request_send);
+		b->links[1] =
+			b->links[0] ? bpf_program__attach(skel->progs.fuse_request_end) : NULL;
+		err = b->links[1] ? 0 : -errno;
+	} else if (!err && probe == BPFUSE_PROBE_KPROBE) {
+		err = bpfuse_attach_kprobe(b, 0, skel->progs.simple_request_enter, false, func);
+		if (!err)
+			err = bpfuse_attach_kprobe(b, 1, skel->progs.simple_request_exit, true,
+						   func);
+	}
+	if (err) {
+		bpf_link__destroy(b->links[1]);
+		bpf_link__destroy(b->links[0]);
+		b->links[0] = b->links[1] = NULL;
+		bpfuse_bpf__destroy(skel);
+		b->skel = NULL;
+	}
+	return err;
+}
+
+/*
+ * Load the object, counting upcalls the best way this kernel allows, probed
+ * here rather than assumed from its version: the FUSE tracepoints, else a
+ * kprobe pair on whichever request function exists, else not at all (the
+ * maps still load; upcall_err says why). BPFUSE_UPCALL_PROBE=tracepoint or
+ * kprobe restricts the choice, for tests.
  */
 static int bpfuse_load(struct bpfuse *b, uint32_t kdev)
 {
-	int err;
+	static const char *const funcs[] = { "__fuse_simple_request", "fuse_simple_request" };
+	const char *only = getenv("BPFUSE_UPCALL_PROBE");
+	int err = -ENOENT;
+	size_t i;
 
-	b->skel = bpfuse_bpf__open();
-	if (!b->skel)
-		return -errno;
-	b->skel->rodata->cfg_dev = kdev;
-	err = bpfuse_bpf__load(b->skel);
-	if (!err) {
-		err = bpfuse_bpf__attach(b->skel);
-		b->upcall_err = err;
-		return 0;
+	if (!only || strcmp(only, "kprobe")) {
+		err = bpfuse_try_load(b, kdev, BPFUSE_PROBE_TRACEPOINT, NULL);
+		if (!err) {
+			b->probe = BPFUSE_PROBE_TRACEPOINT;
+			return 0;
+		}
+	}
+	for (i = 0; (!only || strcmp(only, "tracepoint")) && i < 2; i++) {
+		err = bpfuse_try_load(b, kdev, BPFUSE_PROBE_KPROBE, funcs[i]);
+		if (!err) {
+			b->probe = BPFUSE_PROBE_KPROBE;
+			return 0;
+		}
 	}
 	b->upcall_err = err;
-	bpfuse_bpf__destroy(b->skel);
-	b->skel = bpfuse_bpf__open();
-	if (!b->skel)
-		return -errno;
-	bpf_program__set_autoload(b->skel->progs.fuse_request_send, false);
-	bpf_program__set_autoload(b->skel->progs.fuse_request_end, false);
-	return bpfuse_bpf__load(b->skel);
+	return bpfuse_try_load(b, kdev, BPFUSE_PROBE_NONE, NULL);
 }
 
 static int bpfuse_silent(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -263,6 +319,7 @@ int bpfuse_open(const char *mountpoint, double timeout, struct bpfuse **out)
 	b->mode = bpfuse_hook_present() ? BPFUSE_MODE_EXT : BPFUSE_MODE_STOCK;
 	b->stats->mode = b->mode;
 	b->stats->upcall_err = b->upcall_err;
+	b->stats->upcall_probe = b->probe;
 	b->stats->daemon_pid = getpid();
 	b->stats->dev = kdev;
 	b->lookup_fd = bpf_map__fd(b->skel->maps.lookup);
@@ -287,9 +344,30 @@ void bpfuse_close(struct bpfuse *b)
 		bpfuse_unpin_dir(b->pin_dir);
 	if (b->stats)
 		munmap(b->stats, b->stats_len);
+	bpf_link__destroy(b->links[1]);
+	bpf_link__destroy(b->links[0]);
 	bpfuse_bpf__destroy(b->skel);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
+}
+
+/* What the mount was set up with, for the kernel extension and bpfusectl. */
+int bpfuse_configure(struct bpfuse *b, const struct bpfuse_config *cfg)
+{
+	__u32 zero = 0;
+
+	if (!b)
+		return -ENODEV;
+	return bpf_map_update_elem(bpf_map__fd(b->skel->maps.mount_cfg), &zero, cfg, BPF_ANY)
+		       ? -errno
+		       : 0;
+}
+
+/* The daemon's pid, once it has forked into the background. */
+void bpfuse_set_pid(struct bpfuse *b, pid_t pid)
+{
+	if (b)
+		b->stats->daemon_pid = pid;
 }
 
 enum bpfuse_mode bpfuse_mode(const struct bpfuse *b)

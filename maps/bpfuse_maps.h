@@ -116,10 +116,32 @@ enum bpfuse_mode {
 	BPFUSE_MODE_EXT = 2,	/* the kernel extension serves hits */
 };
 
+/* The single value of the "mount_cfg" array map: how the mount is set up. */
+struct bpfuse_config {
+	__u64 entry_timeout_ns;	/* what the kernel may cache, as told in replies */
+	__u64 attr_timeout_ns;
+	__u64 negative_timeout_ns;
+	__u64 map_timeout_ns;	/* how long a map entry may be served; 0: until invalidated */
+	__u32 flags;		/* BPFUSE_CFG_* */
+	__u32 pad;
+};
+
+#define BPFUSE_CFG_CACHING  (1u << 0)	/* the maps serve requests */
+#define BPFUSE_CFG_WATCHING (1u << 1)	/* outside changes are watched */
+
+/* How the requests that reach the daemon are counted. */
+enum bpfuse_probe {
+	BPFUSE_PROBE_NONE,	/* not counted: see upcall_err */
+	BPFUSE_PROBE_TRACEPOINT, /* fuse_request_send/end: every request */
+	BPFUSE_PROBE_KPROBE,	/* (__)fuse_simple_request: synchronous requests only */
+};
+
 /* The single value of the mmapable "stats" array map. */
 struct bpfuse_stats {
 	__u32 mode;		/* enum bpfuse_mode */
 	__s32 upcall_err;	/* 0, or why upcalls are not counted (-errno) */
+	__u32 upcall_probe;	/* enum bpfuse_probe */
+	__u32 pad;
 	__u32 daemon_pid;
 	__u32 dev;		/* the mount's st_dev, as the kernel encodes it */
 	__u64 inserts[BPFUSE_CACHE_MAX];
