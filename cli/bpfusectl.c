@@ -182,6 +182,14 @@ static const size_t key_sizes[BPFUSE_CACHE_MAX] = {
 
 /* ---- stats --------------------------------------------------------------- */
 
+/* LRU evictions are not reported by the kernel: what went in and is gone. */
+static __u64 evictions(const struct bpfuse_stats *s, int cache, unsigned long entries)
+{
+	__u64 gone = s->inserts[cache] - s->deletes[cache];
+
+	return gone > entries ? gone - entries : 0;
+}
+
 static const char *const probe_names[] = {
 	[BPFUSE_PROBE_NONE] = NULL,
 	[BPFUSE_PROBE_TRACEPOINT] = "tracepoint",
@@ -278,8 +286,7 @@ static void print_table(const struct ctl *c, const struct bpfuse_stats *s)
 	       "deletes", "evictions");
 	for (j = 0; j < BPFUSE_CACHE_MAX; j++) {
 		entries = map_entries(c->fds[j], key_sizes[j]);
-		evict = s->inserts[j] - s->deletes[j];
-		evict = evict > entries ? evict - entries : 0;
+		evict = evictions(s, j, entries);
 		printf("%-8s %10lu %10u %10llu %10llu %10llu\n", cache_names[j], entries,
 		       cache_capacity[j], (unsigned long long)s->inserts[j],
 		       (unsigned long long)s->deletes[j], (unsigned long long)evict);
@@ -337,8 +344,7 @@ static void print_json(const struct ctl *c, const struct bpfuse_stats *s)
 	printf("},\"caches\":{");
 	for (j = 0; j < BPFUSE_CACHE_MAX; j++) {
 		entries = map_entries(c->fds[j], key_sizes[j]);
-		evict = s->inserts[j] - s->deletes[j];
-		evict = evict > entries ? evict - entries : 0;
+		evict = evictions(s, j, entries);
 		printf("%s\"%s\":{\"entries\":%lu,\"capacity\":%u,\"inserts\":%llu,\"deletes\":%"
 		       "llu,"
 		       "\"evictions\":%llu}",
