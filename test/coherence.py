@@ -63,7 +63,7 @@ def changes(m):
     b, t = m.back + "/", m.mnt + "/"
 
     def xattr_is(v):
-        return lambda: os.getxattr(t + "f", "user.k") == v
+        return lambda: os.getxattr(t + "f", "trusted.k") == v
 
     return [
         ("chmod", lambda: os.chmod(b + "f", 0o600),
@@ -72,7 +72,7 @@ def changes(m):
         ("unlink", lambda: os.unlink(b + "new"), lambda: not os.path.exists(t + "new")),
         ("write", lambda: open(b + "f", "w").write("two\n"),
          lambda: open(t + "f").read() == "two\n"),
-        ("setxattr", lambda: os.setxattr(b + "f", "user.k", b"w"), xattr_is(b"w")),
+        ("setxattr", lambda: os.setxattr(b + "f", "trusted.k", b"w"), xattr_is(b"w")),
         ("mkdir", lambda: os.mkdir(b + "d"), lambda: os.path.isdir(t + "d")),
         ("rename", lambda: os.rename(b + "f", b + "d/g"),
          lambda: os.path.exists(t + "d/g") and not os.path.exists(t + "f")),
@@ -84,12 +84,12 @@ def warm(m):
     b, t = m.back + "/", m.mnt + "/"
     with open(b + "f", "w") as f:
         f.write("one\n")
-    os.setxattr(b + "f", "user.k", b"v")
+    os.setxattr(b + "f", "trusted.k", b"v")
     os.stat(t + "f")
     os.path.exists(t + "new")
     os.path.exists(t + "d")
     open(t + "f").read()
-    os.getxattr(t + "f", "user.k")
+    os.getxattr(t + "f", "trusted.k")
 
 
 def run(label, opts):
