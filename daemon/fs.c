@@ -1008,8 +1008,8 @@ static void bf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	err = n == -1 ? errno : 0;
 	if (n >= 0)
 		bpfuse_xattr_put(fs->cache, epoch, ino, name, buf, n);
-	else if (err == ENODATA)
-		bpfuse_xattr_put(fs->cache, epoch, ino, name, NULL, -ENODATA);
+	else if (err == ENODATA || err == EOPNOTSUPP)
+		bpfuse_xattr_put(fs->cache, epoch, ino, name, NULL, -err);
 
 	if (err)
 		fuse_reply_err(req, err);

@@ -536,9 +536,9 @@ static int bpfuse_xattr_key(struct bpfuse_xattr_key *key, uint64_t nodeid, const
 }
 
 /*
- * Returns the value's size (a size query when size is 0), -ENODATA for a
- * cached "no such attribute", -ERANGE when buf is too small, and -ENOENT
- * on a miss.
+ * Returns the value's size (a size query when size is 0), the cached error
+ * (-ENODATA, -EOPNOTSUPP), -ERANGE when buf is too small, and -ENOENT on a
+ * miss.
  */
 ssize_t bpfuse_xattr_get(struct bpfuse *b, uint64_t nodeid, const char *name, void *buf,
 			 size_t size)
@@ -564,7 +564,11 @@ ssize_t bpfuse_xattr_get(struct bpfuse *b, uint64_t nodeid, const char *name, vo
 	return val.size;
 }
 
-/* size < 0 caches that error (-ENODATA); values too big are not cached. */
+/*
+ * size < 0 caches that error: -ENODATA ("no such attribute") or
+ * -EOPNOTSUPP (no such namespace here, which does not change while
+ * mounted). Values too big are not cached.
+ */
 int bpfuse_xattr_put(struct bpfuse *b, uint64_t epoch, uint64_t nodeid, const char *name,
 		     const void *value, ssize_t size)
 {
@@ -576,7 +580,7 @@ int bpfuse_xattr_put(struct bpfuse *b, uint64_t epoch, uint64_t nodeid, const ch
 		return -ENODEV;
 	if (size > BPFUSE_XATTR_SIZE_MAX)
 		return -E2BIG;
-	if (size < 0 && size != -ENODATA)
+	if (size < 0 && size != -ENODATA && size != -EOPNOTSUPP)
 		return -EINVAL;
 	err = bpfuse_xattr_key(&key, nodeid, name);
 	if (err)

@@ -72,7 +72,7 @@ struct bpfuse_xattr_key {
 
 struct bpfuse_xattr_val {
 	__u64 expires_ns;
-	__s32 err;		/* 0, or ENODATA: "no such attribute" */
+	__s32 err;		/* 0, ENODATA ("no such attribute") or EOPNOTSUPP */
 	__u32 size;
 	__u8 value[BPFUSE_XATTR_SIZE_MAX];
 };

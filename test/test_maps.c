@@ -178,6 +178,10 @@ Test(maps, xattr_values_sizes_and_absence)
 	cr_assert_eq(bpfuse_xattr_get(b, 5, "user.a", buf, sizeof(buf)), 5);
 	cr_assert_str_eq(buf, "hello");
 	cr_assert_eq(bpfuse_xattr_get(b, 5, "user.none", buf, sizeof(buf)), -ENODATA);
+	cr_assert_eq(bpfuse_xattr_put(b, bpfuse_epoch(b), 5, "x.y", NULL, -EOPNOTSUPP), 0);
+	cr_assert_eq(bpfuse_xattr_get(b, 5, "x.y", NULL, 0), -EOPNOTSUPP);
+	cr_assert_eq(bpfuse_xattr_put(b, bpfuse_epoch(b), 5, "x.z", NULL, -EIO), -EINVAL,
+		     "only the errors that cannot change are cached");
 	cr_assert_eq(bpfuse_xattr_get(b, 6, "user.a", buf, sizeof(buf)), -ENOENT);
 	cr_assert_eq(bpfuse_xattr_put(b, bpfuse_epoch(b), 5, "user.big", buf, sizeof(buf)), -E2BIG);
 	cr_assert_eq(bpfuse_xattr_get(b, 5, "user.big", buf, sizeof(buf)), -ENOENT);
