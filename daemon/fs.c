@@ -555,8 +555,9 @@ static void bf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	bf_backend(fs, FUSE_OPEN);
 	fd = bf_fd(fs, ino, bf_open_flags(fs, fi->flags));
+	/* truncating is a setattr: it also drops capabilities */
 	if (fi->flags & O_TRUNC)
-		bpfuse_on_write(fs->cache, ino);
+		bpfuse_on_setattr(fs->cache, ino);
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;
@@ -589,7 +590,7 @@ static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		err = bf_lookup_at(fs, dirfd, name, &e);
 	/* it may have existed already, and been truncated */
 	if (!err && (fi->flags & O_TRUNC))
-		bpfuse_on_write(fs->cache, e.ino);
+		bpfuse_on_setattr(fs->cache, e.ino);
 	close(dirfd);
 	if (err) {
 		if (fd >= 0)
@@ -986,6 +987,7 @@ static void bf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	size_t len = size > BPFUSE_XATTR_SIZE_MAX ? size : BPFUSE_XATTR_SIZE_MAX;
 	char path[BF_PROC_FD_MAX];
 	uint64_t epoch;
+	bool sized_only;
 	char *buf;
 	ssize_t n;
 	int fd, err;
@@ -1003,10 +1005,11 @@ static void bf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		goto out;
 	}
 	n = getxattr(path, name, buf, len);
-	if (n == -1 && errno == ERANGE && !size)
-		n = getxattr(path, name, NULL, 0);
+	sized_only = n == -1 && errno == ERANGE && !size;
+	if (sized_only)
+		n = getxattr(path, name, NULL, 0); /* too big for the cache anyway */
 	err = n == -1 ? errno : 0;
-	if (n >= 0)
+	if (n >= 0 && !sized_only)
 		bpfuse_xattr_put(fs->cache, epoch, ino, name, buf, n);
 	else if (err == ENODATA || err == EOPNOTSUPP)
 		bpfuse_xattr_put(fs->cache, epoch, ino, name, NULL, -err);

@@ -67,7 +67,7 @@ static void bf_inode_free(gpointer p)
 	free(in);
 }
 
-/* Takes over root_fd, an O_PATH fd on the backing directory. */
+/* Takes over root_fd, an O_PATH fd on the backing directory, on success. */
 int bf_table_init(struct bf_table *t, int root_fd)
 {
 	struct bf_inode probe = { .fd = -1 };
@@ -106,6 +106,8 @@ int bf_table_init(struct bf_table *t, int root_fd)
 	return 0;
 
 out_destroy:
+	if (t->root)
+		t->root->fd = -1; /* on failure, root_fd stays the caller's */
 	bf_table_destroy(t);
 	return err;
 }
@@ -388,10 +390,15 @@ out_close:
  */
 uint64_t bf_table_node_at(struct bf_table *t, int dirfd, const char *name, bool going)
 {
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} h;
 	struct bf_inode key, *in;
 	uint64_t nodeid = 0;
+	bool have_handle;
 	struct stat st;
-	int fd;
+	int fd, mount_id;
 
 	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
@@ -399,10 +406,15 @@ uint64_t bf_table_node_at(struct bf_table *t, int dirfd, const char *name, bool 
 	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1)
 		goto out_close;
 	going = going && !S_ISDIR(st.st_mode) && st.st_nlink == 1;
+	h.fh.handle_bytes = MAX_HANDLE_SZ;
+	have_handle = name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) == 0;
 	key.dev = st.st_dev;
 	key.ino = st.st_ino;
 	pthread_mutex_lock(&t->lock);
 	in = g_hash_table_lookup(t->by_key, &key);
+	/* the same number may be another object now: the handle tells */
+	if (in && in->fh && (!have_handle || !bf_handle_equal(in->fh, &h.fh)))
+		in = NULL;
 	if (in) {
 		nodeid = in->nodeid;
 		if (going && __atomic_load_n(&in->fd, __ATOMIC_ACQUIRE) < 0) {

@@ -217,9 +217,13 @@ int main(int argc, char *argv[])
 	ret = bf_loop(se, &cmd) < 0 ? 1 : 0;
 
 out_unmount:
+	/*
+	 * Unmount first: that aborts requests no worker will answer now, which
+	 * a notification in the watcher may be waiting behind.
+	 */
+	fuse_session_unmount(se);
 	bf_watch_stop(fs->watch);
 	fs->watch = NULL;
-	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_destroy:

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,11 @@ static void bf_watch_apply(struct bf_watch *w, const struct bf_event *ev)
 	uint64_t dir = bf_watch_node(w, ev->dir), obj = bf_watch_node(w, ev->obj), cached;
 	bool dirent = ev->mask & BF_DIRENT_EVENTS;
 
+	/* a directory's own change names the directory itself, as "." */
+	if (!obj && ev->name && !strcmp(ev->name, ".")) {
+		obj = dir;
+		dir = 0;
+	}
 	/* a deleted or moved-away object is found by its old name */
 	if (!obj && dir && ev->name && bpfuse_lookup_get(cache, dir, ev->name, &cached) == 0)
 		obj = cached;
@@ -132,8 +138,11 @@ static void *bf_watch_main(void *arg)
 	ssize_t len;
 
 	for (;;) {
-		if (poll(pfd, 2, -1) == -1 && errno != EINTR)
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
 			break;
+		}
 		if (pfd[1].revents)
 			break;
 		len = read(w->fan_fd, buf, sizeof(buf));
@@ -174,7 +183,7 @@ int bf_watch_open(struct bf_fs *fs, struct fuse_session *se, int backing_fd, str
 	w->mount_fd = backing_fd;
 	w->stop_fd = -1;
 	w->fan_fd = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME_TARGET |
-					  FAN_UNLIMITED_QUEUE | FAN_CLOEXEC,
+					  FAN_UNLIMITED_QUEUE | FAN_CLOEXEC | FAN_NONBLOCK,
 				  O_RDONLY | O_LARGEFILE);
 	if (w->fan_fd == -1) {
 		err = -errno;
@@ -204,8 +213,14 @@ out_free:
 /* Start the thread, in the process that will serve the mount. */
 int bf_watch_run(struct bf_watch *w)
 {
+	sigset_t all, old;
+
+	/* libfuse's signal handlers belong to the main thread, as for its workers */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	w->self = getpid();
 	w->running = pthread_create(&w->thread, NULL, bf_watch_main, w) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return w->running ? 0 : -EAGAIN;
 }
 

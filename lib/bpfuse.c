@@ -628,17 +628,35 @@ void bpfuse_inval_xattr(struct bpfuse *b, uint64_t nodeid, const char *name,
  */
 void bpfuse_inval_xattrs(struct bpfuse *b, uint64_t nodeid, enum bpfuse_cause cause)
 {
-	struct bpfuse_xattr_key key, next;
+	struct bpfuse_xattr_key key, next, *doomed = NULL;
+	size_t n = 0, cap = 0, i;
 	bool first = true;
+	void *grown;
 
 	if (!b || !b->caching)
 		return;
+	/* the epoch moves even if nothing is cached yet: a fill may be under way */
+	pthread_mutex_lock(&b->lock);
+	b->epoch++;
+	pthread_mutex_unlock(&b->lock);
+	/* collect first: deleting while walking restarts the walk */
 	while (bpf_map_get_next_key(b->xattr_fd, first ? NULL : &key, &next) == 0) {
 		first = false;
 		key = next;
-		if (key.nodeid == nodeid)
-			bpfuse_delete(b, BPFUSE_CACHE_XATTR, b->xattr_fd, &key, cause);
+		if (key.nodeid != nodeid)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 8;
+			grown = realloc(doomed, cap * sizeof(*doomed));
+			if (!grown)
+				break;
+			doomed = grown;
+		}
+		doomed[n++] = key;
 	}
+	for (i = 0; i < n; i++)
+		bpfuse_delete(b, BPFUSE_CACHE_XATTR, b->xattr_fd, &doomed[i], cause);
+	free(doomed);
 }
 
 /* ---- stale pins ---------------------------------------------------------- */
@@ -691,7 +709,8 @@ int bpfuse_sweep_stale(void)
 		snprintf(path, sizeof(path), "%s/stats", dir);
 		fd = bpf_obj_get(path);
 		stale = fd < 0 || bpf_map_lookup_elem(fd, &zero, &st) ||
-			!bpfuse_alive(st.daemon_pid) || !bpfuse_mount_exists(de->d_name);
+			/* both: a daemon between its fork and bpfuse_set_pid() looks dead */
+			(!bpfuse_alive(st.daemon_pid) && !bpfuse_mount_exists(de->d_name));
 		if (fd >= 0)
 			close(fd);
 		if (stale && bpfuse_unpin_dir(dir) == 0)

@@ -74,6 +74,9 @@ def changes(m):
          lambda: open(t + "f").read() == "two\n"),
         ("setxattr", lambda: os.setxattr(b + "f", "trusted.k", b"w"), xattr_is(b"w")),
         ("mkdir", lambda: os.mkdir(b + "d"), lambda: os.path.isdir(t + "d")),
+        # a directory's own change names the directory itself ("."), not a child
+        ("chmod of a directory", lambda: os.chmod(b + "d", 0o700),
+         lambda: os.stat(t + "d").st_mode & 0o777 == 0o700),
         ("rename", lambda: os.rename(b + "f", b + "d/g"),
          lambda: os.path.exists(t + "d/g") and not os.path.exists(t + "f")),
     ]
@@ -110,7 +113,7 @@ def run(label, opts):
 
 
 def main():
-    print("1..14")
+    print("1..16")
     run("watched", "entry_timeout=60,attr_timeout=60,negative_timeout=60,map_timeout=60")
     run("unwatched, 0.3 s expiry",
         "no_watch,entry_timeout=0.3,attr_timeout=0.3,negative_timeout=0.3,map_timeout=0.3")

@@ -657,6 +657,31 @@ Test(mount, acl_grants_and_denies)
 	cr_assert_eq(bf_as_user(NOBODY, NOBODY, 022, read_as_nobody, (void *)MNT("f")), EACCES);
 }
 
+/*
+ * Truncating a file drops its file capabilities on the backing side; a
+ * capability value cached before must not survive it.
+ */
+Test(mount, truncate_drops_capability)
+{
+	/* VFS_CAP_REVISION_2 | effective, CAP_NET_RAW permitted */
+	const unsigned char cap[20] = { 0x01, 0x00, 0x00, 0x02, 0x00, 0x20 };
+	char buf[32];
+	int fd;
+
+	bf_write_file(MNT("f"), "data", 0755);
+	cr_assert_eq(setxattr(MNT("f"), "security.capability", cap, sizeof(cap), 0), 0, "%s",
+		     strerror(errno));
+	/* now cached, as the kernel's killpriv check before a write would do */
+	cr_assert_eq(getxattr(MNT("f"), "security.capability", buf, sizeof(buf)), sizeof(cap));
+	fd = open(MNT("f"), O_WRONLY | O_TRUNC);
+	cr_assert_geq(fd, 0, "open O_TRUNC: %s", strerror(errno));
+	close(fd);
+	cr_assert_eq(errno_of(getxattr(BACK("f"), "security.capability", buf, sizeof(buf))),
+		     ENODATA);
+	cr_assert_eq(errno_of(getxattr(MNT("f"), "security.capability", buf, sizeof(buf))), ENODATA,
+		     "the cached capability must be gone");
+}
+
 /* ---- several users ------------------------------------------------------- */
 
 static int create_as_caller(void *path)
