@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Smoke test of the kernel hook (kernel/0001-*.patch): answers getxattr of
+ * "user.bpfuse" in the kernel, lets everything else go to the daemon, and
+ * counts the LOOKUP replies it watches. The hook's types are declared here
+ * with preserve_access_index, so they relocate against the guest kernel.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define FUSE_LOOKUP_OP 1
+#define FUSE_GETXATTR_OP 22
+
+struct bpfuse_req {
+	__u64 nodeid;
+	__u32 opcode;
+	__s32 error;
+} __attribute__((preserve_access_index));
+
+struct bpfuse_ops {
+	int (*request)(struct bpfuse_req *req);
+	void (*reply)(struct bpfuse_req *req);
+} __attribute__((preserve_access_index));
+
+extern int bpfuse_in_arg(struct bpfuse_req *req, __u32 i, void *buf, __u32 buf__sz) __ksym;
+extern int bpfuse_out_arg(struct bpfuse_req *req, __u32 i, const void *buf, __u32 buf__sz) __ksym;
+
+__u64 answered, watched, lookups_seen;
+
+SEC("struct_ops/request")
+int BPF_PROG(smoke_request, struct bpfuse_req *req)
+{
+	static const char want[12] = "user.bpfuse";
+	char name[16] = {};
+	char value[4] = { 'h', 'o', 'o', 'k' };
+	__u32 in[2] = {}, size_out[2] = { sizeof(value), 0 };
+	int err;
+
+	if (req->opcode == FUSE_LOOKUP_OP)
+		return 2;	/* BPFUSE_WATCH */
+	if (req->opcode != FUSE_GETXATTR_OP)
+		return 0;	/* BPFUSE_CONTINUE */
+	/* in args: struct fuse_getxattr_in, then the name */
+	if (bpfuse_in_arg(req, 1, name, sizeof(name)) != sizeof(want))
+		return 0;
+	for (int i = 0; i < sizeof(want); i++)
+		if (name[i] != want[i])
+			return 0;
+	/* in arg 0 is struct fuse_getxattr_in: a size of 0 asks for the size */
+	if (bpfuse_in_arg(req, 0, in, sizeof(in)) != sizeof(in))
+		return 0;
+	if (in[0] == 0)
+		err = bpfuse_out_arg(req, 0, size_out, sizeof(size_out));
+	else
+		err = bpfuse_out_arg(req, 0, value, sizeof(value));
+	if (err)
+		return 0;	/* e.g. too small a buffer: the daemon answers */
+	__sync_fetch_and_add(&answered, 1);
+	return 1;		/* BPFUSE_ANSWERED */
+}
+
+SEC("struct_ops/reply")
+void BPF_PROG(smoke_reply, struct bpfuse_req *req)
+{
+	__sync_fetch_and_add(&watched, 1);
+	if (req->opcode == FUSE_LOOKUP_OP)
+		__sync_fetch_and_add(&lookups_seen, 1);
+}
+
+SEC(".struct_ops")
+struct bpfuse_ops smoke = {
+	.request = (void *)smoke_request,
+	.reply = (void *)smoke_reply,
+};
