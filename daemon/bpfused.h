@@ -37,6 +37,7 @@ struct bf_opts {
 	uint64_t backend_latency_ns;
 	int maps; /* -1: default (on unless cache=never) */
 	int watch; /* watch the backing file system for changes */
+	int ext; /* attach the kernel extension where the kernel has the hook */
 	double map_timeout; /* seconds a map entry may be served; < 0 until set */
 	int show_help;
 };

@@ -90,8 +90,18 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 	bpfuse_configure(cache, &cfg);
 	/* the watcher thread may read it from now on */
 	__atomic_store_n(&fs->cache, cache, __ATOMIC_RELEASE);
-	if (bpfuse_mode(fs->cache) == BPFUSE_MODE_STOCK)
+	err = fs->opts.ext ? bpfuse_attach(fs->cache, fuse_session_fd(se)) : -EOPNOTSUPP;
+	if (!fs->opts.ext)
+		fprintf(stderr, "bpfused: no_ext: stock mode\n");
+	else if (err == -EOPNOTSUPP)
 		fprintf(stderr, "bpfused: no FUSE BPF hook in this kernel: stock mode\n");
+	else if (err)
+		fprintf(stderr,
+			"bpfused: the FUSE BPF hook is there but the extension did not "
+			"attach (%s): stock mode\n",
+			strerror(-err));
+	else
+		fprintf(stderr, "bpfused: ext mode: the kernel answers cache hits\n");
 	err = bpfuse_upcall_status(fs->cache);
 	if (err)
 		fprintf(stderr, "bpfused: request statistics unavailable: %s\n", strerror(-err));

@@ -43,6 +43,8 @@ static const struct fuse_opt bf_opt_spec[] = {
 	BF_OPT("no_maps", maps, 0),
 	BF_OPT("watch", watch, 1),
 	BF_OPT("no_watch", watch, 0),
+	BF_OPT("ext", ext, 1),
+	BF_OPT("no_ext", ext, 0),
 	BF_OPT("cache=%s", cache_str, 0),
 	BF_OPT("writeback", writeback, 1),
 	BF_OPT("no_writeback", writeback, 0),
@@ -153,6 +155,7 @@ int bf_opts_parse(struct fuse_args *args, struct bf_opts *opts)
 	opts->allow_other = -1;
 	opts->maps = -1;
 	opts->watch = 1;
+	opts->ext = 1;
 	opts->map_timeout = -1;
 	if (fuse_opt_parse(args, opts, bf_opt_spec, bf_opt_proc) == -1)
 		return -EINVAL;
@@ -235,6 +238,9 @@ void bf_opts_help(void)
 	       "    -o watch               watch the backing file system, so changes made\n"
 	       "                           behind the daemon's back show at once (default)\n"
 	       "    -o no_watch            do not: timeouts alone bound staleness\n"
+	       "    -o ext                 where the kernel has the bpfuse hook, attach the\n"
+	       "                           extension that answers hits in the kernel (default)\n"
+	       "    -o no_ext              stock mode even there\n"
 	       "    -o backend_latency=T   delay every metadata call into BACKING_DIR by\n"
 	       "                           T (e.g. 1ms, 250us; a bare number is seconds)\n"
 	       "                           to emulate a network file system (default: 0)\n"

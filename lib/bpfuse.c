@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -26,6 +27,10 @@
 
 #include "bpfuse.h"
 #include "bpfuse.skel.h"
+#include "ext.skel.h"
+
+/* kernel/0001-*.patch: attach a struct_ops map (its fd) to a connection */
+#define FUSE_DEV_IOC_BPFUSE_ATTACH _IOW(229, 100, uint32_t)
 
 /* The struct_ops type the FUSE BPF hook patch adds (kernel/, issue 4). */
 #define BPFUSE_HOOK_BTF_TYPE "bpfuse_ops"
@@ -41,6 +46,9 @@ struct bpfuse {
 	enum bpfuse_mode mode;
 	enum bpfuse_probe probe; /* how upcalls are counted */
 	struct bpf_link *links[2]; /* the counting programs, attached */
+	struct ext_bpf *ext; /* the ext-mode extension, registered; NULL in stock mode */
+	struct bpf_link *ext_link;
+	int ext_err; /* why the extension did not load, where the hook exists */
 	int upcall_err;
 	/*
 	 * Puts and invalidations are serialised, and every invalidation
@@ -184,6 +192,60 @@ static bool bpfuse_hook_present(void)
 	return found;
 }
 
+/*
+ * Load the ext-mode extension on the maps of this mount and register it.
+ * Only where the kernel has the hook.
+ */
+static int bpfuse_load_ext(struct bpfuse *b)
+{
+	struct ext_bpf *ext = ext_bpf__open();
+	int err;
+
+	if (!ext)
+		return -errno;
+	err = bpf_map__reuse_fd(ext->maps.attr, bpf_map__fd(b->skel->maps.attr));
+	if (!err)
+		err = bpf_map__reuse_fd(ext->maps.xattr, bpf_map__fd(b->skel->maps.xattr));
+	if (!err)
+		err = bpf_map__reuse_fd(ext->maps.stats, bpf_map__fd(b->skel->maps.stats));
+	if (!err)
+		err = bpf_map__reuse_fd(ext->maps.mount_cfg, bpf_map__fd(b->skel->maps.mount_cfg));
+	if (!err)
+		err = ext_bpf__load(ext);
+	if (err)
+		goto out_destroy;
+	b->ext_link = bpf_map__attach_struct_ops(ext->maps.bpfuse_ext);
+	if (!b->ext_link) {
+		err = -errno;
+		goto out_destroy;
+	}
+	b->ext = ext;
+	return 0;
+
+out_destroy:
+	ext_bpf__destroy(ext);
+	return err;
+}
+
+/*
+ * Attach the extension to the daemon's connection (fuse_dev_fd: its
+ * /dev/fuse fd, e.g. fuse_session_fd()). From then on the kernel answers
+ * hits itself: ext mode. -EOPNOTSUPP where the kernel has no hook.
+ */
+int bpfuse_attach(struct bpfuse *b, int fuse_dev_fd)
+{
+	uint32_t fd;
+
+	if (!b || !b->ext)
+		return b && b->ext_err ? b->ext_err : -EOPNOTSUPP;
+	fd = bpf_map__fd(b->ext->maps.bpfuse_ext);
+	if (ioctl(fuse_dev_fd, FUSE_DEV_IOC_BPFUSE_ATTACH, &fd) == -1)
+		return -errno;
+	b->mode = BPFUSE_MODE_EXT;
+	b->stats->mode = BPFUSE_MODE_EXT;
+	return 0;
+}
+
 /* Attach prog at a kprobe (or kretprobe) on func, keeping the link. */
 static int bpfuse_attach_kprobe(struct bpfuse *b, int slot, struct bpf_program *prog, bool ret,
 				const char *func)
@@ -316,7 +378,10 @@ int bpfuse_open(const char *mountpoint, double timeout, struct bpfuse **out)
 		goto out_free;
 	}
 	b->stats = mem;
-	b->mode = bpfuse_hook_present() ? BPFUSE_MODE_EXT : BPFUSE_MODE_STOCK;
+	/* ext mode starts when bpfuse_attach() succeeds */
+	b->mode = BPFUSE_MODE_STOCK;
+	if (bpfuse_hook_present())
+		b->ext_err = bpfuse_load_ext(b);
 	b->stats->mode = b->mode;
 	b->stats->upcall_err = b->upcall_err;
 	b->stats->upcall_probe = b->probe;
@@ -346,6 +411,9 @@ void bpfuse_close(struct bpfuse *b)
 		munmap(b->stats, b->stats_len);
 	bpf_link__destroy(b->links[1]);
 	bpf_link__destroy(b->links[0]);
+	/* unregisters; a connection it is attached to keeps it until freed */
+	bpf_link__destroy(b->ext_link);
+	ext_bpf__destroy(b->ext);
 	bpfuse_bpf__destroy(b->skel);
 	pthread_mutex_destroy(&b->lock);
 	free(b);

@@ -45,6 +45,7 @@ enum bpfuse_source {
 int bpfuse_open(const char *mountpoint, double timeout, struct bpfuse **out);
 void bpfuse_close(struct bpfuse *b);
 void bpfuse_set_pid(struct bpfuse *b, pid_t pid);
+int bpfuse_attach(struct bpfuse *b, int fuse_dev_fd);
 int bpfuse_configure(struct bpfuse *b, const struct bpfuse_config *cfg);
 enum bpfuse_mode bpfuse_mode(const struct bpfuse *b);
 int bpfuse_upcall_status(const struct bpfuse *b);

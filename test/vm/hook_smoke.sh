@@ -16,7 +16,7 @@ trap cleanup EXIT
 mkdir -p "$work/back" "$work/mnt"
 mount -t tmpfs hook "$work/back"
 echo data > "$work/back/f"
-"$top/bpfused" -f -o cache=never "$work/back" "$work/mnt" 2> "$work/log" &
+"$top/bpfused" -f -o cache=never,no_ext "$work/back" "$work/mnt" 2> "$work/log" &
 pid=$!
 for _ in $(seq 100); do mountpoint -q "$work/mnt" && break; sleep 0.05; done
 "$top/test/vm/hook_smoke" "$pid" "$work/mnt"
