@@ -16,49 +16,12 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#include "bpfuse_maps.h"
+#include "maps.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile __u32 cfg_dev = 0;
 const volatile bool cfg_idmap_arg = false;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, BPFUSE_LOOKUP_ENTRIES);
-	__type(key, struct bpfuse_lookup_key);
-	__type(value, struct bpfuse_lookup_val);
-} lookup SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, BPFUSE_ATTR_ENTRIES);
-	__type(key, __u64);
-	__type(value, struct bpfuse_attr_val);
-} attr SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, BPFUSE_XATTR_ENTRIES);
-	__type(key, struct bpfuse_xattr_key);
-	__type(value, struct bpfuse_xattr_val);
-} xattr SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct bpfuse_config);
-} mount_cfg SEC(".maps");
-
-/* One value, mapped into the daemon, which bumps its counters in place. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct bpfuse_stats);
-} stats SEC(".maps");
 
 struct inflight {
 	__u64 start_ns;

@@ -11,56 +11,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#include "bpfuse_maps.h"
+#include "hook.bpf.h"
+#include "maps.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-/* The hook's types, relocated against the running kernel's BTF. */
-struct bpfuse_req {
-	__u64 nodeid;
-	__u32 opcode;
-} __attribute__((preserve_access_index));
-
-struct bpfuse_ops {
-	int (*request)(struct bpfuse_req *req);
-	void (*reply)(struct bpfuse_req *req);
-} __attribute__((preserve_access_index));
-
-extern int bpfuse_in_arg(struct bpfuse_req *req, __u32 i, void *buf, __u32 buf__sz) __ksym;
-extern int bpfuse_out_arg(struct bpfuse_req *req, __u32 i, const void *buf, __u32 buf__sz) __ksym;
-extern int bpfuse_set_error(struct bpfuse_req *req, int err) __ksym;
-
-enum { CONTINUE, ANSWERED };
-
-/* The same maps as kext/bpfuse.bpf.c; their fds are the daemon's. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, BPFUSE_ATTR_ENTRIES);
-	__type(key, __u64);
-	__type(value, struct bpfuse_attr_val);
-} attr SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, BPFUSE_XATTR_ENTRIES);
-	__type(key, struct bpfuse_xattr_key);
-	__type(value, struct bpfuse_xattr_val);
-} xattr SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct bpfuse_stats);
-} stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct bpfuse_config);
-} mount_cfg SEC(".maps");
 
 /* Per CPU, because the keys and values are too big for the BPF stack. */
 struct scratch {
@@ -98,14 +52,14 @@ static __always_inline int answer_getattr(struct bpfuse_req *req, __u64 node, st
 	v = bpf_map_lookup_elem(&attr, &node);
 	cfg = bpf_map_lookup_elem(&mount_cfg, &zero);
 	if (!v || !cfg || expired(v->expires_ns))
-		return CONTINUE;
+		return BPFUSE_CONTINUE;
 	s->attr_out.attr_valid = cfg->attr_timeout_ns / 1000000000;
 	s->attr_out.attr_valid_nsec = cfg->attr_timeout_ns % 1000000000;
 	s->attr_out.dummy = 0;
 	__builtin_memcpy(&s->attr_out.attr, &v->attr, sizeof(v->attr));
 	if (bpfuse_out_arg(req, 0, &s->attr_out, sizeof(s->attr_out)))
-		return CONTINUE;
-	return ANSWERED;
+		return BPFUSE_CONTINUE;
+	return BPFUSE_ANSWERED;
 }
 
 /* Fill s->key for node and the name in in-arg i; false if it does not fit. */
@@ -132,26 +86,26 @@ static __always_inline int answer_getxattr(struct bpfuse_req *req, __u64 node, s
 	__u32 size;
 
 	if (bpfuse_in_arg(req, 0, in, sizeof(in)) != sizeof(in) || !xattr_key(req, 1, node, s))
-		return CONTINUE;
+		return BPFUSE_CONTINUE;
 	v = bpf_map_lookup_elem(&xattr, &s->key);
 	if (!v || expired(v->expires_ns))
-		return CONTINUE;
+		return BPFUSE_CONTINUE;
 	if (v->err) {
 		bpfuse_set_error(req, -v->err);
-		return ANSWERED;
+		return BPFUSE_ANSWERED;
 	}
 	size = v->size;
 	if (!in[0]) {
 		out[0] = size;
-		return bpfuse_out_arg(req, 0, out, sizeof(out)) ? CONTINUE : ANSWERED;
+		return bpfuse_out_arg(req, 0, out, sizeof(out)) ? BPFUSE_CONTINUE : BPFUSE_ANSWERED;
 	}
 	if (in[0] < size) {
 		bpfuse_set_error(req, -34 /* ERANGE */);
-		return ANSWERED;
+		return BPFUSE_ANSWERED;
 	}
 	if (size > BPFUSE_XATTR_SIZE_MAX)
-		return CONTINUE;
-	return bpfuse_out_arg(req, 0, v->value, size) ? CONTINUE : ANSWERED;
+		return BPFUSE_CONTINUE;
+	return bpfuse_out_arg(req, 0, v->value, size) ? BPFUSE_CONTINUE : BPFUSE_ANSWERED;
 }
 
 SEC("struct_ops/request")
@@ -160,10 +114,10 @@ int BPF_PROG(ext_request, struct bpfuse_req *req)
 	__u64 node = req->nodeid;
 	__u32 opcode = req->opcode, zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
-	int verdict = CONTINUE;
+	int verdict = BPFUSE_CONTINUE;
 
 	if (!s)
-		return CONTINUE;
+		return BPFUSE_CONTINUE;
 	switch (opcode) {
 	case FUSE_GETATTR:
 		verdict = answer_getattr(req, node, s);
@@ -195,7 +149,7 @@ int BPF_PROG(ext_request, struct bpfuse_req *req)
 		bpf_map_delete_elem(&attr, &node);
 		break;
 	}
-	if (verdict == ANSWERED)
+	if (verdict == BPFUSE_ANSWERED)
 		count_hit(opcode);
 	return verdict;
 }

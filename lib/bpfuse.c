@@ -203,7 +203,9 @@ static int bpfuse_load_ext(struct bpfuse *b)
 
 	if (!ext)
 		return -errno;
-	err = bpf_map__reuse_fd(ext->maps.attr, bpf_map__fd(b->skel->maps.attr));
+	err = bpf_map__reuse_fd(ext->maps.lookup, bpf_map__fd(b->skel->maps.lookup));
+	if (!err)
+		err = bpf_map__reuse_fd(ext->maps.attr, bpf_map__fd(b->skel->maps.attr));
 	if (!err)
 		err = bpf_map__reuse_fd(ext->maps.xattr, bpf_map__fd(b->skel->maps.xattr));
 	if (!err)

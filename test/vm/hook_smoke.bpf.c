@@ -9,24 +9,12 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "hook.bpf.h"
+
 char LICENSE[] SEC("license") = "GPL";
 
 #define FUSE_LOOKUP_OP 1
 #define FUSE_GETXATTR_OP 22
-
-struct bpfuse_req {
-	__u64 nodeid;
-	__u32 opcode;
-	__s32 error;
-} __attribute__((preserve_access_index));
-
-struct bpfuse_ops {
-	int (*request)(struct bpfuse_req *req);
-	void (*reply)(struct bpfuse_req *req);
-} __attribute__((preserve_access_index));
-
-extern int bpfuse_in_arg(struct bpfuse_req *req, __u32 i, void *buf, __u32 buf__sz) __ksym;
-extern int bpfuse_out_arg(struct bpfuse_req *req, __u32 i, const void *buf, __u32 buf__sz) __ksym;
 
 __u64 answered, watched, lookups_seen;
 
@@ -40,9 +28,9 @@ int BPF_PROG(smoke_request, struct bpfuse_req *req)
 	int err;
 
 	if (req->opcode == FUSE_LOOKUP_OP)
-		return 2;	/* BPFUSE_WATCH */
+		return BPFUSE_WATCH;
 	if (req->opcode != FUSE_GETXATTR_OP)
-		return 0;	/* BPFUSE_CONTINUE */
+		return BPFUSE_CONTINUE;
 	/* in args: struct fuse_getxattr_in, then the name */
 	if (bpfuse_in_arg(req, 1, name, sizeof(name)) != sizeof(want))
 		return 0;
@@ -59,7 +47,7 @@ int BPF_PROG(smoke_request, struct bpfuse_req *req)
 	if (err)
 		return 0;	/* e.g. too small a buffer: the daemon answers */
 	__sync_fetch_and_add(&answered, 1);
-	return 1;		/* BPFUSE_ANSWERED */
+	return BPFUSE_ANSWERED;
 }
 
 SEC("struct_ops/reply")
