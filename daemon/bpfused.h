@@ -39,7 +39,6 @@ struct bf_opts {
 	int watch; /* watch the backing file system for changes */
 	int ext; /* attach the kernel extension where the kernel has the hook */
 	double map_timeout; /* seconds a map entry may be served; < 0 until set */
-	int show_help;
 };
 
 int bf_opts_parse(struct fuse_args *args, struct bf_opts *opts);
@@ -111,7 +110,6 @@ struct bf_watch;
 
 int bf_watch_open(struct bf_fs *fs, struct fuse_session *se, int backing_fd, struct bf_watch **out);
 int bf_watch_run(struct bf_watch *w);
-uint64_t bf_watch_events(const struct bf_watch *w);
 void bf_watch_stop(struct bf_watch *w);
 
 /* ---- the file system (fs.c) ---------------------------------------------- */
@@ -123,7 +121,6 @@ struct bf_fs {
 	struct bf_table table;
 	struct bpfuse *cache; /* NULL: no maps, every call goes to the backend */
 	struct bf_watch *watch; /* NULL: changes behind our back are not seen */
-	_Atomic uint64_t requests; /* every request the daemon saw */
 	_Atomic uint64_t backend_calls; /* metadata calls into the backing dir */
 };
 

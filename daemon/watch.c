@@ -43,7 +43,6 @@ struct bf_watch {
 	pid_t self;
 	pthread_t thread;
 	bool running;
-	_Atomic uint64_t events; /* acted on */
 };
 
 /* What one event says: where (directory + name) and what (the object). */
@@ -123,8 +122,6 @@ static void bf_watch_apply(struct bf_watch *w, const struct bf_event *ev)
 		/* data too when the content changed */
 		fuse_lowlevel_notify_inval_inode(w->se, obj, ev->mask & FAN_MODIFY ? 0 : -1, 0);
 	}
-	if (dir || obj)
-		w->events++;
 }
 
 static void *bf_watch_main(void *arg)
@@ -222,11 +219,6 @@ int bf_watch_run(struct bf_watch *w)
 	w->running = pthread_create(&w->thread, NULL, bf_watch_main, w) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return w->running ? 0 : -EAGAIN;
-}
-
-uint64_t bf_watch_events(const struct bf_watch *w)
-{
-	return w ? w->events : 0;
 }
 
 void bf_watch_stop(struct bf_watch *w)
