@@ -4,19 +4,25 @@
  *
  *   mdbench create DIR DIRS FILES   make DIRS directories of FILES files,
  *                                   each with a user.tag xattr
- *   mdbench run DIR [ROUNDS]        stat, stat of missing names, getxattr
+ *   mdbench run [-o OP] [-s DIRSxFILES] DIR [ROUNDS]
+ *                                   stat, stat of missing names, getxattr
  *                                   (present and absent), open/close and
  *                                   readdir over that tree
  *
  * run prints one line per operation: name, calls, microseconds per call.
  * It runs in one process so that the figures measure the file system, not
- * process start-up.
+ * process start-up. -o runs one operation only (repeat it for more), so
+ * that a caller can count the requests each kind of operation sends to a
+ * FUSE daemon; -s gives the tree's shape instead of probing it, so that
+ * nothing but the operations touches the tree.
  */
 #include "config.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,13 +150,25 @@ static int do_op(const struct tree *t, enum op op, int d, int f)
 	}
 }
 
-static int run(const struct tree *t, int rounds)
+static int op_by_name(const char *name)
+{
+	int op;
+
+	for (op = 0; op < OP_MAX; op++)
+		if (!strcmp(name, op_names[op]))
+			return op;
+	return -1;
+}
+
+static int run(const struct tree *t, int rounds, const bool *selected)
 {
 	int r, d, f, n, op;
 	double t0;
 
 	printf("%-16s %10s %12s\n", "operation", "calls", "us/call");
 	for (op = 0; op < OP_MAX; op++) {
+		if (!selected[op])
+			continue;
 		n = 0;
 		t0 = now_us();
 		for (r = 0; r < rounds; r++) {
@@ -169,32 +187,85 @@ static int run(const struct tree *t, int rounds)
 	return 0;
 }
 
+static int usage(void)
+{
+	fprintf(stderr, "usage: mdbench create DIR DIRS FILES | "
+			"mdbench run [-o OP] [-s DIRSxFILES] DIR [ROUNDS]\n"
+			"operations:");
+	for (int op = 0; op < OP_MAX; op++)
+		fprintf(stderr, " %s", op_names[op]);
+	fputc('\n', stderr);
+	return 1;
+}
+
+static bool valid_shape(const struct tree *t)
+{
+	if (t->dirs > 0 && t->files > 0 && t->dirs <= 1000 && t->files <= 10000)
+		return true;
+	fprintf(stderr, "mdbench: DIRS must be 1-1000 and FILES 1-10000\n");
+	return false;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	bool selected[OP_MAX] = { false }, any = false;
+	struct tree t = { 0 };
+	int rounds = 1, opt, op;
+	char end;
+
+	while ((opt = getopt(argc, argv, "o:s:")) != -1) {
+		switch (opt) {
+		case 'o':
+			op = op_by_name(optarg);
+			if (op < 0) {
+				fprintf(stderr, "mdbench: unknown operation '%s'\n", optarg);
+				return 1;
+			}
+			selected[op] = any = true;
+			break;
+		case 's':
+			if (sscanf(optarg, "%dx%d%c", &t.dirs, &t.files, &end) != 2) {
+				fprintf(stderr, "mdbench: bad shape '%s' (expected DIRSxFILES)\n",
+					optarg);
+				return 1;
+			}
+			if (!valid_shape(&t))
+				return 1;
+			break;
+		default:
+			return usage();
+		}
+	}
+	if (optind >= argc || argc - optind > 2)
+		return usage();
+	t.root = argv[optind];
+	if (argc - optind == 2 && sscanf(argv[optind + 1], "%d%c", &rounds, &end) != 1)
+		rounds = 0;
+	if (rounds <= 0) {
+		fprintf(stderr, "mdbench: ROUNDS must be a positive number\n");
+		return 1;
+	}
+	if (!any)
+		for (op = 0; op < OP_MAX; op++)
+			selected[op] = true;
+	if (!t.dirs)
+		measure_tree(&t);
+	return run(&t, rounds, selected);
+}
+
 int main(int argc, char **argv)
 {
 	struct tree t = { 0 };
-	int rounds = 1;
 
-	if (argc >= 5 && !strcmp(argv[1], "create")) {
+	if (argc == 5 && !strcmp(argv[1], "create")) {
 		t.root = argv[2];
 		t.dirs = atoi(argv[3]);
 		t.files = atoi(argv[4]);
-		if (t.dirs <= 0 || t.files <= 0 || t.dirs > 1000 || t.files > 10000) {
-			fprintf(stderr, "mdbench: DIRS must be 1-1000 and FILES 1-10000\n");
+		if (!valid_shape(&t))
 			return 1;
-		}
 		return create_tree(&t);
 	}
-	if (argc >= 3 && !strcmp(argv[1], "run")) {
-		t.root = argv[2];
-		if (argc >= 4)
-			rounds = atoi(argv[3]);
-		if (rounds <= 0) {
-			fprintf(stderr, "mdbench: ROUNDS must be a positive number\n");
-			return 1;
-		}
-		measure_tree(&t);
-		return run(&t, rounds);
-	}
-	fprintf(stderr, "usage: mdbench create DIR DIRS FILES | mdbench run DIR [ROUNDS]\n");
-	return 1;
+	if (argc >= 2 && !strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	return usage();
 }
