@@ -4,6 +4,8 @@
  *
  *   mdbench create DIR DIRS FILES   make DIRS directories of FILES files,
  *                                   each with a user.tag xattr
+ *                                   (MDBENCH_XATTR=trusted.tag, say, for
+ *                                   file systems without user xattrs)
  *   mdbench run [-o OP] [-s DIRSxFILES] DIR [ROUNDS]
  *                                   stat, stat of missing names, getxattr
  *                                   (present and absent), open/close and
@@ -37,6 +39,9 @@ struct tree {
 	int files;
 };
 
+/* The attribute create sets and getxattr reads. */
+static const char *xattr_name = "user.tag";
+
 static double now_us(void)
 {
 	struct timespec ts;
@@ -69,7 +74,7 @@ static int create_tree(const struct tree *t)
 				die("write", path);
 			close(fd);
 			/* tmpfs before 6.6 has no user xattrs: then none are made */
-			if (setxattr(path, "user.tag", "bpfuse", 6, 0) == -1 && errno != ENOTSUP)
+			if (setxattr(path, xattr_name, "bpfuse", 6, 0) == -1 && errno != ENOTSUP)
 				die("set xattr on", path);
 		}
 	}
@@ -123,7 +128,7 @@ static int do_op(const struct tree *t, enum op op, int d, int f)
 		strcat(path, ".missing");
 		return stat(path, &st) == -1 && errno == ENOENT ? 0 : -1;
 	case OP_XATTR:
-		return getxattr(path, "user.tag", buf, sizeof(buf)) >= 0 || errno == ENOTSUP ||
+		return getxattr(path, xattr_name, buf, sizeof(buf)) >= 0 || errno == ENOTSUP ||
 				       errno == ENODATA
 			       ? 0
 			       : -1;
@@ -257,6 +262,8 @@ int main(int argc, char **argv)
 {
 	struct tree t = { 0 };
 
+	if (getenv("MDBENCH_XATTR"))
+		xattr_name = getenv("MDBENCH_XATTR");
 	if (argc == 5 && !strcmp(argv[1], "create")) {
 		t.root = argv[2];
 		t.dirs = atoi(argv[3]);
