@@ -5,57 +5,14 @@
 # invalidate, one-line errors, and recovery from a daemon killed with -9.
 # Speaks TAP.
 set -uo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
-bpfused=$top/bpfused
-ctl=$top/bpfusectl
-py=/usr/bin/python3	# Debian's, with python3-jsonschema
+source "$(dirname "$0")/lib.sh"
+top=$bf_top
 schema=$top/docs/stats.schema.json
 
-work=$(mktemp -d /tmp/bpfuse-stats.XXXXXX)
-chmod 755 "$work"
-pid=
-n=0
-failed=0
-cleanup() {
-	umount -l "$work/mnt" 2>/dev/null
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	umount -l "$work/back" 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-
-mkdir -p "$work/back" "$work/mnt"
-mount -t tmpfs bpfuse-stats "$work/back"
+bf_setup stats
 echo data > "$work/back/f"
 setfattr -n trusted.tag -v v "$work/back/f"
 
-start() {
-	"$bpfused" -f "$@" "$work/back" "$work/mnt" 2> "$work/log" &
-	pid=$!
-	# in the foreground, the maps are pinned just after the mount appears
-	for _ in $(seq 100); do
-		"$ctl" stats "$work/mnt" > /dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	cat "$work/log" >&2
-	return 1
-}
-stop() {
-	umount "$work/mnt" && wait "$pid"
-	pid=
-}
-snap() { "$ctl" stats -j "$work/mnt" > "$work/$1.json"; }
-# delta OP FIELD: how much FIELD of OP grew between snapshots a and b
-delta() {
-	$py -c 'import json,sys
-a = json.load(open(sys.argv[1]))["ops"][sys.argv[3]][sys.argv[4]]
-b = json.load(open(sys.argv[2]))["ops"][sys.argv[3]][sys.argv[4]]
-print(b - a)' "$work/a.json" "$work/b.json" "$1" "$2"
-}
 # expect OP FIELD VALUE
 expect() {
 	local got
@@ -70,7 +27,7 @@ echo "1..30"
 # -- caching off: every stat of /f is one LOOKUP and two GETATTR upcalls:
 # default_permissions wants fresh attributes of the root (search permission)
 # and of f itself.
-start -o cache=never
+bf_start -o cache=never
 snap a
 repeat 200 'os.stat(sys.argv[1] + "/f")'
 snap b
@@ -81,11 +38,11 @@ expect getattr daemon_hits 0
 check "stats JSON matches docs/stats.schema.json" $py -c 'import json, sys, jsonschema
 jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))' \
 	"$work/b.json" "$schema"
-stop
+bf_stop
 
 # -- the kprobe fallback (what Linux 6.1 offers): the same counts where this
 # kernel has kprobes; where it has none, the mount works and the CLI says why
-BPFUSE_UPCALL_PROBE=kprobe start -o cache=never
+BPFUSE_UPCALL_PROBE=kprobe bf_start -o cache=never
 snap a
 repeat 200 'os.stat(sys.argv[1] + "/f")'
 snap b
@@ -102,10 +59,10 @@ sys.exit(not (d["upcalls_counted"] is False and d["upcall_probe"] is None and d[
 		"$work/b.json"
 	check "the table says so" bash -c "'$ctl' stats '$work/mnt' | grep -q 'upcalls are not counted'"
 fi
-stop
+bf_stop
 
 # -- kernel caches off, maps on: the maps answer all but the first ---------
-start -o entry_timeout=0,attr_timeout=0,negative_timeout=0,map_timeout=600
+bf_start -o entry_timeout=0,attr_timeout=0,negative_timeout=0,map_timeout=600
 stat "$work/mnt" > /dev/null	# the root's attributes, cached before we count
 snap a
 repeat 200 'os.stat(sys.argv[1] + "/f")'
@@ -139,10 +96,10 @@ check "INTERVAL COUNT gives COUNT reports ($lines)" [ "$lines" = 2 ]
 snap a
 check "-z zeroes the counters" grep -q '"lookup":{"kernel_hits":0,"daemon_hits":0,"backend_calls":0' "$work/a.json"
 
-stop
+bf_stop
 
 # -- a slow backend: once warm, the maps answer; the backend is not asked -----
-start -o entry_timeout=0,attr_timeout=0,negative_timeout=0,backend_latency=1ms
+bf_start -o entry_timeout=0,attr_timeout=0,negative_timeout=0,backend_latency=1ms
 "$top/bench/mdbench" create "$work/mnt" 4 50
 "$top/bench/mdbench" run "$work/mnt" 1 > "$work/cold.txt"
 snap a
@@ -169,7 +126,7 @@ check "missing path" one_line_failure "No such file" "$ctl" stats /nonexistent/b
 check "not root" one_line_failure "run as root" setpriv --reuid=65534 --regid=65534 \
 	--clear-groups "$ctl" stats "$work/mnt"
 
-stop
+bf_stop
 
 # -- crash recovery ------------------------------------------------------------
 # pins_of PID: the pin directories whose daemon was PID (other bpfuse mounts
@@ -178,18 +135,18 @@ pins_of() {
 	"$ctl" list -j | $py -c 'import json, sys
 print(" ".join(str(m["mount_id"]) for m in json.load(sys.stdin) if m["daemon_pid"] == int(sys.argv[1])))' "$1"
 }
-start
+bf_start
 killed=$pid
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
 pid=
 check "a killed daemon is reported gone" one_line_failure "gone" "$ctl" stats "$work/mnt"
 umount -l "$work/mnt"
-start
+bf_start
 check "restart mounts and serves" cmp -s "$work/mnt/f" "$work/back/f"
 check "the dead daemon's pins were swept" [ -z "$(pins_of "$killed")" ]
 restarted=$pid
-stop
+bf_stop
 check "a clean unmount leaves no pins" [ -z "$(pins_of "$restarted")" ]
 
 [ "$n" = 30 ] || echo "Bail out! planned 30 checks, ran $n"

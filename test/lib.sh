@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Sourced by the shell tests (and scripts/demo.sh): a work directory with a
+# tmpfs to serve, bpfused started and stopped on it, TAP lines, and
+# statistics snapshots. Whatever happens, the exit trap unmounts everything
+# under the work directory, kills the daemon and removes the directory.
+#
+#   bf_setup NAME        $work, a tmpfs at $work/back, an empty $work/mnt
+#   bf_start ARGS...     bpfused -f ARGS $work/back $work/mnt, log in $work/log;
+#                        returns once the mount serves and its maps are pinned
+#   bf_stop              unmount, wait for the daemon (its log is complete)
+#   check WHAT CMD...    "ok N - WHAT" if CMD succeeds, else "not ok N - WHAT"
+#   snap NAME            bpfusectl stats -j into $work/NAME.json
+#   delta OP FIELD       how much FIELD of OP grew from snap a to snap b
+
+bf_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bpfused=$bf_top/bpfused
+ctl=$bf_top/bpfusectl
+py=/usr/bin/python3	# Debian's, with python3-jsonschema
+work=
+pid=
+n=0
+failed=0
+
+bf_cleanup() {
+	local m
+	[ -n "$work" ] || return
+	# deepest first: the FUSE mount before the tmpfs it serves
+	for m in $(awk -v w="$work/" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r); do
+		umount -l "$m" 2>/dev/null
+	done
+	if [ -n "$pid" ]; then
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
+	rm -rf "$work"
+}
+
+bf_setup() {
+	work=$(mktemp -d "/tmp/bpfuse-$1.XXXXXX")
+	chmod 755 "$work"
+	trap bf_cleanup EXIT
+	mkdir -p "$work/back" "$work/mnt"
+	mount -t tmpfs "bpfuse-$1" "$work/back"
+}
+
+bf_start() {
+	"$bpfused" -f "$@" "$work/back" "$work/mnt" 2> "$work/log" &
+	pid=$!
+	# in the foreground, the maps are pinned just after the mount appears
+	for _ in $(seq 200); do
+		"$ctl" stats "$work/mnt" > /dev/null 2>&1 && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$work/log" >&2
+	return 1
+}
+
+bf_stop() {
+	umount "$work/mnt" && wait "$pid"
+	pid=
+}
+
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+
+snap() { "$ctl" stats -j "$work/mnt" > "$work/$1.json"; }
+delta() {
+	$py -c 'import json, sys
+a = json.load(open(sys.argv[1]))["ops"][sys.argv[3]][sys.argv[4]]
+b = json.load(open(sys.argv[2]))["ops"][sys.argv[3]][sys.argv[4]]
+print(b - a)' "$work/a.json" "$work/b.json" "$1" "$2"
+}
