@@ -213,9 +213,14 @@ static double hit_pct(const struct bpfuse_op_stats *o)
 	return all ? 100.0 * hits / all : 0;
 }
 
+/* Over the timed upcalls: the kprobes cannot time background requests. */
 static double avg_us(const struct bpfuse_op_stats *o)
 {
-	return o->upcalls ? o->latency_ns / 1e3 / o->upcalls : 0;
+	__u64 timed = 0;
+
+	for (int i = 0; i < BPFUSE_HIST_SLOTS; i++)
+		timed += o->hist[i];
+	return timed ? o->latency_ns / 1e3 / timed : 0;
 }
 
 static bool op_used(const struct bpfuse_op_stats *o)
@@ -267,8 +272,9 @@ static void print_table(const struct ctl *c, const struct bpfuse_stats *s)
 		       strerror(-s->upcall_err));
 	else
 		printf("upcalls counted by: %s%s\n", probe_name(s->upcall_probe),
-		       s->upcall_probe == BPFUSE_PROBE_KPROBE ? " (synchronous requests only)"
-							      : "");
+		       s->upcall_probe == BPFUSE_PROBE_KPROBE
+			       ? " (latency of synchronous requests only)"
+			       : "");
 	printf("%-16s %10s %10s %10s %6s %10s %8s %10s\n", "operation", "kernel", "daemon",
 	       "backend", "hit%", "upcalls", "errors", "avg us");
 	for (i = 0; i < BPFUSE_OPCODE_MAX; i++) {

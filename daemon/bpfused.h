@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "bpfuse.h"
+
 /* ---- options (opts.c) ---------------------------------------------------- */
 
 enum bf_cache_mode {
@@ -66,6 +68,7 @@ struct bf_inode {
 	int fd; /* O_PATH fd, or -1 when held by handle only */
 	int mount_fd; /* borrowed from table->mounts for open_by_handle_at */
 	struct file_handle *fh; /* NULL when the file system has no handles */
+	uint32_t kref; /* ext mode: its slot for kernel-taken lookups, or BPFUSE_KREF_NONE */
 };
 
 struct bf_table {
@@ -76,6 +79,7 @@ struct bf_table {
 	uint64_t next_id; /* protected by lock */
 	uint64_t underflows; /* FORGETs that asked for more than was held */
 	struct bf_inode *root;
+	struct bpfuse *ext; /* ext mode: the kernel answers lookups too */
 };
 
 int bf_table_init(struct bf_table *t, int root_fd);
@@ -86,6 +90,7 @@ struct bf_inode *bf_table_ref_id(struct bf_table *t, uint64_t nodeid);
 bool bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n);
 uint64_t bf_table_node_at(struct bf_table *t, int dirfd, const char *name, bool going);
 uint64_t bf_table_node_of(struct bf_table *t, dev_t dev, ino_t ino);
+uint32_t bf_table_kref(struct bf_table *t, uint64_t nodeid);
 size_t bf_table_count(struct bf_table *t);
 uint64_t bf_table_lookups(struct bf_table *t);
 

@@ -216,9 +216,10 @@ static void bf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		err = bf_do_lookup(fs, parent, name, &e);
 		if (!err) {
 			bpfuse_attr_put(fs->cache, epoch, e.ino, &e.attr);
-			bpfuse_lookup_put(fs->cache, epoch, parent, name, e.ino);
+			bpfuse_lookup_put(fs->cache, epoch, parent, name, e.ino,
+					  bf_table_kref(&fs->table, e.ino));
 		} else if (err == -ENOENT) {
-			bpfuse_lookup_put(fs->cache, epoch, parent, name, 0);
+			bpfuse_lookup_put(fs->cache, epoch, parent, name, 0, BPFUSE_KREF_NONE);
 		}
 	}
 	if (err == -ENOENT && fs->opts.negative_timeout > 0) {

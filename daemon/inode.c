@@ -95,6 +95,7 @@ int bf_table_init(struct bf_table *t, int root_fd)
 	t->root->hashed = true;
 	t->root->fd = root_fd;
 	t->root->mount_fd = -1;
+	t->root->kref = BPFUSE_KREF_NONE; /* the kernel never looks the root up */
 	g_hash_table_insert(t->by_id, &t->root->nodeid, t->root);
 	g_hash_table_add(t->by_key, t->root);
 
@@ -189,6 +190,7 @@ struct bf_inode *bf_table_ref(struct bf_table *t, struct bf_inode *proto)
 	in->nlookup = 1;
 	in->pinned = false;
 	in->hashed = true;
+	in->kref = bpfuse_kref_alloc(t->ext);
 	g_hash_table_insert(t->by_id, &in->nodeid, in);
 	g_hash_table_add(t->by_key, in);
 	pthread_mutex_unlock(&t->lock);
@@ -232,8 +234,9 @@ struct bf_inode *bf_table_ref_id(struct bf_table *t, uint64_t nodeid)
 }
 
 /*
- * Drop n lookup references; the kernel never asks for more than it took.
- * Returns true when that freed the node.
+ * Drop n lookup references; the kernel never asks for more than it took,
+ * counting those the extension handed out in ext mode (collected here,
+ * under the lock). Returns true when that freed the node.
  */
 bool bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n)
 {
@@ -246,13 +249,17 @@ bool bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n)
 		t->underflows++;
 		goto out;
 	}
+	in->nlookup += bpfuse_kref_take(t->ext, in->kref);
 	if (n > in->nlookup) {
 		t->underflows++;
 		n = in->nlookup;
 	}
 	in->nlookup -= n;
-	if (in->nlookup || in->pinned)
+	if (in->nlookup || in->pinned) {
+		bpfuse_kref_resume(t->ext, in->kref);
 		goto out;
+	}
+	bpfuse_kref_free(t->ext, in->kref);
 	if (in->hashed)
 		g_hash_table_remove(t->by_key, in);
 	g_hash_table_remove(t->by_id, &in->nodeid);
@@ -260,6 +267,19 @@ bool bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n)
 out:
 	pthread_mutex_unlock(&t->lock);
 	return freed;
+}
+
+/* The node's slot for kernel-taken lookups (ext mode), for its lookup entries. */
+uint32_t bf_table_kref(struct bf_table *t, uint64_t nodeid)
+{
+	struct bf_inode *in;
+	uint32_t kref;
+
+	pthread_mutex_lock(&t->lock);
+	in = g_hash_table_lookup(t->by_id, &nodeid);
+	kref = in ? in->kref : BPFUSE_KREF_NONE;
+	pthread_mutex_unlock(&t->lock);
+	return kref;
 }
 
 size_t bf_table_count(struct bf_table *t)

@@ -100,8 +100,11 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 			"bpfused: the FUSE BPF hook is there but the extension did not "
 			"attach (%s): stock mode\n",
 			strerror(-err));
-	else
+	else {
+		/* single-threaded still: the table's readers start after this */
+		fs->table.ext = fs->cache;
 		fprintf(stderr, "bpfused: ext mode: the kernel answers cache hits\n");
+	}
 	err = bpfuse_upcall_status(fs->cache);
 	if (err)
 		fprintf(stderr, "bpfused: request statistics unavailable: %s\n", strerror(-err));

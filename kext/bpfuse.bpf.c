@@ -5,9 +5,11 @@
  *
  * One copy of this object is loaded per mount; cfg_dev names the mount's
  * FUSE connection, so requests of other FUSE mounts are ignored. The
- * library loads one pair of programs, the first the kernel accepts: the
- * tracepoints fuse_request_send/fuse_request_end (Linux 6.6 on), or a
- * kprobe pair on the function every synchronous request goes through
+ * library loads one set of programs, the first the kernel accepts: the
+ * tracepoints fuse_request_send/fuse_request_end (Linux 6.6 on), or kprobes
+ * (6.1): fuse_request_end, which every request that reached the daemon
+ * passes and a request answered by the kernel extension never does, timed
+ * from the entry of the function synchronous requests go through
  * (fuse_simple_request in 6.1, __fuse_simple_request with an idmap first
  * in later kernels: cfg_idmap_arg).
  */
@@ -69,8 +71,11 @@ static __always_inline __u32 log2_slot(__u64 v)
 	return slot;
 }
 
-/* One upcall of opcode that took ns nanoseconds and ended with error. */
-static __always_inline void count_upcall(__u32 opcode, __u64 ns, bool error)
+/*
+ * One upcall of opcode that ended with error and took ns nanoseconds (not
+ * timed if !timed: the histogram counts the timed ones).
+ */
+static __always_inline void count_upcall(__u32 opcode, bool timed, __u64 ns, bool error)
 {
 	struct bpfuse_op_stats *op;
 	struct bpfuse_stats *st;
@@ -81,8 +86,10 @@ static __always_inline void count_upcall(__u32 opcode, __u64 ns, bool error)
 		return;
 	op = &st->ops[opcode];
 	__sync_fetch_and_add(&op->upcalls, 1);
-	__sync_fetch_and_add(&op->latency_ns, ns);
-	__sync_fetch_and_add(&op->hist[log2_slot(ns / 1000)], 1);
+	if (timed) {
+		__sync_fetch_and_add(&op->latency_ns, ns);
+		__sync_fetch_and_add(&op->hist[log2_slot(ns / 1000)], 1);
+	}
 	if (error)
 		__sync_fetch_and_add(&op->errors, 1);
 }
@@ -99,14 +106,16 @@ int BPF_PROG(fuse_request_end, struct fuse_req *req)
 	f = bpf_map_lookup_elem(&inflight, &unique);
 	if (!f)
 		return 0; /* sent before we were attached */
-	count_upcall(f->opcode, bpf_ktime_get_ns() - f->start_ns, BPF_CORE_READ(req, out.h.error));
+	count_upcall(f->opcode, true, bpf_ktime_get_ns() - f->start_ns,
+		     BPF_CORE_READ(req, out.h.error));
 	bpf_map_delete_elem(&inflight, &unique);
 	return 0;
 }
 
 /*
- * The kprobe pair, keyed by thread: a synchronous request blocks its caller
- * from entry to return.
+ * kprobes: a synchronous request blocks its caller from entry to return,
+ * so its start is kept by thread; the kernel writes that thread's id into
+ * the request header (in the connection's pid namespace: the init one here).
  */
 SEC("kprobe")
 int BPF_KPROBE(simple_request_enter, void *a0, void *a1, void *a2)
@@ -114,7 +123,7 @@ int BPF_KPROBE(simple_request_enter, void *a0, void *a1, void *a2)
 	struct fuse_mount *fm = cfg_idmap_arg ? a1 : a0;
 	struct fuse_args *args = cfg_idmap_arg ? a2 : a1;
 	struct inflight f = {};
-	__u64 tid = bpf_get_current_pid_tgid();
+	__u64 tid = (__u32)bpf_get_current_pid_tgid();
 
 	if (BPF_CORE_READ(fm, fc, dev) != cfg_dev)
 		return 0;
@@ -124,16 +133,33 @@ int BPF_KPROBE(simple_request_enter, void *a0, void *a1, void *a2)
 	return 0;
 }
 
-SEC("kretprobe")
-int BPF_KRETPROBE(simple_request_exit, long ret)
+/* Every request the daemon answered (or that was aborted): the count. */
+SEC("kprobe")
+int BPF_KPROBE(request_end, struct fuse_req *req)
 {
-	__u64 tid = bpf_get_current_pid_tgid();
+	__u32 opcode = BPF_CORE_READ(req, in.h.opcode);
+	__u64 tid = BPF_CORE_READ(req, in.h.pid);
+	bool error = BPF_CORE_READ(req, out.h.error);
 	struct inflight *f;
 
-	f = bpf_map_lookup_elem(&inflight, &tid);
-	if (!f)
+	if (!ours(req))
 		return 0;
-	count_upcall(f->opcode, bpf_ktime_get_ns() - f->start_ns, ret < 0);
+	f = bpf_map_lookup_elem(&inflight, &tid);
+	if (f && f->opcode == opcode) {
+		count_upcall(opcode, true, bpf_ktime_get_ns() - f->start_ns, error);
+		bpf_map_delete_elem(&inflight, &tid);
+	} else {
+		count_upcall(opcode, false, 0, error); /* a background request */
+	}
+	return 0;
+}
+
+/* A request the extension answered, or that never left: not an upcall. */
+SEC("kretprobe")
+int BPF_KRETPROBE(simple_request_exit)
+{
+	__u64 tid = (__u32)bpf_get_current_pid_tgid();
+
 	bpf_map_delete_elem(&inflight, &tid);
 	return 0;
 }

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The ext-mode extension: a struct bpfuse_ops (kernel/0001-*.patch) that
- * answers GETATTR and GETXATTR from the maps the daemon fills, and drops
- * the entries a change makes stale before the change leaves for the
- * daemon. The maps are the daemon's (libbpfuse reuses their fds here).
- * Lookups are not answered yet: see "lookup counts in ext mode" in
+ * answers LOOKUP (positive and negative), GETATTR and GETXATTR from the maps
+ * the daemon fills, and drops the entries a change makes stale before the
+ * change leaves for the daemon. The maps are the daemon's (libbpfuse
+ * reuses their fds here). A lookup it answers takes a reference the daemon
+ * collects at FORGET: see "lookup counts in ext mode" in
  * docs/ARCHITECTURE.md.
  */
 #include "vmlinux.h"
@@ -18,8 +19,10 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Per CPU, because the keys and values are too big for the BPF stack. */
 struct scratch {
-	struct bpfuse_xattr_key key;
+	struct bpfuse_lookup_key lkey;
+	struct bpfuse_xattr_key xkey;
 	struct fuse_attr_out attr_out;
+	struct fuse_entry_out entry_out;
 };
 
 struct {
@@ -28,6 +31,10 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch SEC(".maps");
+
+#define ENOENT 2
+#define ERANGE 34
+#define O_TRUNC 01000
 
 static __always_inline bool expired(__u64 expires_ns)
 {
@@ -43,6 +50,114 @@ static __always_inline void count_hit(__u32 opcode)
 		__sync_fetch_and_add(&st->ops[opcode].kernel_hits, 1);
 }
 
+/*
+ * Copy the name in in-arg i into a zeroed key field (name, *len): the name
+ * arrives with its NUL, the key holds the bytes before it. False if it
+ * does not fit.
+ */
+static __always_inline bool name_arg(struct bpfuse_req *req, __u32 i, char *name, __u32 *len)
+{
+	int n = bpfuse_in_arg(req, i, name, BPFUSE_NAME_MAX + 1);
+
+	if (n < 2 || n > BPFUSE_NAME_MAX + 1)
+		return false;
+	name[n - 1] = 0;
+	*len = n - 1;
+	return true;
+}
+
+static __always_inline bool lookup_key(struct bpfuse_req *req, __u32 i, __u64 parent,
+				       struct scratch *s)
+{
+	__builtin_memset(&s->lkey, 0, sizeof(s->lkey));
+	s->lkey.parent = parent;
+	return name_arg(req, i, s->lkey.name, &s->lkey.len);
+}
+
+static __always_inline bool xattr_key(struct bpfuse_req *req, __u32 i, __u64 node,
+				      struct scratch *s)
+{
+	__builtin_memset(&s->xkey, 0, sizeof(s->xkey));
+	s->xkey.nodeid = node;
+	return name_arg(req, i, s->xkey.name, &s->xkey.len);
+}
+
+static __always_inline void split_ns(__u64 ns, __u64 *sec, __u32 *nsec)
+{
+	*sec = ns / 1000000000;
+	*nsec = ns % 1000000000;
+}
+
+/*
+ * Take one lookup reference on the node of a lookup entry, counted in its
+ * slot for the daemon's FORGET accounting. Fails while the daemon is
+ * collecting or has freed the node, or when the slot has a new owner.
+ */
+static __always_inline bool kref_get(__u32 slot, __u32 gen)
+{
+	__u64 want = BPFUSE_KREF_ALIVE | ((__u64)gen << BPFUSE_KREF_GEN_SHIFT);
+	__u64 *word, old;
+
+	word = bpf_map_lookup_elem(&krefs, &slot);
+	if (!word)
+		return false;
+	for (int i = 0; i < 4; i++) {
+		old = *(volatile __u64 *)word;
+		if ((old & ~BPFUSE_KREF_REFS_MASK) != want ||
+		    (old & BPFUSE_KREF_REFS_MASK) == BPFUSE_KREF_REFS_MASK)
+			return false;
+		if (__sync_val_compare_and_swap(word, old, old + 1) == old)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline int answer_lookup(struct bpfuse_req *req, __u64 parent, struct scratch *s)
+{
+	struct fuse_entry_out *e = &s->entry_out;
+	struct bpfuse_lookup_val *v;
+	struct bpfuse_config *cfg;
+	struct bpfuse_attr_val *a;
+	__u32 zero = 0, kref, gen;
+	__u64 node;
+
+	cfg = bpf_map_lookup_elem(&mount_cfg, &zero);
+	if (!cfg || !lookup_key(req, 0, parent, s))
+		return BPFUSE_CONTINUE;
+	v = bpf_map_lookup_elem(&lookup, &s->lkey);
+	if (!v || expired(v->expires_ns))
+		return BPFUSE_CONTINUE;
+	node = v->nodeid;
+	kref = v->kref;
+	gen = v->kref_gen;
+	__builtin_memset(e, 0, sizeof(*e));
+	if (!node) {
+		/* "no such name", as the daemon says it */
+		if (!cfg->negative_timeout_ns) {
+			bpfuse_set_error(req, -ENOENT);
+			return BPFUSE_ANSWERED;
+		}
+		split_ns(cfg->negative_timeout_ns, &e->entry_valid, &e->entry_valid_nsec);
+		return bpfuse_out_arg(req, 0, e, sizeof(*e)) ? BPFUSE_CONTINUE : BPFUSE_ANSWERED;
+	}
+	a = bpf_map_lookup_elem(&attr, &node);
+	if (!a || expired(a->expires_ns))
+		return BPFUSE_CONTINUE;
+	e->nodeid = node;
+	split_ns(cfg->entry_timeout_ns, &e->entry_valid, &e->entry_valid_nsec);
+	split_ns(cfg->attr_timeout_ns, &e->attr_valid, &e->attr_valid_nsec);
+	__builtin_memcpy(&e->attr, &a->attr, sizeof(a->attr));
+	if (bpfuse_out_arg(req, 0, e, sizeof(*e)))
+		return BPFUSE_CONTINUE;
+	/*
+	 * The reference last: a lookup that goes to the daemon after all
+	 * leaves the reply it overwrites, and no reference taken.
+	 */
+	if (kref >= BPFUSE_KREF_ENTRIES || !kref_get(kref, gen))
+		return BPFUSE_CONTINUE;
+	return BPFUSE_ANSWERED;
+}
+
 static __always_inline int answer_getattr(struct bpfuse_req *req, __u64 node, struct scratch *s)
 {
 	struct bpfuse_config *cfg;
@@ -53,30 +168,12 @@ static __always_inline int answer_getattr(struct bpfuse_req *req, __u64 node, st
 	cfg = bpf_map_lookup_elem(&mount_cfg, &zero);
 	if (!v || !cfg || expired(v->expires_ns))
 		return BPFUSE_CONTINUE;
-	s->attr_out.attr_valid = cfg->attr_timeout_ns / 1000000000;
-	s->attr_out.attr_valid_nsec = cfg->attr_timeout_ns % 1000000000;
+	split_ns(cfg->attr_timeout_ns, &s->attr_out.attr_valid, &s->attr_out.attr_valid_nsec);
 	s->attr_out.dummy = 0;
 	__builtin_memcpy(&s->attr_out.attr, &v->attr, sizeof(v->attr));
 	if (bpfuse_out_arg(req, 0, &s->attr_out, sizeof(s->attr_out)))
 		return BPFUSE_CONTINUE;
 	return BPFUSE_ANSWERED;
-}
-
-/* Fill s->key for node and the name in in-arg i; false if it does not fit. */
-static __always_inline bool xattr_key(struct bpfuse_req *req, __u32 i, __u64 node,
-				      struct scratch *s)
-{
-	int len;
-
-	__builtin_memset(&s->key, 0, sizeof(s->key));
-	len = bpfuse_in_arg(req, i, s->key.name, sizeof(s->key.name));
-	/* the name arrives with its NUL; the key holds the bytes before it */
-	if (len < 2 || len > BPFUSE_XATTR_NAME_MAX + 1)
-		return false;
-	s->key.name[len - 1] = 0;
-	s->key.nodeid = node;
-	s->key.len = len - 1;
-	return true;
 }
 
 static __always_inline int answer_getxattr(struct bpfuse_req *req, __u64 node, struct scratch *s)
@@ -87,7 +184,7 @@ static __always_inline int answer_getxattr(struct bpfuse_req *req, __u64 node, s
 
 	if (bpfuse_in_arg(req, 0, in, sizeof(in)) != sizeof(in) || !xattr_key(req, 1, node, s))
 		return BPFUSE_CONTINUE;
-	v = bpf_map_lookup_elem(&xattr, &s->key);
+	v = bpf_map_lookup_elem(&xattr, &s->xkey);
 	if (!v || expired(v->expires_ns))
 		return BPFUSE_CONTINUE;
 	if (v->err) {
@@ -100,12 +197,132 @@ static __always_inline int answer_getxattr(struct bpfuse_req *req, __u64 node, s
 		return bpfuse_out_arg(req, 0, out, sizeof(out)) ? BPFUSE_CONTINUE : BPFUSE_ANSWERED;
 	}
 	if (in[0] < size) {
-		bpfuse_set_error(req, -34 /* ERANGE */);
+		bpfuse_set_error(req, -ERANGE);
 		return BPFUSE_ANSWERED;
 	}
 	if (size > BPFUSE_XATTR_SIZE_MAX)
 		return BPFUSE_CONTINUE;
 	return bpfuse_out_arg(req, 0, v->value, size) ? BPFUSE_CONTINUE : BPFUSE_ANSWERED;
+}
+
+/* ---- invalidation, before a change leaves for the daemon ------------------ */
+
+static __always_inline void drop_attr(__u64 node)
+{
+	if (node)
+		bpf_map_delete_elem(&attr, &node);
+}
+
+static __always_inline void drop_xattr(struct bpfuse_req *req, __u32 i, __u64 node,
+				       struct scratch *s)
+{
+	if (xattr_key(req, i, node, s))
+		bpf_map_delete_elem(&xattr, &s->xkey);
+}
+
+/* The entry (parent, name in in-arg i) and the attributes of what it names. */
+static __always_inline void drop_entry(struct bpfuse_req *req, __u32 i, __u64 parent,
+				       struct scratch *s)
+{
+	struct bpfuse_lookup_val *v;
+
+	if (!lookup_key(req, i, parent, s))
+		return;
+	v = bpf_map_lookup_elem(&lookup, &s->lkey);
+	if (!v)
+		return;
+	drop_attr(v->nodeid);
+	bpf_map_delete_elem(&lookup, &s->lkey);
+}
+
+#define DROP_XATTR_NAMED(node, s, str)                                \
+	do {                                                          \
+		__builtin_memset(&(s)->xkey, 0, sizeof((s)->xkey));   \
+		(s)->xkey.nodeid = (node);                            \
+		(s)->xkey.len = sizeof(str) - 1;                      \
+		__builtin_memcpy((s)->xkey.name, str, sizeof(str) - 1); \
+		bpf_map_delete_elem(&xattr, &(s)->xkey);              \
+	} while (0)
+
+/* What a change of the mode, owner or size may remove: ACL, file capabilities. */
+static __always_inline void drop_setattr(__u64 node, struct scratch *s)
+{
+	drop_attr(node);
+	DROP_XATTR_NAMED(node, s, "system.posix_acl_access");
+	DROP_XATTR_NAMED(node, s, "security.capability");
+}
+
+/*
+ * The daemon applies the same rules after the change (lib/bpfuse.c,
+ * bpfuse_on_*), which also covers what a request does not name (a rename's
+ * victim that was never looked up, say).
+ */
+static __always_inline void invalidate(struct bpfuse_req *req, __u32 opcode, __u64 node,
+				       struct scratch *s)
+{
+	struct fuse_copy_file_range_in copy;
+	__u64 other = 0;
+	__u32 flags = 0;
+
+	switch (opcode) {
+	case FUSE_SETATTR:
+		drop_setattr(node, s);
+		break;
+	case FUSE_OPEN:
+		if (bpfuse_in_arg(req, 0, &flags, sizeof(flags)) == sizeof(flags) &&
+		    (flags & O_TRUNC))
+			drop_setattr(node, s);
+		break;
+	case FUSE_WRITE:
+	case FUSE_FALLOCATE:
+	case FUSE_READ:
+	case FUSE_READDIR:
+	case FUSE_READDIRPLUS:
+	case FUSE_READLINK:
+		drop_attr(node);	/* size and times, or atime */
+		break;
+	case FUSE_COPY_FILE_RANGE:
+		drop_attr(node);
+		if (bpfuse_in_arg(req, 0, &copy, sizeof(copy)) == sizeof(copy))
+			drop_attr(copy.nodeid_out);
+		break;
+	case FUSE_SETXATTR:
+	case FUSE_REMOVEXATTR:
+		drop_xattr(req, opcode == FUSE_SETXATTR ? 1 : 0, node, s);
+		drop_attr(node);
+		break;
+	case FUSE_CREATE:
+	case FUSE_MKNOD:
+	case FUSE_MKDIR:
+		drop_entry(req, 1, node, s);	/* the negative entry */
+		drop_attr(node);
+		break;
+	case FUSE_SYMLINK:
+		drop_entry(req, 0, node, s);
+		drop_attr(node);
+		break;
+	case FUSE_LINK:
+		if (bpfuse_in_arg(req, 0, &other, sizeof(other)) == sizeof(other))
+			drop_attr(other);	/* nlink, ctime */
+		drop_entry(req, 1, node, s);
+		drop_attr(node);
+		break;
+	case FUSE_UNLINK:
+	case FUSE_RMDIR:
+		drop_entry(req, 0, node, s);	/* and the victim's nlink */
+		drop_attr(node);
+		break;
+	case FUSE_RENAME:
+	case FUSE_RENAME2:
+		/* both start with the new parent */
+		if (bpfuse_in_arg(req, 0, &other, sizeof(other)) != sizeof(other))
+			other = node;
+		drop_entry(req, 1, node, s);	/* and the moved node */
+		drop_entry(req, 2, other, s);	/* and the replaced one */
+		drop_attr(node);
+		drop_attr(other);
+		break;
+	}
 }
 
 SEC("struct_ops/request")
@@ -119,34 +336,17 @@ int BPF_PROG(ext_request, struct bpfuse_req *req)
 	if (!s)
 		return BPFUSE_CONTINUE;
 	switch (opcode) {
+	case FUSE_LOOKUP:
+		verdict = answer_lookup(req, node, s);
+		break;
 	case FUSE_GETATTR:
 		verdict = answer_getattr(req, node, s);
 		break;
 	case FUSE_GETXATTR:
 		verdict = answer_getxattr(req, node, s);
 		break;
-	case FUSE_SETXATTR:
-	case FUSE_REMOVEXATTR:
-		/* the value, before the change leaves for the daemon */
-		if (xattr_key(req, opcode == FUSE_SETXATTR ? 1 : 0, node, s))
-			bpf_map_delete_elem(&xattr, &s->key);
-		bpf_map_delete_elem(&attr, &node);
-		break;
-	case FUSE_SETATTR:
-	case FUSE_WRITE:
-	case FUSE_FALLOCATE:
-	case FUSE_COPY_FILE_RANGE:
-	case FUSE_CREATE:
-	case FUSE_MKNOD:
-	case FUSE_MKDIR:
-	case FUSE_SYMLINK:
-	case FUSE_LINK:
-	case FUSE_UNLINK:
-	case FUSE_RMDIR:
-	case FUSE_RENAME:
-	case FUSE_RENAME2:
-		/* the node, or for a name change the parent; the daemon drops the rest */
-		bpf_map_delete_elem(&attr, &node);
+	default:
+		invalidate(req, opcode, node, s);
 		break;
 	}
 	if (verdict == BPFUSE_ANSWERED)

@@ -46,4 +46,13 @@ struct {
 	__type(value, struct bpfuse_stats);
 } stats SEC(".maps");
 
+/* Ext mode: kernel-taken lookup references, mapped into the daemon. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, BPFUSE_KREF_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u64);
+} krefs SEC(".maps");
+
 #endif

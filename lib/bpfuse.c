@@ -45,7 +45,7 @@ struct bpfuse {
 	bool caching; /* false: statistics only */
 	enum bpfuse_mode mode;
 	enum bpfuse_probe probe; /* how upcalls are counted */
-	struct bpf_link *links[2]; /* the counting programs, attached */
+	struct bpf_link *links[3]; /* the counting programs, attached */
 	struct ext_bpf *ext; /* the ext-mode extension, registered; NULL in stock mode */
 	struct bpf_link *ext_link;
 	int ext_err; /* why the extension did not load, where the hook exists */
@@ -58,6 +58,15 @@ struct bpfuse {
 	pthread_mutex_t lock;
 	uint64_t epoch; /* protected by lock */
 	char pin_dir[64];
+	/*
+	 * Ext mode: the "krefs" words, mapped, and the free slots, a FIFO
+	 * so that a slot is reused as late as possible.
+	 */
+	uint64_t *krefs;
+	size_t krefs_len;
+	pthread_mutex_t kref_lock;
+	uint32_t *kref_free; /* ring of free slots; protected by kref_lock */
+	uint32_t kref_head, kref_count; /* protected by kref_lock */
 };
 
 static uint64_t now_ns(void)
@@ -192,6 +201,8 @@ static bool bpfuse_hook_present(void)
 	return found;
 }
 
+static int bpfuse_kref_init(struct bpfuse *b);
+
 /*
  * Load the ext-mode extension on the maps of this mount and register it.
  * Only where the kernel has the hook.
@@ -213,7 +224,11 @@ static int bpfuse_load_ext(struct bpfuse *b)
 	if (!err)
 		err = bpf_map__reuse_fd(ext->maps.mount_cfg, bpf_map__fd(b->skel->maps.mount_cfg));
 	if (!err)
+		err = bpf_map__reuse_fd(ext->maps.krefs, bpf_map__fd(b->skel->maps.krefs));
+	if (!err)
 		err = ext_bpf__load(ext);
+	if (!err)
+		err = bpfuse_kref_init(b);
 	if (err)
 		goto out_destroy;
 	b->ext_link = bpf_map__attach_struct_ops(ext->maps.bpfuse_ext);
@@ -248,6 +263,14 @@ int bpfuse_attach(struct bpfuse *b, int fuse_dev_fd)
 	return 0;
 }
 
+static void bpfuse_detach(struct bpfuse *b)
+{
+	for (size_t i = 0; i < sizeof(b->links) / sizeof(b->links[0]); i++) {
+		bpf_link__destroy(b->links[i]);
+		b->links[i] = NULL;
+	}
+}
+
 /* Attach prog at a kprobe (or kretprobe) on func, keeping the link. */
 static int bpfuse_attach_kprobe(struct bpfuse *b, int slot, struct bpf_program *prog, bool ret,
 				const char *func)
@@ -275,6 +298,7 @@ static int bpfuse_try_load(struct bpfuse *b, uint32_t kdev, enum bpfuse_probe pr
 	bpf_program__set_autoload(skel->progs.fuse_request_send, probe == BPFUSE_PROBE_TRACEPOINT);
 	bpf_program__set_autoload(skel->progs.fuse_request_end, probe == BPFUSE_PROBE_TRACEPOINT);
 	bpf_program__set_autoload(skel->progs.simple_request_enter, probe == BPFUSE_PROBE_KPROBE);
+	bpf_program__set_autoload(skel->progs.request_end, probe == BPFUSE_PROBE_KPROBE);
 	bpf_program__set_autoload(skel->progs.simple_request_exit, probe == BPFUSE_PROBE_KPROBE);
 	err = bpfuse_bpf__load(skel);
 	if (!err && probe == BPFUSE_PROBE_TRACEPOINT) {
@@ -287,11 +311,12 @@ static int bpfuse_try_load(struct bpfuse *b, uint32_t kdev, enum bpfuse_probe pr
 		if (!err)
 			err = bpfuse_attach_kprobe(b, 1, skel->progs.simple_request_exit, true,
 						   func);
+		if (!err)
+			err = bpfuse_attach_kprobe(b, 2, skel->progs.request_end, false,
+						   "fuse_request_end");
 	}
 	if (err) {
-		bpf_link__destroy(b->links[1]);
-		bpf_link__destroy(b->links[0]);
-		b->links[0] = b->links[1] = NULL;
+		bpfuse_detach(b);
 		bpfuse_bpf__destroy(skel);
 		b->skel = NULL;
 	}
@@ -300,8 +325,9 @@ static int bpfuse_try_load(struct bpfuse *b, uint32_t kdev, enum bpfuse_probe pr
 
 /*
  * Load the object, counting upcalls the best way this kernel allows, probed
- * here rather than assumed from its version: the FUSE tracepoints, else a
- * kprobe pair on whichever request function exists, else not at all (the
+ * here rather than assumed from its version: the FUSE tracepoints, else
+ * kprobes on fuse_request_end and whichever request function exists (for
+ * the latency of synchronous requests), else not at all (the
  * maps still load; upcall_err says why). BPFUSE_UPCALL_PROBE=tracepoint or
  * kprobe restricts the choice, for tests.
  */
@@ -356,6 +382,7 @@ int bpfuse_open(const char *mountpoint, double timeout, struct bpfuse **out)
 	if (!b)
 		return -ENOMEM;
 	pthread_mutex_init(&b->lock, NULL);
+	pthread_mutex_init(&b->kref_lock, NULL);
 	b->mnt_id = stx.stx_mnt_id;
 	b->caching = timeout >= 0;
 	b->timeout_ns = timeout > 0 ? (uint64_t)(timeout * 1e9) : 0;
@@ -411,12 +438,15 @@ void bpfuse_close(struct bpfuse *b)
 		bpfuse_unpin_dir(b->pin_dir);
 	if (b->stats)
 		munmap(b->stats, b->stats_len);
-	bpf_link__destroy(b->links[1]);
-	bpf_link__destroy(b->links[0]);
+	if (b->krefs)
+		munmap(b->krefs, b->krefs_len);
+	free(b->kref_free);
+	bpfuse_detach(b);
 	/* unregisters; a connection it is attached to keeps it until freed */
 	bpf_link__destroy(b->ext_link);
 	ext_bpf__destroy(b->ext);
 	bpfuse_bpf__destroy(b->skel);
+	pthread_mutex_destroy(&b->kref_lock);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
@@ -464,6 +494,100 @@ void bpfuse_count(struct bpfuse *b, unsigned int opcode, enum bpfuse_source src)
 	op = &b->stats->ops[opcode];
 	__atomic_fetch_add(src == BPFUSE_HIT ? &op->daemon_hits : &op->backend_calls, 1,
 			   __ATOMIC_RELAXED);
+}
+
+/* ---- ext mode: lookup references taken in the kernel --------------------- */
+
+static int bpfuse_kref_init(struct bpfuse *b)
+{
+	uint32_t i;
+	void *mem;
+
+	b->krefs_len = BPFUSE_KREF_ENTRIES * sizeof(uint64_t);
+	mem = mmap(NULL, b->krefs_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   bpf_map__fd(b->skel->maps.krefs), 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	b->kref_free = malloc(BPFUSE_KREF_ENTRIES * sizeof(uint32_t));
+	if (!b->kref_free) {
+		munmap(mem, b->krefs_len);
+		return -ENOMEM;
+	}
+	for (i = 0; i < BPFUSE_KREF_ENTRIES; i++)
+		b->kref_free[i] = i;
+	b->kref_count = BPFUSE_KREF_ENTRIES;
+	b->krefs = mem;
+	return 0;
+}
+
+/*
+ * A slot for a node the daemon has just handed to the kernel, so that the
+ * extension may answer its lookups; BPFUSE_KREF_NONE outside ext mode or
+ * when every slot is taken (its lookups then all go to the daemon).
+ */
+uint32_t bpfuse_kref_alloc(struct bpfuse *b)
+{
+	uint32_t slot;
+	uint64_t w;
+
+	if (!b || !b->krefs)
+		return BPFUSE_KREF_NONE;
+	pthread_mutex_lock(&b->kref_lock);
+	if (!b->kref_count) {
+		pthread_mutex_unlock(&b->kref_lock);
+		return BPFUSE_KREF_NONE;
+	}
+	slot = b->kref_free[b->kref_head];
+	b->kref_head = (b->kref_head + 1) % BPFUSE_KREF_ENTRIES;
+	b->kref_count--;
+	pthread_mutex_unlock(&b->kref_lock);
+	w = __atomic_load_n(&b->krefs[slot], __ATOMIC_RELAXED) & ~BPFUSE_KREF_REFS_MASK;
+	__atomic_store_n(&b->krefs[slot], w | BPFUSE_KREF_ALIVE, __ATOMIC_RELEASE);
+	return slot;
+}
+
+/*
+ * Collect the references the kernel took on the slot's node and stop it
+ * taking more: from here until bpfuse_kref_resume() or _free(), the
+ * extension sends that node's lookups to the daemon.
+ */
+uint64_t bpfuse_kref_take(struct bpfuse *b, uint32_t slot)
+{
+	uint64_t gen, w;
+
+	if (!b || !b->krefs || slot >= BPFUSE_KREF_ENTRIES)
+		return 0;
+	gen = __atomic_load_n(&b->krefs[slot], __ATOMIC_RELAXED) & ~BPFUSE_KREF_REFS_MASK &
+	      ~BPFUSE_KREF_ALIVE;
+	w = __atomic_exchange_n(&b->krefs[slot], gen, __ATOMIC_ACQ_REL);
+	return w & BPFUSE_KREF_REFS_MASK;
+}
+
+/* The node lives on: let the kernel take references again. */
+void bpfuse_kref_resume(struct bpfuse *b, uint32_t slot)
+{
+	if (!b || !b->krefs || slot >= BPFUSE_KREF_ENTRIES)
+		return;
+	__atomic_fetch_or(&b->krefs[slot], BPFUSE_KREF_ALIVE, __ATOMIC_RELEASE);
+}
+
+/*
+ * The node is gone (after bpfuse_kref_take()): move the slot's generation,
+ * so that lookup entries still naming it never match again, and queue it.
+ */
+void bpfuse_kref_free(struct bpfuse *b, uint32_t slot)
+{
+	uint64_t gen;
+
+	if (!b || !b->krefs || slot >= BPFUSE_KREF_ENTRIES)
+		return;
+	gen = (__atomic_load_n(&b->krefs[slot], __ATOMIC_RELAXED) >> BPFUSE_KREF_GEN_SHIFT) + 1;
+	__atomic_store_n(&b->krefs[slot], (gen & BPFUSE_KREF_GEN_MASK) << BPFUSE_KREF_GEN_SHIFT,
+			 __ATOMIC_RELEASE);
+	pthread_mutex_lock(&b->kref_lock);
+	b->kref_free[(b->kref_head + b->kref_count) % BPFUSE_KREF_ENTRIES] = slot;
+	b->kref_count++;
+	pthread_mutex_unlock(&b->kref_lock);
 }
 
 /* ---- caches -------------------------------------------------------------- */
@@ -552,14 +676,20 @@ int bpfuse_lookup_get(struct bpfuse *b, uint64_t parent, const char *name, uint6
 }
 
 int bpfuse_lookup_put(struct bpfuse *b, uint64_t epoch, uint64_t parent, const char *name,
-		      uint64_t nodeid)
+		      uint64_t nodeid, uint32_t kref)
 {
 	struct bpfuse_lookup_key key = { .parent = parent };
-	struct bpfuse_lookup_val val = { .nodeid = nodeid };
+	struct bpfuse_lookup_val val = { .nodeid = nodeid, .kref = BPFUSE_KREF_NONE };
 	int err;
 
 	if (!b)
 		return -ENODEV;
+	if (nodeid && kref < BPFUSE_KREF_ENTRIES && b->krefs) {
+		/* the caller holds a reference on nodeid: the slot is still its own */
+		val.kref = kref;
+		val.kref_gen = (__atomic_load_n(&b->krefs[kref], __ATOMIC_ACQUIRE) >>
+				BPFUSE_KREF_GEN_SHIFT) & BPFUSE_KREF_GEN_MASK;
+	}
 	err = bpfuse_name_key(key.name, &key.len, name);
 	if (err)
 		return err;

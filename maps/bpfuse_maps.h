@@ -17,6 +17,7 @@
 #define BPFUSE_ATTR_ENTRIES   65536
 #define BPFUSE_XATTR_ENTRIES  16384
 #define BPFUSE_INFLIGHT_ENTRIES 16384
+#define BPFUSE_KREF_ENTRIES   131072	/* nodes whose lookups the kernel may answer */
 
 #define BPFUSE_OPCODE_MAX 64	/* FUSE opcodes index the statistics below this */
 #define BPFUSE_HIST_SLOTS 32	/* log2 buckets of microseconds */
@@ -56,7 +57,24 @@ struct bpfuse_lookup_key {
 struct bpfuse_lookup_val {
 	__u64 nodeid;		/* 0: a negative entry, "no such name" */
 	__u64 expires_ns;	/* CLOCK_MONOTONIC; 0: until invalidated */
+	__u32 kref;		/* the node's slot in "krefs", or BPFUSE_KREF_NONE */
+	__u32 kref_gen;		/* the slot's generation when this entry was made */
 };
+
+/*
+ * Ext mode: lookup references the kernel extension hands out. One word per
+ * slot of the mmapable "krefs" array: ALIVE while the daemon holds the node,
+ * the slot's generation (moved on each reuse, so an old lookup entry never
+ * matches a new owner), and the references taken in the kernel since the
+ * daemon last collected them. The extension adds one with a compare-and-swap
+ * that requires ALIVE and the entry's generation; the daemon collects with
+ * an exchange that clears ALIVE (docs/ARCHITECTURE.md, "lookup counts").
+ */
+#define BPFUSE_KREF_NONE      0xffffffffu
+#define BPFUSE_KREF_ALIVE     (1ULL << 63)
+#define BPFUSE_KREF_GEN_SHIFT 40
+#define BPFUSE_KREF_GEN_MASK  ((1ULL << 23) - 1)
+#define BPFUSE_KREF_REFS_MASK ((1ULL << BPFUSE_KREF_GEN_SHIFT) - 1)
 
 struct bpfuse_attr_val {
 	__u64 expires_ns;

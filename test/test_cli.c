@@ -222,6 +222,45 @@ Test(lifecycle, inode_table_empty_after_forget)
 }
 
 /*
+ * The same with every kernel timeout 0: each stat revalidates by LOOKUP,
+ * which the maps answer (the daemon in stock mode, the kernel extension in
+ * ext mode, whose references the daemon collects at FORGET). The counts
+ * must still balance.
+ */
+Test(lifecycle, inode_table_empty_after_forget_revalidated)
+{
+	char *log;
+	struct stat st;
+	int i, r, status;
+
+	bf_mount_start(&M, "max_threads=1,entry_timeout=0,attr_timeout=0,negative_timeout=0");
+	cr_assert_eq(mkdir(bf_path(M.mnt, "d"), 0755), 0);
+	for (i = 0; i < 100; i++)
+		bf_write_file(bf_path(M.mnt, "d/f%d", i), "x", 0644);
+	for (r = 0; r < 5; r++)
+		for (i = 0; i < 100; i++)
+			cr_assert_eq(stat(bf_path(M.mnt, "d/f%d", i), &st), 0);
+	for (i = 0; i < 50; i++)
+		cr_assert_eq(rename(bf_path(M.mnt, "d/f%d", i), bf_path(M.mnt, "d/g%d", i)), 0);
+	for (i = 50; i < 100; i++)
+		cr_assert_eq(unlink(bf_path(M.mnt, "d/f%d", i)), 0);
+	for (r = 0; r < 3; r++)
+		for (i = 0; i < 50; i++)
+			cr_assert_eq(stat(bf_path(M.mnt, "d/g%d", i), &st), 0);
+	sync();
+	cr_assert_eq(system("echo 2 > /proc/sys/vm/drop_caches"), 0);
+	/* names never seen miss every cache: round trips behind the FORGETs */
+	for (i = 0; i < 20; i++)
+		cr_assert_eq(stat(bf_path(M.mnt, "flush-%d", i), &st), -1);
+	cr_assert_eq(kill(M.pid, SIGTERM), 0);
+	cr_assert_eq(waitpid(M.pid, &status, 0), M.pid);
+	M.pid = 0;
+	log = bf_read_file(M.log);
+	cr_assert_not_null(strstr(log, " 0 nodes still held by the kernel, 0 forget underflows"),
+			   "daemon said: %s", log);
+}
+
+/*
  * With -o writeback the kernel caches writes and opens write-only files for
  * reading too: data written, appended and synced must reach the backing
  * file intact.

@@ -27,7 +27,7 @@ _Static_assert(offsetof(struct bpfuse_attr, blksize) == offsetof(struct fuse_att
 	       "blksize");
 _Static_assert(sizeof(struct bpfuse_lookup_key) == 272, "lookup key");
 _Static_assert(sizeof(struct bpfuse_xattr_key) == 272, "xattr key");
-_Static_assert(sizeof(struct bpfuse_lookup_val) == 16, "lookup value");
+_Static_assert(sizeof(struct bpfuse_lookup_val) == 24, "lookup value");
 _Static_assert(sizeof(struct bpfuse_xattr_val) == 16 + BPFUSE_XATTR_SIZE_MAX, "xattr value");
 
 static char dir[] = "/tmp/bpfuse-maps.XXXXXX";
@@ -105,7 +105,7 @@ static void put_attr(uint64_t node)
 
 static void put_entry(uint64_t parent, const char *name, uint64_t node)
 {
-	cr_assert_eq(bpfuse_lookup_put(b, bpfuse_epoch(b), parent, name, node), 0);
+	cr_assert_eq(bpfuse_lookup_put(b, bpfuse_epoch(b), parent, name, node, BPFUSE_KREF_NONE), 0);
 }
 
 static void put_xattr(uint64_t node, const char *name)
@@ -164,7 +164,7 @@ Test(maps, lookup_positive_negative_and_exact_names)
 	cr_assert_eq(bpfuse_lookup_get(b, 2, "abc", &node), -ENOENT);
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	cr_assert_eq(bpfuse_lookup_put(b, bpfuse_epoch(b), 1, longname, 5), -ENAMETOOLONG);
+	cr_assert_eq(bpfuse_lookup_put(b, bpfuse_epoch(b), 1, longname, 5, BPFUSE_KREF_NONE), -ENAMETOOLONG);
 }
 
 Test(maps, xattr_values_sizes_and_absence)

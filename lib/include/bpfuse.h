@@ -56,13 +56,26 @@ void bpfuse_count(struct bpfuse *b, unsigned int opcode, enum bpfuse_source src)
 int bpfuse_lookup_get(struct bpfuse *b, uint64_t parent, const char *name, uint64_t *nodeid);
 uint64_t bpfuse_epoch(struct bpfuse *b);
 int bpfuse_lookup_put(struct bpfuse *b, uint64_t epoch, uint64_t parent, const char *name,
-		      uint64_t nodeid);
+		      uint64_t nodeid, uint32_t kref);
 int bpfuse_attr_get(struct bpfuse *b, uint64_t nodeid, struct stat *st);
 int bpfuse_attr_put(struct bpfuse *b, uint64_t epoch, uint64_t nodeid, const struct stat *st);
 ssize_t bpfuse_xattr_get(struct bpfuse *b, uint64_t nodeid, const char *name, void *buf,
 			 size_t size);
 int bpfuse_xattr_put(struct bpfuse *b, uint64_t epoch, uint64_t nodeid, const char *name,
 		     const void *value, ssize_t size);
+
+/*
+ * Ext mode: the extension answers a node's lookups only while the node has
+ * a live slot, and the kernel's FORGET counts those answers too. Give a
+ * node a slot when it is created (its lookup_put entries carry it); on
+ * FORGET, add bpfuse_kref_take() to the node's count before subtracting,
+ * then either resume the slot or free it with the node. Serialise the
+ * calls for one slot (the daemon's table lock).
+ */
+uint32_t bpfuse_kref_alloc(struct bpfuse *b);
+uint64_t bpfuse_kref_take(struct bpfuse *b, uint32_t slot);
+void bpfuse_kref_resume(struct bpfuse *b, uint32_t slot);
+void bpfuse_kref_free(struct bpfuse *b, uint32_t slot);
 
 void bpfuse_inval_entry(struct bpfuse *b, uint64_t parent, const char *name,
 			enum bpfuse_cause cause);

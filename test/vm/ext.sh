@@ -1,60 +1,94 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # In the guest (kernel with kernel/0001-*.patch): bpfused in ext mode with
-# every kernel timeout 0 (each access revalidated). Once warm, GETATTR and
-# GETXATTR are answered by the extension: the upcalls counted by the
-# statistics programs (independently of the extension) stay flat, and
-# changes made through the mount show at once. Speaks TAP.
-set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-py=/usr/bin/python3
-work=$(mktemp -d /tmp/bpfuse-ext.XXXXXX)
-chmod 755 "$work"
-pid=
-cleanup() {
-	umount -l "$work/mnt" 2> /dev/null
-	[ -n "$pid" ] && kill "$pid" 2> /dev/null
-	umount -l "$work/back" 2> /dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-n=0
-check() { local what=$1; shift; n=$((n + 1)); if "$@"; then echo "ok $n - $what"; else echo "not ok $n - $what"; fi; }
+# every kernel timeout 0, so that each access is revalidated. Once warm,
+# LOOKUP (positive and negative), GETATTR and GETXATTR are answered by the
+# extension: the upcalls the statistics programs count (on fuse_request_end,
+# which a request answered in the kernel never reaches) stay at 0. Changes
+# made through the mount show at once, and the lookup references the
+# extension handed out balance at FORGET. Speaks TAP.
+set -uo pipefail
+source "$(dirname "$0")/../lib.sh"
 
-echo "1..6"
-mkdir -p "$work/back" "$work/mnt"
-mount -t tmpfs ext "$work/back"
-echo data > "$work/back/f"
-setfattr -n trusted.tag -v v "$work/back/f"
-"$top/bpfused" -o entry_timeout=0,attr_timeout=0,negative_timeout=0 "$work/back" "$work/mnt" \
-	2> "$work/log"
-pid=$(pgrep -n -f "bpfused -o entry_timeout=0,attr_timeout=0,negative_timeout=0 $work/back")
+exists() { [ -e "$work/mnt/$1" ]; }
+
+echo "1..18"
+bf_setup ext
+mkdir "$work/back/d"
+echo data > "$work/back/d/f"
+setfattr -n trusted.tag -v v "$work/back/d/f"
+# one worker, so that a reply after the FORGETs proves they were handled
+bf_start -o entry_timeout=0,attr_timeout=0,negative_timeout=0,max_threads=1
 check "bpfused says ext mode" grep -q "ext mode" "$work/log"
 
-$py -c 'import os, sys
-for _ in range(3): os.stat(sys.argv[1]); os.getxattr(sys.argv[1], "trusted.tag")' "$work/mnt/f"
-"$top/bpfusectl" stats -j "$work/mnt" > "$work/a.json"
-$py -c 'import os, sys
-for _ in range(1000): os.stat(sys.argv[1]); os.getxattr(sys.argv[1], "trusted.tag")' "$work/mnt/f"
-"$top/bpfusectl" stats -j "$work/mnt" > "$work/b.json"
-# delta OP FIELD
-delta() { $py -c 'import json, sys
-a, b = (json.load(open(f))["ops"][sys.argv[3]][sys.argv[4]] for f in sys.argv[1:3])
-print(b - a)' "$work/a.json" "$work/b.json" "$1" "$2"; }
-get_up=$(delta getattr upcalls); get_hit=$(delta getattr kernel_hits)
-x_up=$(delta getxattr upcalls); x_hit=$(delta getxattr kernel_hits)
-echo "# 1000 stats + 1000 getxattr, warm: getattr upcalls $get_up, kernel hits $get_hit;" \
-	"getxattr upcalls $x_up, kernel hits $x_hit"
-# On 6.1 the upcall counter is a kprobe on fuse_simple_request, where the
-# extension answers too: there, upcalls include kernel hits (to fix).
-check "GETATTR answered in the kernel ($get_hit hits)" [ "$get_hit" -ge 2000 ]
-check "GETXATTR answered in the kernel ($x_hit hits)" [ "$x_hit" -eq 1000 ]
+cat > "$work/rounds.py" <<'PY'
+import os, sys
+m, rounds = sys.argv[1], int(sys.argv[2])
+for _ in range(rounds):
+    os.stat(m + "/d/f")
+    os.getxattr(m + "/d/f", "trusted.tag")
+    try:
+        os.stat(m + "/d/missing")
+    except FileNotFoundError:
+        pass
+PY
+$py "$work/rounds.py" "$work/mnt" 3
+snap a
+$py "$work/rounds.py" "$work/mnt" 1000
+snap b
+for op in lookup getattr getxattr; do
+	eval "${op}_up=\$(delta $op upcalls) ${op}_hit=\$(delta $op kernel_hits)"
+done
+# shellcheck disable=SC2154
+echo "# 1000 x (stat d/f, getxattr d/f, stat d/missing), warm: upcalls lookup $lookup_up," \
+	"getattr $getattr_up, getxattr $getxattr_up; kernel hits lookup $lookup_hit," \
+	"getattr $getattr_hit, getxattr $getxattr_hit"
 check "the mode reported is ext" grep -q '"mode":"ext"' "$work/b.json"
+check "upcalls counted on fuse_request_end" grep -q '"upcall_probe":"kprobe"' "$work/b.json"
+# each stat looks up d and its child: 4 lookups per round
+check "LOOKUP answered in the kernel ($lookup_hit hits)" [ "$lookup_hit" -ge 4000 ]
+check "GETATTR answered in the kernel ($getattr_hit hits)" [ "$getattr_hit" -ge 1000 ]
+check "GETXATTR answered in the kernel ($getxattr_hit hits)" [ "$getxattr_hit" -eq 1000 ]
+check "no lookup, getattr or getxattr reached the daemon" \
+	[ "$((lookup_up + getattr_up + getxattr_up))" -eq 0 ]
 
-chmod 600 "$work/mnt/f"
-check "a chmod through the mount shows at once" \
-	[ "$(stat -c %a "$work/mnt/f")" = 600 ]
-setfattr -n trusted.tag -v w "$work/mnt/f"
-check "a setxattr through the mount shows at once" \
-	[ "$(getfattr --only-values -n trusted.tag "$work/mnt/f" 2> /dev/null)" = w ]
-umount "$work/mnt"
+# changes through the mount, each right after the kernel answered from the maps
+chmod 600 "$work/mnt/d/f"
+check "chmod shows at once" [ "$(stat -c %a "$work/mnt/d/f")" = 600 ]
+setfattr -n trusted.tag -v w "$work/mnt/d/f"
+check "setxattr shows at once" \
+	[ "$(getfattr --only-values -n trusted.tag "$work/mnt/d/f" 2> /dev/null)" = w ]
+echo new > "$work/mnt/d/missing"
+check "a name cached as missing, created, is found" exists d/missing
+rm "$work/mnt/d/missing"
+check "an unlinked name is gone" bash -c "! [ -e '$work/mnt/d/missing' ]"
+ln "$work/mnt/d/f" "$work/mnt/d/g"
+check "link: the link count moves" [ "$(stat -c %h "$work/mnt/d/f")" = 2 ]
+mv "$work/mnt/d/g" "$work/mnt/d/h"
+check "rename: the old name is gone, the new one found" \
+	bash -c "! [ -e '$work/mnt/d/g' ] && [ -e '$work/mnt/d/h' ]"
+rm "$work/mnt/d/h"
+check "unlink of a link: the count moves back" [ "$(stat -c %h "$work/mnt/d/f")" = 1 ]
+mkdir "$work/mnt/d/sub" && stat "$work/mnt/d/sub" > /dev/null && rmdir "$work/mnt/d/sub"
+check "an rmdir'ed name is gone" bash -c "! [ -e '$work/mnt/d/sub' ]"
+truncate -s 3 "$work/mnt/d/f"
+check "truncate shows at once" [ "$(stat -c %s "$work/mnt/d/f")" = 3 ]
+
+# Every lookup the extension answered is in the FORGETs: the daemon's count
+# must neither underflow nor keep a node once the kernel dropped them all.
+for i in $(seq 200); do : > "$work/back/d/n$i"; done
+$py -c 'import os, sys
+for r in range(5):
+    for i in range(1, 201):
+        os.stat(sys.argv[1] + "/d/n%d" % i)' "$work/mnt"
+snap c
+sync
+echo 2 > /proc/sys/vm/drop_caches
+# names never seen: round trips behind the FORGETs
+for i in $(seq 20); do stat "$work/mnt/flush-$i" > /dev/null 2>&1; done
+bf_stop
+held=$(sed -n 's/.*: \([0-9]*\) nodes still held by the kernel, \([0-9]*\) forget underflows.*/\1 \2/p' \
+	"$work/log")
+echo "# after drop_caches: nodes held, forget underflows: ${held:-none reported}"
+check "after drop_caches no node is left in the daemon" [ "${held% *}" = 0 ]
+check "no FORGET asked for more than the kernel was given" [ "${held#* }" = 0 ]
