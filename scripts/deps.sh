@@ -3,15 +3,28 @@
 # Installs the Debian 12 packages bpfuse needs, only those that are missing.
 #   scripts/deps.sh          build and run
 #   scripts/deps.sh test     also what the test suite needs (kernel build)
+#   scripts/deps.sh vm       the test set and qemu (test/vm/run.sh)
+#   scripts/deps.sh bench    the vm set and what bench/run.sh needs (fio,
+#                            sshfs, an sshd to run, gnuplot)
 set -eu
 
 pkgs="build-essential autoconf automake libtool pkg-config libfuse3-dev fuse3
 	libbpf-dev bpftool clang llvm libglib2.0-dev libcriterion-dev acl attr
 	util-linux kmod"
-if [ "${1:-}" = test ]; then
+case ${1:-} in
+'') ;;
+test | vm | bench)
 	pkgs="$pkgs linux-source-6.1 flex bison bc libelf-dev libssl-dev xz-utils
 		python3 python3-jsonschema"
-fi
+	[ "$1" = test ] || pkgs="$pkgs qemu-system-x86"
+	[ "$1" = bench ] && pkgs="$pkgs fio sshfs openssh-server openssh-client gnuplot-nox
+		procps"
+	;;
+*)
+	echo "deps: unknown set '$1' (expected test, vm or bench)" >&2
+	exit 1
+	;;
+esac
 
 missing=
 for p in $pkgs; do
