@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Installs the Debian 12 packages bpfuse needs, only those that are missing.
 #   scripts/deps.sh          build and run
-#   scripts/deps.sh test     also what the test suite needs (kernel build)
-#   scripts/deps.sh vm       the test set and qemu (test/vm/run.sh)
-#   scripts/deps.sh bench    the vm set and what bench/run.sh needs (fio,
+#   scripts/deps.sh test     also what the test suite needs (kernel builds,
+#                            qemu for the 6.1 guest)
+#   scripts/deps.sh vm       the same as test (test/vm/run.sh)
+#   scripts/deps.sh bench    the test set and what bench/run.sh needs (fio,
 #                            sshfs, an sshd to run, gnuplot)
 set -eu
 
@@ -15,8 +16,7 @@ case ${1:-} in
 '') ;;
 test | vm | bench)
 	pkgs="$pkgs linux-source-6.1 flex bison bc libelf-dev libssl-dev xz-utils
-		python3 python3-jsonschema"
-	[ "$1" = test ] || pkgs="$pkgs qemu-system-x86"
+		dwarves python3 python3-jsonschema qemu-system-x86"
 	[ "$1" = bench ] && pkgs="$pkgs fio sshfs openssh-server openssh-client gnuplot-nox
 		procps"
 	;;

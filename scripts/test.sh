@@ -1,8 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Every test: installs what is missing, builds, runs `make check` (unit,
-# mount, command-line and kernel-build suites) and ends with one line,
-# "N passed, N failed".
+# mount, command-line and kernel-build suites) on this kernel, then the
+# ext-mode tests and the integration suites in the Linux 6.1 guest
+# (test/vm/run.sh: builds the patched kernel once, boots it under qemu),
+# and ends with one line, "N passed, N failed", over both.
+#   BPFUSE_TEST_VM=0 scripts/test.sh    skips the guest (a developer's
+#                                       shortcut; CI runs everything)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +23,7 @@ scripts/build.sh test || { echo "test: build failed" >&2; exit 1; }
 # Whatever a crashed test left mounted goes, whatever happened.
 cleanup() {
 	local m
-	for m in $(awk '$2 ~ "^/tmp/bpfuse-(test|cli|kbuild)\\." {print $2}' /proc/mounts | sort -r); do
+	for m in $(awk '$2 ~ "^/tmp/bpfuse-[a-z]+\\." {print $2}' /proc/mounts | sort -r); do
 		umount -l "$m" 2>/dev/null
 	done
 }
@@ -37,6 +41,29 @@ skipped=$(count 'SKIP')
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
 	failed=1	# make check itself failed: never report a clean run
 fi
+echo "host ($(uname -r)): $passed passed, $failed failed"
+
+if [ "${BPFUSE_TEST_VM:-1}" != 0 ]; then
+	vm_out=$(mktemp /tmp/bpfuse-vm-out.XXXXXX)
+	test/vm/run.sh | tee "$vm_out"
+	vm_rc=${PIPESTATUS[0]}
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$vm_out" | tail -1)
+	rm -f "$vm_out"
+	vm_passed=0 vm_failed=0
+	if [ -n "$summary" ]; then
+		vm_passed=${summary%% *}
+		vm_failed=${summary#* passed, }
+		vm_failed=${vm_failed%% *}
+	fi
+	if [ "$vm_rc" -ne 0 ] && [ "$vm_failed" -eq 0 ]; then
+		vm_failed=1	# no summary: a panic, a hang or a failed kernel build
+	fi
+	echo "guest (Linux 6.1 + kernel/*.patch, ext mode): $vm_passed passed, $vm_failed failed"
+	passed=$((passed + vm_passed))
+	failed=$((failed + vm_failed))
+	[ "$vm_rc" -eq 0 ] || rc=1
+fi
+
 if [ "$skipped" -gt 0 ]; then
 	echo "$passed passed, $failed failed, $skipped skipped"
 else

@@ -4,12 +4,15 @@
 # read-only over 9p, runs suites from this build tree in the guest, and
 # exits 0 only if the guest printed "N passed, 0 failed". A panic, a hang
 # (timeout) or a missing summary is a failure, with the console shown.
-#   test/vm/run.sh [TEST...]     (default: the unit, maps, mount and CLI suites)
+#   test/vm/run.sh [TEST...]     (default: the ext-mode tests, then the unit,
+#                                maps, mount, CLI, statistics and coherence
+#                                suites, all with the extension attached)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 timeout=${BPFUSE_VM_TIMEOUT:-900}
-tests=${*:-test/test_opts test/test_inode test/test_path test/test_maps test/test_mount \
-test/test_mount_nocache test/test_cli test/stats.sh test/coherence.py}
+tests=${*:-test/vm/hook_smoke.sh test/vm/ext.sh test/vm/accept.sh test/test_opts \
+test/test_inode test/test_path test/test_maps test/test_mount test/test_mount_nocache \
+test/test_cli test/stats.sh test/coherence.py}
 
 kernel=$("$top/test/vm/build-kernel.sh") || exit 1
 log=$(mktemp /tmp/bpfuse-vm.XXXXXX.log)
