@@ -187,16 +187,34 @@ Test(lifecycle, sigterm_unmounts_cleanly)
 }
 
 /*
- * Every node the kernel looked up is forgotten again once its caches are
- * dropped: the table ends empty, with no FORGET asking for more than it
- * was given. One worker thread, so that a reply after the FORGETs proves
- * they were handled.
+ * Drop the kernel's caches and stop the daemon: its table must end empty,
+ * with no FORGET having asked for more than it was given. The mount runs
+ * one worker thread, so that a reply after the FORGETs proves they were
+ * handled: names never seen miss every cache, so each stat is a round trip.
  */
+static void assert_all_forgotten(void)
+{
+	struct stat st;
+	char *log;
+	int i, status;
+
+	sync();
+	cr_assert_eq(system("echo 2 > /proc/sys/vm/drop_caches"), 0);
+	for (i = 0; i < 20; i++)
+		cr_assert_eq(stat(bf_path(M.mnt, "flush-%d", i), &st), -1);
+	cr_assert_eq(kill(M.pid, SIGTERM), 0);
+	cr_assert_eq(waitpid(M.pid, &status, 0), M.pid);
+	M.pid = 0;
+	log = bf_read_file(M.log);
+	cr_assert_not_null(strstr(log, " 0 nodes still held by the kernel, 0 forget underflows"),
+			   "daemon said: %s", log);
+}
+
+/* Every node the kernel looked up is forgotten again once its caches are dropped. */
 Test(lifecycle, inode_table_empty_after_forget)
 {
-	char *log;
 	struct stat st;
-	int i, status;
+	int i;
 
 	bf_mount_start(&M, "max_threads=1");
 	for (i = 0; i < 200; i++) {
@@ -208,17 +226,7 @@ Test(lifecycle, inode_table_empty_after_forget)
 	cr_assert_eq(bf_system("ls -lR '%s' > /dev/null", M.mnt), 0);
 	for (i = 0; i < 100; i++)
 		cr_assert_eq(unlink(bf_path(M.mnt, "f%d", i)), 0);
-	sync();
-	cr_assert_eq(system("echo 2 > /proc/sys/vm/drop_caches"), 0);
-	/* FORGETs are read before requests; these round trips flush them. */
-	for (i = 0; i < 20; i++)
-		cr_assert_eq(stat(bf_path(M.mnt, "missing-%d", i), &st), -1);
-	cr_assert_eq(kill(M.pid, SIGTERM), 0);
-	cr_assert_eq(waitpid(M.pid, &status, 0), M.pid);
-	M.pid = 0;
-	log = bf_read_file(M.log);
-	cr_assert_not_null(strstr(log, " 0 nodes still held by the kernel, 0 forget underflows"),
-			   "daemon said: %s", log);
+	assert_all_forgotten();
 }
 
 /*
@@ -229,9 +237,8 @@ Test(lifecycle, inode_table_empty_after_forget)
  */
 Test(lifecycle, inode_table_empty_after_forget_revalidated)
 {
-	char *log;
 	struct stat st;
-	int i, r, status;
+	int i, r;
 
 	bf_mount_start(&M, "max_threads=1,entry_timeout=0,attr_timeout=0,negative_timeout=0");
 	cr_assert_eq(mkdir(bf_path(M.mnt, "d"), 0755), 0);
@@ -247,17 +254,7 @@ Test(lifecycle, inode_table_empty_after_forget_revalidated)
 	for (r = 0; r < 3; r++)
 		for (i = 0; i < 50; i++)
 			cr_assert_eq(stat(bf_path(M.mnt, "d/g%d", i), &st), 0);
-	sync();
-	cr_assert_eq(system("echo 2 > /proc/sys/vm/drop_caches"), 0);
-	/* names never seen miss every cache: round trips behind the FORGETs */
-	for (i = 0; i < 20; i++)
-		cr_assert_eq(stat(bf_path(M.mnt, "flush-%d", i), &st), -1);
-	cr_assert_eq(kill(M.pid, SIGTERM), 0);
-	cr_assert_eq(waitpid(M.pid, &status, 0), M.pid);
-	M.pid = 0;
-	log = bf_read_file(M.log);
-	cr_assert_not_null(strstr(log, " 0 nodes still held by the kernel, 0 forget underflows"),
-			   "daemon said: %s", log);
+	assert_all_forgotten();
 }
 
 /*
