@@ -17,7 +17,7 @@ test | vm | bench)
 	pkgs="$pkgs linux-source-6.1 flex bison bc libelf-dev libssl-dev xz-utils
 		python3 python3-jsonschema"
 	[ "$1" = test ] || pkgs="$pkgs qemu-system-x86"
-	[ "$1" = bench ] && pkgs="$pkgs fio sshfs openssh-server openssh-client gnuplot-nox
+	[ "$1" = bench ] && pkgs="$pkgs fio sshfs openssh-server openssh-client gnuplot-nox jq
 		procps"
 	;;
 *)
