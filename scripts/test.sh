@@ -19,7 +19,7 @@ scripts/build.sh test || { echo "test: build failed" >&2; exit 1; }
 # Whatever a crashed test left mounted goes, whatever happened.
 cleanup() {
 	local m
-	for m in $(awk '$2 ~ "^/tmp/bpfuse-(test|cli|kbuild)\\." {print $2}' /proc/mounts | sort -r); do
+	for m in $(awk '$2 ~ "^/tmp/bpfuse-(test|cli|kbuild|bench)\\." {print $2}' /proc/mounts | sort -r); do
 		umount -l "$m" 2>/dev/null
 	done
 }
