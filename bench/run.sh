@@ -64,13 +64,13 @@ if [ -n "$quick" ]; then
 	build_targets=lib/ctype.o	# kconfig, prepare and one object
 	fio_size=8M fio_loops=2 fio_runtime=1 fio_files=200
 	net_shape=2x10 net_rounds=1
-	vm_size=quick
+	vm_shape=4x25 vm_rounds=1
 else
 	meta_shape=50x100 meta_rounds=3
 	build_targets=
 	fio_size=256M fio_loops=20 fio_runtime=10 fio_files=20000
 	net_shape=10x100 net_rounds=1
-	vm_size=full
+	vm_shape=50x100 vm_rounds=1	# as meta; one warm pass: TCG is slow
 fi
 host_configs="native never timeouts stock ptll"
 net_configs="native never+1ms timeouts+1ms stock+1ms sshfs sshfs+never sshfs+timeouts sshfs+stock"
@@ -121,7 +121,8 @@ info machine "$bb_machine"
 info sizes "metadata tree ${meta_shape/x/ directories x } files, $meta_rounds warm passes;\
  build target ${build_targets:-all}; fio file $fio_size, $fio_loops sequential passes,\
  ${fio_runtime} s random, $fio_files files created;\
- network tree ${net_shape/x/ directories x } files, $net_rounds warm pass(es)"
+ network tree ${net_shape/x/ directories x } files, $net_rounds warm pass(es);\
+ guest tree ${vm_shape/x/ directories x } files, $vm_rounds warm pass(es)"
 
 # ---- libfuse's passthrough_ll, built here for the run ------------------------
 bb_ptll=$work/passthrough_ll
@@ -308,8 +309,8 @@ wl_net() {
 
 wl_ext() {
 	local rows
-	BPFUSE_VM_CMDLINE="bpfuse_bench=$vm_size" test/vm/run.sh bench/vm-guest.sh \
-		> "$out/raw/vm.out" 2>&1
+	BPFUSE_VM_CMDLINE="bpfuse_bench_shape=$vm_shape bpfuse_bench_rounds=$vm_rounds" \
+		test/vm/run.sh bench/vm-guest.sh > "$out/raw/vm.out" 2>&1
 	rows=$(grep -a "^bpfuse-bench:$(printf '\t')" "$out/raw/vm.out" | cut -f2- |
 		awk -F '\t' -v OFS='\t' -v c="$commit" '{ $1 = c; print }')
 	[ -n "$rows" ] && printf '%s\n' "$rows" >> "$out/results.tsv"

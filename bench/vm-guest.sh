@@ -4,8 +4,9 @@
 # bench/vm-guest.sh`): the metadata benchmark natively on tmpfs, in stock
 # mode (-o no_ext) and in ext mode, every kernel timeout 0, in one boot.
 # Prints result rows prefixed "bpfuse-bench:<TAB>", which bench/run.sh
-# takes from the console, and TAP, which test/vm/run.sh counts.
-# bpfuse_bench=quick (kernel command line) makes the tree tiny.
+# takes from the console, and TAP, which test/vm/run.sh counts. The tree's
+# shape and the warm passes come from the kernel command line:
+# bpfuse_bench_shape=DIRSxFILES, bpfuse_bench_rounds=N (default 4x25, 1).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/bpfuse-bench.XXXXXX)
@@ -22,11 +23,9 @@ trap cleanup EXIT
 . "$top/bench/lib.sh"
 bb_emit() { printf 'bpfuse-bench:\t%s\n' "$1"; }
 
-if [ "${bpfuse_bench:-full}" = quick ]; then
-	shape=4x25 rounds=1
-else
-	shape=20x100 rounds=2	# under TCG an upcall takes about 200 us
-fi
+# from the kernel command line (bench/run.sh sets them)
+shape=${bpfuse_bench_shape:-4x25}
+rounds=${bpfuse_bench_rounds:-1}
 # tmpfs on 6.1 has no user.* xattrs; trusted.* it has (we are root)
 export MDBENCH_XATTR=trusted.tag
 # Under TCG, waking a thread on the other, idle vCPU costs milliseconds and
