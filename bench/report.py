@@ -115,10 +115,14 @@ def us(v):
     return f"{v:.2f}" if v < 10 else f"{v:.1f}" if v < 100 else f"{v:.0f}"
 
 
+def times(x):
+    return f"{x:.2f}×" if x < 10 else f"{x:.0f}×"
+
+
 def ratio(v, ref):
     if v is None or not ref:
         return ""
-    return f" ({v / ref:.2f}×)" if v / ref < 10 else f" ({v / ref:.0f}×)"
+    return f" ({times(v / ref)})"
 
 
 def table(head, rows):
@@ -197,16 +201,20 @@ def chart(d, fname, title, ylabel, cats, series, value, log=False, hline=None):
         "set style histogram cluster gap 1",
         "set style fill solid 0.85 border -1",
         "set boxwidth 0.9",
-        "set key top left",
+        "set key outside right top",
+        "set offsets 0, 0, graph 0.05, 0",
         "set grid ytics",
         "set xtics nomirror",
     ]
     if log:
         gp.append("set logscale y")
+    else:
+        gp.append("set yrange [0:*]")
+    plot = f"plot for [i=2:{len(series) + 1}] '{dat}' using i:xtic(1) title columnheader(i)"
     if hline is not None:
-        gp.append(f"set arrow from graph 0, first {hline} to graph 1, first {hline} "
-                  "nohead dt 2 lw 1.5")
-    gp.append(f"plot for [i=2:{len(series) + 1}] '{dat}' using i:xtic(1) title columnheader(i)")
+        # a dashed line at the reference, which also keeps it in the y range
+        plot += f", {hline} with lines dt 2 lw 1.5 lc rgb 'black' title '{hline}× native'"
+    gp.append(plot)
     subprocess.run(["gnuplot"], input="\n".join(gp) + "\n", text=True, check=True)
     return f"![{title}]({fname}.png)\n"
 
@@ -264,7 +272,7 @@ def standing(R):
         for op in OPS:
             n, e = (R.get("ext", c, f"{op}/warm", "us") for c in ("native", "ext"))
             if n and e:
-                ratios.append(f"{op} {e / n:.2f}×")
+                ratios.append(f"{op} {times(e / n)}")
                 ok += e / n <= 1.5
         out.append(f"- **Warm metadata, ext mode** (6.1 guest, every timeout 0, so fully "
                    f"coherent): {', '.join(ratios) or 'no figures'}; within the 1.5× goal: "
@@ -285,7 +293,7 @@ def standing(R):
     for op in OPS:
         n, s = (R.get("meta", c, f"{op}/warm", "us") for c in ("native", "stock"))
         if n and s:
-            host.append(f"{op} {s / n:.1f}×")
+            host.append(f"{op} {times(s / n)}")
     if host:
         out.append(f"- **Warm metadata, stock mode on the host** (coherent, the maps answer in "
                    f"the daemon, every access still an upcall): {', '.join(host)}.")
@@ -294,7 +302,7 @@ def standing(R):
 
 def section_meta(R, d):
     cfgs = R.configs("meta", HOST)
-    return (f"## Metadata\n\n{R.where('meta')}. {R.info.get('sizes', '')}.\n"
+    return (f"## Metadata\n\n{R.where('meta')}. Tree: {R.info.get('size_meta', '?')}.\n"
             "Each kind of operation runs on a fresh mount after `drop_caches`: one cold pass, "
             "then the warm passes. Requests are the deltas of `bpfusectl stats` around each pass "
             "(none for native and passthrough_ll).\n\n"
@@ -326,7 +334,8 @@ def section_build(R, d):
                     ["–" if req is None else f"{R.get('build', cfg, '-', 'op:' + o) or 0:.0f}"
                      for o in top])
     text = (f"## Kernel build\n\n{R.where('build')}. `make tinyconfig && make -j4` of "
-            "linux-source-6.1 with the source tree on the mount; requests that reached the "
+            f"linux-source-6.1 ({R.info.get('size_build', '?')}) with the source tree on the "
+            "mount; requests that reached the "
             "daemon, in all and for the commonest opcodes.\n\n"
             + table(["configuration", "wall s", "× native", "requests"] + top, rows) + "\n")
     return text + chart(d, "build", "Kernel build, wall time", "seconds", ["build"], cfgs,
@@ -351,8 +360,9 @@ def section_fio(R, d):
             cells.append(R.why_missing("fio", cfg) if v is None else
                          f"{v:.0f} {unit}" + ("" if cfg == "native" else ratio(v, base)))
         rows.append(cells)
-    text = (f"## fio\n\n{R.where('fio')}. Buffered I/O (`bench/fio/*.fio`); sequential reads "
-            "drop the file's pages before each pass.\n\n"
+    text = (f"## fio\n\n{R.where('fio')}. Buffered I/O (`bench/fio/*.fio`): "
+            f"{R.info.get('size_fio', '?')}; sequential reads drop the file's pages before "
+            "each pass.\n\n"
             + table(["job"] + [name(c) for c in cfgs], rows) + "\n")
 
     def v(label, cfg):
@@ -367,7 +377,7 @@ def section_fio(R, d):
 def section_net(R, d):
     lat, ssh = R.configs("net", LAT), R.configs("net", SSHFS)
     text = (f"## Network backends\n\n{R.where('net')}.\n\n### A 1 ms backend\n\n"
-            "The metadata benchmark (a smaller tree, see sizes above) with every metadata call "
+            f"The metadata benchmark ({R.info.get('size_net', '?')}) with every metadata call "
             "into the backing directory delayed by 1 ms.\n\n"
             + meta_tables(R, "net", lat) + "\n"
             + meta_chart(R, d, "net", "net-1ms", "Metadata over a 1 ms backend, warm", lat))
@@ -382,7 +392,8 @@ def section_net(R, d):
 def section_ext(R, d):
     cfgs = R.configs("ext", GUEST)
     return (f"## Ext mode, Linux 6.1 guest\n\n{R.where('ext')} (qemu TCG: absolute times are "
-            "slow, ratios are what count). Native tmpfs, stock mode (`-o no_ext`) and ext mode, "
+            f"slow, ratios are what count). {R.info.get('size_ext', '?')}. Native tmpfs, stock "
+            "mode (`-o no_ext`) and ext mode, "
             "every kernel timeout 0, in one boot; the xattr is `trusted.tag` (tmpfs on 6.1 has "
             "no user xattrs). On 6.1 the requests are counted by a kprobe on "
             "`fuse_simple_request`: synchronous requests only, kernel hits subtracted.\n\n"

@@ -118,11 +118,12 @@ info commit "$commit"
 info mode "$([ -n "$quick" ] && echo quick || echo full)"
 info workloads "${workloads# }"
 info machine "$bb_machine"
-info sizes "metadata tree ${meta_shape/x/ directories x } files, $meta_rounds warm passes;\
- build target ${build_targets:-all}; fio file $fio_size, $fio_loops sequential passes,\
- ${fio_runtime} s random, $fio_files files created;\
- network tree ${net_shape/x/ directories x } files, $net_rounds warm pass(es);\
- guest tree ${vm_shape/x/ directories x } files, $vm_rounds warm pass(es)"
+info size_meta "${meta_shape/x/ directories × } files, $meta_rounds warm pass(es)"
+info size_build "make -j4 ${build_targets:-(everything)}"
+info size_fio "a $fio_size file read $fio_loops times; random I/O for $fio_runtime s;\
+ $fio_files files created"
+info size_net "${net_shape/x/ directories × } files, $net_rounds warm pass(es)"
+info size_ext "${vm_shape/x/ directories × } files, $vm_rounds warm pass(es)"
 
 # ---- libfuse's passthrough_ll, built here for the run ------------------------
 bb_ptll=$work/passthrough_ll
