@@ -310,7 +310,9 @@ wl_net() {
 
 wl_ext() {
 	local rows
-	BPFUSE_VM_CMDLINE="bpfuse_bench_shape=$vm_shape bpfuse_bench_rounds=$vm_rounds" \
+	# about 5 minutes at full size; run.sh's default limit (900 s) is near
+	BPFUSE_VM_TIMEOUT=${BPFUSE_VM_TIMEOUT:-1800} \
+		BPFUSE_VM_CMDLINE="bpfuse_bench_shape=$vm_shape bpfuse_bench_rounds=$vm_rounds" \
 		test/vm/run.sh bench/vm-guest.sh > "$out/raw/vm.out" 2>&1
 	rows=$(grep -a "^bpfuse-bench:$(printf '\t')" "$out/raw/vm.out" | cut -f2- |
 		awk -F '\t' -v OFS='\t' -v c="$commit" '{ $1 = c; print }')
