@@ -126,18 +126,15 @@ bb_snap() {
 
 # bb_delta A.json B.json: the requests between two `bpfusectl stats -j`
 # snapshots: "REACHED KERNEL_HITS BACKEND_CALLS", then OPCODE=REACHED for
-# each opcode that reached the daemon. jq, not python: python takes seconds
-# to start in the guest under TCG.
+# each opcode that reached the daemon. Upcalls are counted where a request
+# ends, which one the extension answers never reaches: they are what reached
+# the daemon. jq, not python: python takes seconds to start under TCG.
 bb_delta() {
-	# On 6.1 the upcall counter is a kprobe on fuse_simple_request, which also
-	# sees the requests the extension then answers in the kernel.
 	jq -rn --slurpfile a "$1" --slurpfile b "$2" '$a[0] as $A | $b[0] as $B |
 	if ($B.upcalls_counted | not) then "- 0 0" else
-		($B.upcall_probe == "kprobe") as $kprobe |
 		[$B.ops | to_entries[] | .key as $op | $A.ops[$op] as $p | .value |
-			{ op: $op, up: (.upcalls - $p.upcalls), kh: (.kernel_hits - $p.kernel_hits),
-			  bc: (.backend_calls - $p.backend_calls) } |
-			.r = (if $kprobe then ([.up - .kh, 0] | max) else .up end)] as $d |
+			{ op: $op, r: (.upcalls - $p.upcalls), kh: (.kernel_hits - $p.kernel_hits),
+			  bc: (.backend_calls - $p.backend_calls) }] as $d |
 		"\($d | map(.r) | add) \($d | map(.kh) | add) \($d | map(.bc) | add)",
 		($d[] | select(.r > 0) | "\(.op)=\(.r)")
 	end'

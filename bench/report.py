@@ -395,8 +395,8 @@ def section_ext(R, d):
             f"slow, ratios are what count). {R.info.get('size_ext', '?')}. Native tmpfs, stock "
             "mode (`-o no_ext`) and ext mode, "
             "every kernel timeout 0, in one boot; the xattr is `trusted.tag` (tmpfs on 6.1 has "
-            "no user xattrs). On 6.1 the requests are counted by a kprobe on "
-            "`fuse_simple_request`: synchronous requests only, kernel hits subtracted.\n\n"
+            "no user xattrs). On 6.1 the statistics count requests with kprobes, at "
+            "`fuse_request_end`, which a request answered in the kernel never reaches.\n\n"
             + meta_tables(R, "ext", cfgs) + "\n"
             + meta_chart(R, d, "ext", "ext-warm", "Metadata in the 6.1 guest, warm", cfgs)
             + meta_chart(R, d, "ext", "ext-cold", "Metadata in the 6.1 guest, cold", cfgs,

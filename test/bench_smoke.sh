@@ -19,19 +19,17 @@ if [ -n "$missing" ]; then
 	exit 0
 fi
 
-tmp=$(mktemp -d /tmp/bpfuse-bench.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-out=$tmp/results
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+# check, and the exit trap that removes $work with whatever is mounted there
+source "$top/test/lib.sh"
+work=$(mktemp -d /tmp/bpfuse-bench.XXXXXX)
+trap bf_cleanup EXIT
+out=$work/results
 
 # shellcheck disable=SC2086
-"$top/bench/run.sh" --quick --out "$out" $workloads > "$tmp/log" 2>&1
+"$top/bench/run.sh" --quick --out "$out" $workloads > "$work/log" 2>&1
 rc=$?
 check "bench/run.sh --quick $workloads exits 0 (got $rc)" [ "$rc" = 0 ]
-[ "$rc" = 0 ] || tail -20 "$tmp/log" | sed 's/^/# /'
+[ "$rc" = 0 ] || tail -20 "$work/log" | sed 's/^/# /'
 
 # numbers WORKLOAD CONFIG METRIC COUNT: at least COUNT rows of METRIC (a
 # regular expression) with a number > 0 ("req" rows may be 0)
