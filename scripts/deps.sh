@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Installs the Debian 12 packages bpfuse needs, only those that are missing.
 #   scripts/deps.sh          build and run
-#   scripts/deps.sh test     also what the test suite needs (kernel builds,
-#                            qemu for the 6.1 guest)
-#   scripts/deps.sh vm       the same as test (test/vm/run.sh)
-#   scripts/deps.sh bench    the test set and what bench/run.sh needs (fio,
+#   scripts/deps.sh test     also what the tests and the benchmarks need
+#                            (kernel builds, qemu for the 6.1 guest, fio,
 #                            sshfs, an sshd to run, gnuplot)
+#   scripts/deps.sh vm       the same (test/vm/run.sh)
+#   scripts/deps.sh bench    the same (bench/run.sh)
 set -eu
 
 pkgs="build-essential autoconf automake libtool pkg-config libfuse3-dev fuse3
@@ -17,8 +17,8 @@ case ${1:-} in
 test | vm | bench)
 	pkgs="$pkgs linux-source-6.1 flex bison bc libelf-dev libssl-dev xz-utils
 		dwarves python3 python3-jsonschema qemu-system-x86"
-	[ "$1" = bench ] && pkgs="$pkgs fio sshfs openssh-server openssh-client gnuplot-nox
-		procps"
+	# the test suite runs a smoke run of every benchmark
+	pkgs="$pkgs fio sshfs openssh-server openssh-client gnuplot-nox jq procps"
 	;;
 *)
 	echo "deps: unknown set '$1' (expected test, vm or bench)" >&2

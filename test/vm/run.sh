@@ -7,6 +7,8 @@
 #   test/vm/run.sh [TEST...]     (default: the ext-mode tests, then the unit,
 #                                maps, mount, CLI, statistics and coherence
 #                                suites, all with the extension attached)
+# BPFUSE_VM_CMDLINE adds words to the guest kernel's command line; name=value
+# words reach the guest's init, and so the tests, as environment variables.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 timeout=${BPFUSE_VM_TIMEOUT:-900}
@@ -25,7 +27,7 @@ timeout --foreground "$timeout" qemu-system-x86_64 -m 2048 -smp 2 -nographic -no
 	-device virtio-9p-pci,fsdev=root,mount_tag=root \
 	-append "console=ttyS0 panic=-1 quiet root=root rootfstype=9p \
 rootflags=trans=virtio,version=9p2000.L,msize=262144 ro init=$top/test/vm/guest-init.sh \
-bpfuse_tree=$top bpfuse_tests=${tests// /,}" > "$log" 2>&1 < /dev/null
+bpfuse_tree=$top bpfuse_tests=${tests// /,} ${BPFUSE_VM_CMDLINE:-}" > "$log" 2>&1 < /dev/null
 rc=$?
 tr -d '\r' < "$log" | sed -n '/guest: /,$p' | sed 's/^.*guest: /guest: /' | grep -v '^$'
 summary=$(tr -d '\r' < "$log" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)

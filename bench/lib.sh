@@ -1,0 +1,212 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=bash disable=SC2154
+# Shared by bench/run.sh (the host) and bench/vm-guest.sh (the 6.1 guest):
+# the configurations and how to mount them, the metadata workload with the
+# requests each operation sends to the daemon, and result rows. Sourced;
+# the caller sets top (the build tree) and work (its temp dir), and defines
+# bb_emit ROW, which stores or prints one tab-separated result row.
+
+BB_OPS="stat stat-missing getxattr getxattr-absent open-close readdir"
+BB_TIMEOUTS0=entry_timeout=0,attr_timeout=0,negative_timeout=0
+
+bb_pid=		# the daemon serving the current mount
+bb_stats_mnt=	# where bpfusectl reads the current mount's statistics, if anywhere
+bb_commit=-	# the host fills it in for the guest's rows
+bb_pin=()	# a prefix for the daemons and mdbench (the guest pins them to one CPU)
+bb_want_mode=	# if set, the mode (stock, ext) bpfused must report, or the pass fails
+
+# What every row carries beside its result: kernel, CPU model, cores, RAM.
+bb_machine=$(printf '%s\t%s\t%s\t%s' "$(uname -r)" \
+	"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" "$(nproc)" \
+	"$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)")
+
+# bb_row WORKLOAD CONFIG CASE METRIC VALUE UNIT
+bb_row() {
+	bb_emit "$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$bb_commit" "$bb_machine" "$@")"
+}
+
+# bb_fail WORKLOAD CONFIG WHY: a failed measurement is a result too
+bb_fail() {
+	echo "bench: $1/$2 failed: $3" >&2
+	bb_row "$1" "$2" - status failed "$(printf '%s' "$3" | tr '\t\n' '  ' | cut -c1-120)"
+}
+
+# bb_opts CONFIG: bpfused's options for a configuration (see README.md)
+bb_opts() {
+	case $1 in
+	never) echo cache=never,no_maps ;;
+	timeouts) echo cache=auto,no_maps ;;
+	stock) echo "$BB_TIMEOUTS0,no_ext" ;;
+	ext) echo "$BB_TIMEOUTS0,ext" ;;
+	*) return 1 ;;
+	esac
+}
+
+# bb_wait_mount MNT: until MNT is mounted, while bb_pid lives
+bb_wait_mount() {
+	local _
+	for _ in $(seq 200); do
+		mountpoint -q "$1" && return 0
+		kill -0 "$bb_pid" 2> /dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# bb_mount CONFIG BACK MNT: serve BACK on MNT as CONFIG, one of
+#   never timeouts stock ext    bpfused (bb_opts)
+#   ptll                        libfuse's passthrough_ll ($bb_ptll)
+#   sshfs                       sshfs of BACK over ssh to 127.0.0.1 (bb_sshfs)
+#   X+1ms                       bpfused X with backend_latency=1ms
+#   sshfs+X                     bpfused X over an sshfs of BACK
+# Fails with the daemon's last words on stderr.
+bb_mount() {
+	local cfg=$1 back=$2 mnt=$3 opts
+	bb_stats_mnt=
+	case $cfg in
+	ptll)
+		"${bb_pin[@]}" "$bb_ptll" -f -o "source=$back,xattr" "$mnt" 2> "$work/daemon.log" &
+		;;
+	sshfs)
+		bb_sshfs "$back" "$mnt" 2> "$work/daemon.log" &
+		;;
+	sshfs+*)
+		bb_mount sshfs "$back" "$work/ssh-mnt" || return 1
+		bb_sshfs_pid=$bb_pid
+		bb_mount "${cfg#sshfs+}" "$work/ssh-mnt" "$mnt"
+		return
+		;;
+	*+1ms)
+		opts=$(bb_opts "${cfg%+1ms}"),backend_latency=1ms
+		"${bb_pin[@]}" "$top/bpfused" -f -o "$opts" "$back" "$mnt" 2> "$work/daemon.log" &
+		bb_stats_mnt=$mnt
+		;;
+	*)
+		opts=$(bb_opts "$cfg") || { echo "bench: unknown configuration $cfg" >&2; return 1; }
+		"${bb_pin[@]}" "$top/bpfused" -f -o "$opts" "$back" "$mnt" 2> "$work/daemon.log" &
+		bb_stats_mnt=$mnt
+		;;
+	esac
+	bb_pid=$!
+	if bb_wait_mount "$mnt"; then
+		# in the foreground, bpfused pins its maps just after the mount appears
+		[ -z "$bb_stats_mnt" ] && return 0
+		for _ in $(seq 100); do
+			"$top/bpfusectl" stats "$bb_stats_mnt" > /dev/null 2>&1 && return 0
+			sleep 0.05
+		done
+	fi
+	echo "bench: failed to mount $cfg on $mnt: $(tail -3 "$work/daemon.log" | tr '\n' ' ')" >&2
+	bb_umount "$mnt"
+	return 1
+}
+
+# bb_umount MNT: unmount what bb_mount mounted there, wait for its daemons
+bb_umount() {
+	umount "$1" 2> /dev/null || umount -l "$1" 2> /dev/null
+	[ -n "$bb_pid" ] && wait "$bb_pid" 2> /dev/null
+	bb_pid=
+	if [ -n "${bb_sshfs_pid:-}" ]; then
+		umount "$work/ssh-mnt" 2> /dev/null || umount -l "$work/ssh-mnt" 2> /dev/null
+		wait "$bb_sshfs_pid" 2> /dev/null
+		bb_sshfs_pid=
+	fi
+	return 0
+}
+
+bb_drop_caches() {
+	sync
+	echo 3 > /proc/sys/vm/drop_caches
+}
+
+# bb_snap NAME: the current mount's statistics into $work/NAME.json
+bb_snap() {
+	[ -z "$bb_stats_mnt" ] || "$top/bpfusectl" stats -j "$bb_stats_mnt" > "$work/$1.json"
+}
+
+# bb_delta A.json B.json: the requests between two `bpfusectl stats -j`
+# snapshots: "REACHED KERNEL_HITS BACKEND_CALLS", then OPCODE=REACHED for
+# each opcode that reached the daemon. Upcalls are counted where a request
+# ends, which one the extension answers never reaches: they are what reached
+# the daemon. jq, not python: python takes seconds to start under TCG.
+bb_delta() {
+	jq -rn --slurpfile a "$1" --slurpfile b "$2" '$a[0] as $A | $b[0] as $B |
+	if ($B.upcalls_counted | not) then "- 0 0" else
+		[$B.ops | to_entries[] | .key as $op | $A.ops[$op] as $p | .value |
+			{ op: $op, r: (.upcalls - $p.upcalls), kh: (.kernel_hits - $p.kernel_hits),
+			  bc: (.backend_calls - $p.backend_calls) }] as $d |
+		"\($d | map(.r) | add) \($d | map(.kh) | add) \($d | map(.bc) | add)",
+		($d[] | select(.r > 0) | "\(.op)=\(.r)")
+	end'
+}
+
+# bb_requests WORKLOAD CONFIG CASE CALLS: rows for the requests between the
+# snapshots a and b, per call (CALLS > 0) or in all with one row per opcode
+# (CALLS = 0). Nothing when the configuration has no statistics.
+bb_requests() {
+	local wl=$1 cfg=$2 case=$3 calls=$4 total khit back op n
+	[ -n "$bb_stats_mnt" ] || return 0
+	bb_delta "$work/a.json" "$work/b.json" > "$work/delta" || return 1
+	read -r total khit back < "$work/delta"
+	if [ "$calls" -gt 0 ]; then
+		bb_row "$wl" "$cfg" "$case" req "$(bb_div "$total" "$calls")" req/op
+		bb_row "$wl" "$cfg" "$case" khit "$(bb_div "$khit" "$calls")" hits/op
+		bb_row "$wl" "$cfg" "$case" backend "$(bb_div "$back" "$calls")" calls/op
+	else
+		bb_row "$wl" "$cfg" "$case" req "$total" requests
+		bb_row "$wl" "$cfg" "$case" khit "$khit" hits
+		bb_row "$wl" "$cfg" "$case" backend "$back" calls
+	fi
+	# one row per opcode that reached the daemon: op=N pairs after the totals
+	tail -n +2 "$work/delta" | while IFS='=' read -r op n; do
+		bb_row "$wl" "$cfg" "$case" "op:$op" "$n" requests
+	done
+}
+
+bb_div() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-") print "-"; else printf "%.3f\n", a / b }'
+}
+
+# bb_md_pass WORKLOAD CONFIG OP STATE DIR SHAPE ROUNDS: one timed mdbench
+# run of OP, its request counts around it
+bb_md_pass() {
+	local wl=$1 cfg=$2 op=$3 state=$4 name calls us mode
+	bb_snap a
+	if [ -n "$bb_want_mode" ] && [ -n "$bb_stats_mnt" ]; then
+		mode=$(jq -r .mode "$work/a.json")
+		if [ "$mode" != "$bb_want_mode" ]; then
+			bb_fail "$wl" "$cfg" "bpfused ran in $mode mode: $(grep -m1 mode "$work/daemon.log")"
+			return 1
+		fi
+	fi
+	"${bb_pin[@]}" "$top/bench/mdbench" run -o "$op" -s "$6" "$5" "$7" > "$work/md.out" 2> "$work/md.err" ||
+		{ bb_fail "$wl" "$cfg" "$op: $(tail -1 "$work/md.err")"; return 1; }
+	bb_snap b
+	read -r name calls us < <(tail -1 "$work/md.out")
+	if [ "$name" != "$op" ] || [ -z "$us" ]; then
+		bb_fail "$wl" "$cfg" "$op: mdbench printed no figure"
+		return 1
+	fi
+	bb_row "$wl" "$cfg" "$op/$state" us "$us" us/op
+	bb_requests "$wl" "$cfg" "$op/$state" "$calls"
+}
+
+# bb_meta WORKLOAD CONFIG BACK SHAPE ROUNDS: the metadata workload over the
+# mdbench tree in BACK. For each kind of operation: a fresh mount (none for
+# native), dropped caches, one cold pass, then ROUNDS warm passes.
+bb_meta() {
+	local wl=$1 cfg=$2 back=$3 shape=$4 rounds=$5 op dir rc=0
+	for op in $BB_OPS; do
+		dir=$back
+		if [ "$cfg" != native ]; then
+			dir=$work/mnt
+			bb_mount "$cfg" "$back" "$dir" ||
+				{ bb_fail "$wl" "$cfg" "mount: $(tail -1 "$work/daemon.log")"; return 1; }
+		fi
+		bb_drop_caches
+		bb_md_pass "$wl" "$cfg" "$op" cold "$dir" "$shape" 1 &&
+			bb_md_pass "$wl" "$cfg" "$op" warm "$dir" "$shape" "$rounds" || rc=1
+		[ "$cfg" = native ] || bb_umount "$dir"
+		[ "$rc" = 0 ] || return 1
+	done
+}

@@ -1,0 +1,338 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The benchmark suite's one entry point (`make bench` calls it):
+#
+#   bench/run.sh [--quick] [--out DIR] [WORKLOAD...]
+#
+#   meta    metadata micro-benchmark (bench/mdbench), cold and warm, with
+#           the requests each operation sends to the daemon
+#   build   make tinyconfig && make -j4 of linux-source-6.1 on the mount
+#   fio     sequential read, random 4 KiB read/write, file creation
+#   net     the metadata benchmark over a 1 ms backend, and over sshfs to
+#           an sshd of our own on 127.0.0.1
+#   ext     the metadata benchmark in the Linux 6.1 guest (test/vm/run.sh):
+#           native, stock mode and ext mode, in one boot
+#
+# Default: all of them (about 30 minutes on 2 cores). --quick runs tiny
+# sizes (the smoke test's mode). Results, with the commit, kernel and
+# machine on every row, go to DIR (default bench/results/<date>-<commit>,
+# with -quick appended in quick mode): results.tsv, results.md, *.png.
+# Exits 1 if a measurement failed; the report still shows the others.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+linux_src=/usr/src/linux-source-6.1.tar.xz
+all_workloads="meta build fio net ext"
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+quick=
+out=
+workloads=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) quick=1 ;;
+	--out) [ $# -ge 2 ] || die "--out needs a directory"; out=$2; shift ;;
+	--out=*) out=${1#--out=} ;;
+	-h | --help)
+		echo "usage: bench/run.sh [--quick] [--out DIR] [${all_workloads// /|}]..."
+		exit 0
+		;;
+	meta | build | fio | net | ext)
+		case " $workloads " in *" $1 "*) ;; *) workloads="$workloads $1" ;; esac
+		;;
+	*) die "unknown argument '$1' (usage: bench/run.sh [--quick] [--out DIR] [WORKLOAD...]," \
+		"workloads: $all_workloads)" ;;
+	esac
+	shift
+done
+workloads=${workloads:-$all_workloads}
+[ -n "$out" ] && [ -e "$out" ] && [ -n "$(ls -A "$out" 2> /dev/null)" ] &&
+	die "$out exists and is not empty"
+[ "$(id -u)" -eq 0 ] || die "must run as root (mounts, drop_caches, an sshd)"
+[ -c /dev/fuse ] || die "/dev/fuse is missing: load the fuse module (modprobe fuse)"
+
+cd "$top" || exit 1
+scripts/deps.sh bench || die "failed to install the benchmark's packages"
+scripts/build.sh > /dev/null || die "failed to build"
+
+# ---- sizes -----------------------------------------------------------------
+if [ -n "$quick" ]; then
+	meta_shape=4x25 meta_rounds=1
+	build_targets=lib/ctype.o	# kconfig, prepare and one object
+	fio_size=8M fio_loops=2 fio_runtime=1 fio_files=200
+	net_shape=2x10 net_rounds=1
+	vm_shape=4x25 vm_rounds=1
+else
+	meta_shape=50x100 meta_rounds=3
+	build_targets=
+	fio_size=256M fio_loops=20 fio_runtime=10 fio_files=20000
+	net_shape=10x100 net_rounds=1
+	vm_shape=50x100 vm_rounds=1	# as meta; one warm pass: TCG is slow
+fi
+host_configs="native never timeouts stock ptll"
+net_configs="native never+1ms timeouts+1ms stock+1ms sshfs sshfs+never sshfs+timeouts sshfs+stock"
+
+commit=$(git -C "$top" rev-parse --short=12 HEAD 2> /dev/null || echo unknown)
+[ -n "$(git -C "$top" status --porcelain --untracked-files=no 2> /dev/null)" ] &&
+	commit="$commit-dirty"
+if [ -z "$out" ]; then
+	out=$top/bench/results/$(date -u +%Y%m%d-%H%M%S)-${commit%-dirty}${quick:+-quick}
+fi
+mkdir -p "$out/raw" || die "failed to create $out"
+out=$(cd "$out" && pwd)
+
+# ---- temp dir, and everything goes on exit -----------------------------------
+work=$(mktemp -d /tmp/bpfuse-bench.XXXXXX)
+chmod 755 "$work"
+made_run_sshd=
+cleanup() {
+	local m pid
+	trap - EXIT INT TERM
+	for m in $(awk -v w="$work/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r); do
+		umount -l "$m" 2> /dev/null
+	done
+	for pid in $(jobs -p); do
+		kill "$pid" 2> /dev/null
+	done
+	wait 2> /dev/null
+	[ -n "$made_run_sshd" ] && rmdir /run/sshd 2> /dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$work/back" "$work/mnt" "$work/ssh-mnt" "$work/src" "$work/ssh"
+mount -t tmpfs -o mode=755 bpfuse-bench "$work/back" || die "failed to mount a tmpfs"
+
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"
+bb_commit=$commit
+printf 'commit\tkernel\tcpu\tcores\tram\tworkload\tconfig\tcase\tmetric\tvalue\tunit\n' \
+	> "$out/results.tsv"
+bb_emit() { printf '%s\n' "$1" >> "$out/results.tsv"; }
+info() { printf '%s\t%s\n' "$1" "$2" >> "$out/info.tsv"; }
+info date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+info commit "$commit"
+info mode "$([ -n "$quick" ] && echo quick || echo full)"
+info workloads "${workloads# }"
+info machine "$bb_machine"
+info size_meta "${meta_shape/x/ directories × } files, $meta_rounds warm pass(es)"
+info size_build "make -j4 ${build_targets:-(everything)}"
+info size_fio "a $fio_size file read $fio_loops times; random I/O for $fio_runtime s;\
+ $fio_files files created"
+info size_net "${net_shape/x/ directories × } files, $net_rounds warm pass(es)"
+info size_ext "${vm_shape/x/ directories × } files, $vm_rounds warm pass(es)"
+
+# ---- libfuse's passthrough_ll, built here for the run ------------------------
+bb_ptll=$work/passthrough_ll
+build_ptll() {
+	local ex=/usr/share/doc/libfuse3-dev/examples f
+	# the example and the header it includes, gzipped or not
+	for f in passthrough_ll.c passthrough_helpers.h; do
+		if [ -r "$ex/$f" ]; then
+			cp "$ex/$f" "$work/$f"
+		elif [ -r "$ex/$f.gz" ]; then
+			gzip -dc "$ex/$f.gz" > "$work/$f"
+		else
+			echo "bench: $ex/$f is missing (libfuse3-dev)" >&2
+			return 1
+		fi
+	done
+	# shellcheck disable=SC2046
+	gcc -O2 -o "$bb_ptll" "$work/passthrough_ll.c" $(pkg-config --cflags --libs fuse3) \
+		2> "$work/ptll.log" || { cat "$work/ptll.log" >&2; return 1; }
+}
+build_ptll || die "failed to build passthrough_ll"
+
+# ---- the sshd the sshfs configurations talk to ------------------------------
+sshd_port=
+sshd_start() {
+	local k=$work/ssh _
+	ssh-keygen -q -t ed25519 -N '' -C bpfuse-bench-host -f "$k/host_key" &&
+		ssh-keygen -q -t ed25519 -N '' -C bpfuse-bench -f "$k/id" || return 1
+	cp "$k/id.pub" "$k/authorized_keys"
+	sshd_port=$(python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
+	cat > "$k/sshd_config" <<-EOF
+		ListenAddress 127.0.0.1
+		Port $sshd_port
+		HostKey $k/host_key
+		PidFile none
+		PermitRootLogin prohibit-password
+		PubkeyAuthentication yes
+		PasswordAuthentication no
+		KbdInteractiveAuthentication no
+		UsePAM no
+		StrictModes no
+		AuthorizedKeysFile $k/authorized_keys
+		Subsystem sftp internal-sftp
+	EOF
+	# privilege separation needs it; the system's sshd would make it too
+	if [ ! -d /run/sshd ]; then
+		mkdir -m 755 /run/sshd && made_run_sshd=1
+	fi
+	/usr/sbin/sshd -t -f "$k/sshd_config" 2> "$k/sshd.log" || { cat "$k/sshd.log" >&2; return 1; }
+	/usr/sbin/sshd -D -e -f "$k/sshd_config" 2> "$k/sshd.log" &
+	sshd_pid=$!
+	for _ in $(seq 100); do
+		ssh -F /dev/null -p "$sshd_port" -i "$k/id" -o BatchMode=yes -o LogLevel=ERROR \
+			-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@127.0.0.1 true \
+			2> /dev/null && return 0
+		sleep 0.1
+	done
+	cat "$k/sshd.log" >&2
+	return 1
+}
+sshd_stop() {
+	[ -n "${sshd_pid:-}" ] || return 0
+	kill "$sshd_pid" 2> /dev/null
+	wait "$sshd_pid" 2> /dev/null
+	sshd_pid=
+}
+# bb_sshfs BACK MNT: run by bb_mount in the background, as the mount's daemon
+bb_sshfs() {
+	exec sshfs -f -F /dev/null -p "$sshd_port" -o "IdentityFile=$work/ssh/id" \
+		-o BatchMode=yes,LogLevel=ERROR,StrictHostKeyChecking=no \
+		-o UserKnownHostsFile=/dev/null "root@127.0.0.1:$1" "$2"
+}
+
+# ---- workloads -----------------------------------------------------------------
+wl_meta() {
+	local cfg
+	mkdir "$work/back/meta"
+	bench/mdbench create "$work/back/meta" "${meta_shape%x*}" "${meta_shape#*x}" || return 1
+	for cfg in $host_configs; do
+		bb_meta meta "$cfg" "$work/back/meta" "$meta_shape" "$meta_rounds"
+	done
+	rm -rf "$work/back/meta"
+}
+
+wl_build() {
+	local cfg tree dir t0 rc wall
+	[ -r "$linux_src" ] || { bb_fail build all "$linux_src is missing"; return 1; }
+	if ! mount -t tmpfs bpfuse-bench-src "$work/src" || ! tar -xf "$linux_src" -C "$work/src"; then
+		bb_fail build all "failed to unpack $linux_src"
+		return 1
+	fi
+	tree=$(cd "$work/src" && echo linux-source-*)
+	# untimed: brings the toolchain into the page cache, so that the first
+	# configuration timed (native) does not pay for it
+	make -s -C "$work/src/$tree" O="$work/warm" tinyconfig > /dev/null 2>&1
+	rm -rf "$work/warm"
+	export KBUILD_BUILD_TIMESTAMP="Thu Jan  1 00:00:00 UTC 2026" KBUILD_BUILD_USER=bpfuse \
+		KBUILD_BUILD_HOST=bpfuse KBUILD_BUILD_VERSION=1
+	for cfg in $host_configs; do
+		cp -a "$work/src/$tree" "$work/back/linux"
+		dir=$work/back
+		if [ "$cfg" != native ]; then
+			dir=$work/mnt
+			if ! bb_mount "$cfg" "$work/back" "$dir"; then
+				bb_fail build "$cfg" "mount: $(tail -1 "$work/daemon.log")"
+				rm -rf "$work/back/linux"
+				continue
+			fi
+		fi
+		bb_snap a
+		t0=$(date +%s.%N)
+		# shellcheck disable=SC2086
+		(cd "$dir/linux" && make -s tinyconfig && make -s -j4 $build_targets) \
+			> "$work/build.log" 2>&1
+		rc=$?
+		wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+		bb_snap b
+		if [ "$rc" = 0 ]; then
+			bb_row build "$cfg" - wall "$wall" s
+			bb_requests build "$cfg" - 0
+		else
+			cp "$work/build.log" "$out/raw/build-$cfg.log"
+			bb_fail build "$cfg" "make: $(grep -m1 -iE 'error|too many' "$work/build.log" ||
+				tail -1 "$work/build.log")"
+		fi
+		[ "$cfg" = native ] || bb_umount "$dir"
+		rm -rf "$work/back/linux"
+	done
+	umount "$work/src"
+}
+
+wl_fio() {
+	local cfg job dir
+	export BENCH_FIO_SIZE=$fio_size BENCH_FIO_LOOPS=$fio_loops \
+		BENCH_FIO_RUNTIME=$fio_runtime BENCH_FIO_FILES=$fio_files
+	for cfg in $host_configs; do
+		mkdir "$work/back/fio"
+		dir=$work/back/fio
+		if [ "$cfg" != native ]; then
+			if ! bb_mount "$cfg" "$work/back" "$work/mnt"; then
+				bb_fail fio "$cfg" "mount: $(tail -1 "$work/daemon.log")"
+				rm -rf "$work/back/fio"
+				continue
+			fi
+			dir=$work/mnt/fio
+		fi
+		for job in seqread randrw filecreate; do
+			bb_snap a
+			if fio --output-format=json --output="$out/raw/fio-$job-$cfg.json" \
+				--directory="$dir" "$top/bench/fio/$job.fio" > "$work/fio.log" 2>&1 &&
+				python3 bench/report.py fio "$out/raw/fio-$job-$cfg.json" > "$work/fio.rows"; then
+				bb_snap b
+				while read -r metric value unit; do
+					bb_row fio "$cfg" "$job" "$metric" "$value" "$unit"
+				done < "$work/fio.rows"
+				bb_requests fio "$cfg" "$job" 0
+			else
+				bb_fail fio "$cfg" "$job: $(tail -1 "$work/fio.log")"
+			fi
+		done
+		[ "$cfg" = native ] || bb_umount "$work/mnt"
+		rm -rf "$work/back/fio"
+	done
+}
+
+wl_net() {
+	local cfg
+	mkdir "$work/back/net"
+	bench/mdbench create "$work/back/net" "${net_shape%x*}" "${net_shape#*x}" || return 1
+	sshd_start || bb_fail net sshd "failed to start an sshd on 127.0.0.1"
+	for cfg in $net_configs; do
+		if [ -z "$sshd_port" ] && [ "${cfg#sshfs}" != "$cfg" ]; then
+			bb_fail net "$cfg" "no sshd"
+			continue
+		fi
+		bb_meta net "$cfg" "$work/back/net" "$net_shape" "$net_rounds"
+	done
+	sshd_stop
+	rm -rf "$work/back/net"
+}
+
+wl_ext() {
+	local rows
+	# about 5 minutes at full size; run.sh's default limit (900 s) is near
+	BPFUSE_VM_TIMEOUT=${BPFUSE_VM_TIMEOUT:-1800} \
+		BPFUSE_VM_CMDLINE="bpfuse_bench_shape=$vm_shape bpfuse_bench_rounds=$vm_rounds" \
+		test/vm/run.sh bench/vm-guest.sh > "$out/raw/vm.out" 2>&1
+	rows=$(grep -a "^bpfuse-bench:$(printf '\t')" "$out/raw/vm.out" | cut -f2- |
+		awk -F '\t' -v OFS='\t' -v c="$commit" '{ $1 = c; print }')
+	[ -n "$rows" ] && printf '%s\n' "$rows" >> "$out/results.tsv"
+	# the guest's failures are rows already; a guest that never ran is one here
+	if ! grep -q '^[0-9]* passed, 0 failed$' "$out/raw/vm.out"; then
+		bb_fail ext vm "the guest run failed: $(grep -a -m1 -E '^not ok|^vm: ' "$out/raw/vm.out")"
+	fi
+}
+
+start=$SECONDS
+for wl in $workloads; do
+	t0=$SECONDS
+	echo "bench: $wl ..." >&2
+	"wl_$wl" || bb_fail "$wl" all "the workload could not run"
+	info "seconds_$wl" "$((SECONDS - t0))"
+done
+info seconds "$((SECONDS - start))"
+
+python3 bench/report.py render "$out" || die "failed to write the report in $out"
+failed=$(awk -F '\t' '$9 == "status" && $10 == "failed"' "$out/results.tsv" | wc -l)
+echo "bench: results in $out ($((SECONDS - start)) s)"
+[ "$failed" -eq 0 ] || die "$failed measurement(s) failed: see $out/results.md"

@@ -1,0 +1,120 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# A smoke run of the benchmark suite: bench/run.sh --quick (tiny sizes) into
+# a temp dir. Fails if a workload breaks, a configuration gives no number,
+# the report or its charts are missing, or anything is left mounted or
+# running; never judges the numbers. The ext workload boots the 6.1 guest
+# (minutes under TCG): included with BPFUSE_BENCH_VM=1. Speaks TAP.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+workloads="meta build fio net"
+[ "${BPFUSE_BENCH_VM:-}" = 1 ] && workloads="$workloads ext"
+missing=
+for tool in fio sshfs /usr/sbin/sshd gnuplot jq; do
+	command -v "$tool" > /dev/null || missing="$missing ${tool##*/}"
+done
+if [ -n "$missing" ]; then
+	echo "1..0 # SKIP missing:$missing (scripts/deps.sh bench installs them)"
+	exit 0
+fi
+
+# check, and the exit trap that removes $work with whatever is mounted there
+source "$top/test/lib.sh"
+work=$(mktemp -d /tmp/bpfuse-bench.XXXXXX)
+trap bf_cleanup EXIT
+out=$work/results
+
+# shellcheck disable=SC2086
+"$top/bench/run.sh" --quick --out "$out" $workloads > "$work/log" 2>&1
+rc=$?
+check "bench/run.sh --quick $workloads exits 0 (got $rc)" [ "$rc" = 0 ]
+[ "$rc" = 0 ] || tail -20 "$work/log" | sed 's/^/# /'
+
+# numbers WORKLOAD CONFIG METRIC COUNT: at least COUNT rows of METRIC (a
+# regular expression) with a number > 0 ("req" rows may be 0)
+numbers() {
+	local got
+	got=$(awk -F '\t' -v w="$1" -v c="$2" -v m="^($3)\$" \
+		'$6 == w && $7 == c && $9 ~ m && $10 ~ /^[0-9.]+$/ && ($10 > 0 || $9 == "req")' \
+		"$out/results.tsv" 2> /dev/null | wc -l)
+	[ "$got" -ge "$4" ]
+}
+# both W C M1 N1 M2 N2: numbers for two metrics
+both() { numbers "$1" "$2" "$3" "$4" && numbers "$1" "$2" "$5" "$6"; }
+# every row carries commit, kernel, CPU, cores and RAM
+described() {
+	awk -F '\t' 'NR > 1 && (NF != 11 || $1 == "" || $1 == "-" || $2 == "" || $3 == "" ||
+		$4 !~ /^[0-9]+$/ || $5 !~ /GiB$/) { bad = 1 } END { exit bad || NR < 2 }' \
+		"$out/results.tsv"
+}
+sections() {
+	local wl
+	for wl in $workloads; do
+		case $wl in
+		meta) grep -q '^## Metadata' "$out/results.md" ;;
+		build) grep -q '^## Kernel build' "$out/results.md" ;;
+		fio) grep -q '^## fio' "$out/results.md" ;;
+		net) grep -q '^## Network' "$out/results.md" ;;
+		ext) grep -q '^## Ext mode' "$out/results.md" ;;
+		esac || return 1
+	done
+}
+pngs() {
+	local f any=
+	for f in "$out"/*.png; do
+		[ -f "$f" ] && [ "$(head -c 4 "$f" | tail -c 3)" = PNG ] || return 1
+		any=1
+	done
+	[ -n "$any" ]
+}
+check "every row names its commit, kernel and machine" described
+
+for wl in $workloads; do
+	case $wl in
+	meta)
+		for cfg in native ptll; do
+			check "meta, $cfg: 12 timings" numbers meta "$cfg" us 12
+		done
+		for cfg in never timeouts stock; do
+			check "meta, $cfg: 12 timings and request counts" \
+				both meta "$cfg" us 12 req 12
+		done
+		;;
+	build)
+		for cfg in native ptll; do
+			check "build, $cfg: a wall time" numbers build "$cfg" wall 1
+		done
+		for cfg in never timeouts stock; do
+			check "build, $cfg: a wall time and requests per opcode" \
+				both build "$cfg" wall 1 op:lookup 1
+		done
+		;;
+	fio)
+		for cfg in native never timeouts stock ptll; do
+			check "fio, $cfg: sequential, random read and write, creation" \
+				numbers fio "$cfg" 'read|write|create' 4
+		done
+		;;
+	net)
+		for cfg in native never+1ms timeouts+1ms stock+1ms sshfs sshfs+never \
+			sshfs+timeouts sshfs+stock; do
+			check "net, $cfg: 12 timings" numbers net "$cfg" us 12
+		done
+		;;
+	ext)
+		for cfg in native stock ext; do
+			check "ext (6.1 guest), $cfg: 12 timings" numbers ext "$cfg" us 12
+		done
+		check "ext mode answered requests in the kernel" numbers ext ext khit 1
+		;;
+	esac
+done
+
+check "results.md has a section per workload" sections
+check "charts are PNG images" pngs
+check "nothing left mounted under /tmp/bpfuse-bench.*" \
+	bash -c "! grep -q ' /tmp/bpfuse-bench\.' /proc/mounts"
+check "no daemon or sshd of the run left" \
+	bash -c "! pgrep -f 'bpfuse-bench\.[A-Za-z0-9]{6}/' > /dev/null"
+echo "1..$n"
