@@ -30,6 +30,8 @@ cleanup() {
 trap cleanup EXIT
 
 rm -f test/*.trs test/*.log test-suite.log
+# the benchmarks' smoke run boots the guest too, unless the guest is skipped
+[ "${BPFUSE_TEST_VM:-1}" != 0 ] && export BPFUSE_BENCH_VM=1
 make -s check
 rc=$?
 

@@ -11,7 +11,7 @@
 # words reach the guest's init, and so the tests, as environment variables.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-timeout=${BPFUSE_VM_TIMEOUT:-900}
+timeout=${BPFUSE_VM_TIMEOUT:-1500}
 tests=${*:-test/vm/hook_smoke.sh test/vm/ext.sh test/vm/accept.sh test/test_opts \
 test/test_inode test/test_path test/test_maps test/test_mount test/test_mount_nocache \
 test/test_cli test/stats.sh test/coherence.py}
