@@ -22,7 +22,8 @@ expect() {
 repeat() { $py -c "import os, sys
 for _ in range($1): $2" "$work/mnt"; }
 
-echo "1..31"
+plan=31
+echo "1..$plan"
 
 # -- caching off: every stat of /f is one LOOKUP and two GETATTR upcalls:
 # default_permissions wants fresh attributes of the root (search permission)
@@ -167,5 +168,5 @@ restarted=$pid
 bf_stop
 check "a clean unmount leaves no pins" [ -z "$(pins_of "$restarted")" ]
 
-[ "$n" = 30 ] || echo "Bail out! planned 30 checks, ran $n"
+[ "$n" = "$plan" ] || echo "Bail out! planned $plan checks, ran $n"
 exit 0

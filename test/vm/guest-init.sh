@@ -16,8 +16,22 @@ ln -sf /proc/self/fd /dev/fd
 ln -sf /proc/self/fd/0 /dev/stdin
 ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
-mount -t tmpfs tmp /tmp
 mount -t tmpfs run /run
+# A build tree under the host's /tmp (a CI clone, say) would vanish under
+# the guest's own /tmp: keep it reachable at the same path, read-only, as
+# the test programs have it compiled in (BPFUSED_PATH).
+case $bpfuse_tree in
+/tmp/*)
+	mkdir -p /run/host-tmp
+	mount --bind /tmp /run/host-tmp
+	mount -t tmpfs tmp /tmp
+	mkdir -p "$bpfuse_tree"
+	mount --bind "/run/host-tmp/${bpfuse_tree#/tmp/}" "$bpfuse_tree"
+	;;
+*)
+	mount -t tmpfs tmp /tmp
+	;;
+esac
 mount -t tmpfs varcache /var/cache
 mount -t bpf bpf /sys/fs/bpf
 mount -t tracefs tracefs /sys/kernel/tracing 2> /dev/null

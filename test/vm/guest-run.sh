@@ -14,7 +14,7 @@ for t in "$@"; do
 	rc=$?
 	printf '%s\n' "$out"
 	p=$(printf '%s\n' "$out" | grep -c '^ok ')
-	f=$(printf '%s\n' "$out" | grep -c '^not ok ')
+	f=$(printf '%s\n' "$out" | grep -c '^not ok \|^Bail out!')
 	# a crash or a missing plan is a failure too
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1
