@@ -68,7 +68,8 @@ struct bf_inode {
 	int fd; /* O_PATH fd, or -1 when held by handle only */
 	int mount_fd; /* borrowed from table->mounts for open_by_handle_at */
 	struct file_handle *fh; /* NULL when the file system has no handles */
-	uint32_t kref; /* ext mode: its slot for kernel-taken lookups, or BPFUSE_KREF_NONE */
+	uint32_t kref; /* ext mode: its slot for kernel-taken lookups, or BPFUSE_KREF_NONE;
+			  set at creation, fixed until the node is freed */
 };
 
 struct bf_table {
@@ -90,7 +91,6 @@ struct bf_inode *bf_table_ref_id(struct bf_table *t, uint64_t nodeid);
 bool bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n);
 uint64_t bf_table_node_at(struct bf_table *t, int dirfd, const char *name, bool going);
 uint64_t bf_table_node_of(struct bf_table *t, dev_t dev, ino_t ino);
-uint32_t bf_table_kref(struct bf_table *t, uint64_t nodeid);
 size_t bf_table_count(struct bf_table *t);
 uint64_t bf_table_lookups(struct bf_table *t);
 

@@ -137,8 +137,12 @@ static void bf_entry_init(struct bf_fs *fs, struct fuse_entry_param *e)
 	e->entry_timeout = fs->opts.entry_timeout;
 }
 
-/* Look name up in the open directory dirfd and take a lookup reference. */
-static int bf_lookup_at(struct bf_fs *fs, int dirfd, const char *name, struct fuse_entry_param *e)
+/*
+ * Look name up in the open directory dirfd and take a lookup reference;
+ * *kref (if kref is not NULL) is the node's slot for kernel-taken lookups.
+ */
+static int bf_lookup_at(struct bf_fs *fs, int dirfd, const char *name, struct fuse_entry_param *e,
+			uint32_t *kref)
 {
 	struct bf_inode proto, *in;
 	int err;
@@ -151,18 +155,20 @@ static int bf_lookup_at(struct bf_fs *fs, int dirfd, const char *name, struct fu
 	if (!in)
 		return -ENOMEM;
 	e->ino = in->nodeid;
+	if (kref)
+		*kref = in->kref; /* set at creation, fixed while we hold the reference */
 	return 0;
 }
 
 static int bf_do_lookup(struct bf_fs *fs, fuse_ino_t parent, const char *name,
-			struct fuse_entry_param *e)
+			struct fuse_entry_param *e, uint32_t *kref)
 {
 	int dirfd, err;
 
 	dirfd = bf_fd(fs, parent, O_PATH);
 	if (dirfd < 0)
 		return dirfd;
-	err = bf_lookup_at(fs, dirfd, name, e);
+	err = bf_lookup_at(fs, dirfd, name, e, kref);
 	close(dirfd);
 	return err;
 }
@@ -205,6 +211,7 @@ static void bf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct bf_fs *fs = bf_fs(req);
 	struct fuse_entry_param e;
 	uint64_t epoch;
+	uint32_t kref;
 	int err;
 
 	err = bf_lookup_cached(fs, parent, name, &e);
@@ -213,11 +220,10 @@ static void bf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	} else {
 		epoch = bpfuse_epoch(fs->cache);
 		bf_backend(fs, FUSE_LOOKUP);
-		err = bf_do_lookup(fs, parent, name, &e);
+		err = bf_do_lookup(fs, parent, name, &e, &kref);
 		if (!err) {
 			bpfuse_attr_put(fs->cache, epoch, e.ino, &e.attr);
-			bpfuse_lookup_put(fs->cache, epoch, parent, name, e.ino,
-					  bf_table_kref(&fs->table, e.ino));
+			bpfuse_lookup_put(fs->cache, epoch, parent, name, e.ino, kref);
 		} else if (err == -ENOENT) {
 			bpfuse_lookup_put(fs->cache, epoch, parent, name, 0, BPFUSE_KREF_NONE);
 		}
@@ -411,7 +417,7 @@ out_leave:
 	/* EEXIST too: a cached "no such name" was wrong then */
 	bpfuse_on_create(fs->cache, parent, name);
 	if (!err)
-		err = bf_lookup_at(fs, dirfd, name, &e);
+		err = bf_lookup_at(fs, dirfd, name, &e, NULL);
 	close(dirfd);
 	if (err)
 		fuse_reply_err(req, -err);
@@ -455,7 +461,7 @@ static void bf_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const cha
 		err = -errno;
 	bpfuse_on_link(fs->cache, ino, parent, name);
 	if (!err)
-		err = bf_lookup_at(fs, dirfd, name, &e);
+		err = bf_lookup_at(fs, dirfd, name, &e, NULL);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -588,7 +594,7 @@ static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	bf_creds_leave();
 	bpfuse_on_create(fs->cache, parent, name);
 	if (!err)
-		err = bf_lookup_at(fs, dirfd, name, &e);
+		err = bf_lookup_at(fs, dirfd, name, &e, NULL);
 	/* it may have existed already, and been truncated */
 	if (!err && (fi->flags & O_TRUNC))
 		bpfuse_on_setattr(fs->cache, e.ino);
@@ -851,7 +857,7 @@ static void bf_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 		next = d->entry->d_off;
 		name = d->entry->d_name;
 		if (plus && !bf_is_dot(name)) {
-			err = -bf_lookup_at(fs, dirfd(d->dp), name, &e);
+			err = -bf_lookup_at(fs, dirfd(d->dp), name, &e, NULL);
 			if (err == ENOENT) {
 				/* gone since readdir saw it: skip it, as getdents would */
 				err = 0;

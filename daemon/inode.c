@@ -269,19 +269,6 @@ out:
 	return freed;
 }
 
-/* The node's slot for kernel-taken lookups (ext mode), for its lookup entries. */
-uint32_t bf_table_kref(struct bf_table *t, uint64_t nodeid)
-{
-	struct bf_inode *in;
-	uint32_t kref;
-
-	pthread_mutex_lock(&t->lock);
-	in = g_hash_table_lookup(t->by_id, &nodeid);
-	kref = in ? in->kref : BPFUSE_KREF_NONE;
-	pthread_mutex_unlock(&t->lock);
-	return kref;
-}
-
 size_t bf_table_count(struct bf_table *t)
 {
 	size_t n;
