@@ -520,6 +520,14 @@ static int bpfuse_kref_init(struct bpfuse *b)
 	return 0;
 }
 
+/* The node lives on: let the kernel take references again. */
+void bpfuse_kref_resume(struct bpfuse *b, uint32_t slot)
+{
+	if (!b || !b->krefs || slot >= BPFUSE_KREF_ENTRIES)
+		return;
+	__atomic_fetch_or(&b->krefs[slot], BPFUSE_KREF_ALIVE, __ATOMIC_RELEASE);
+}
+
 /*
  * A slot for a node the daemon has just handed to the kernel, so that the
  * extension may answer its lookups; BPFUSE_KREF_NONE outside ext mode or
@@ -528,7 +536,6 @@ static int bpfuse_kref_init(struct bpfuse *b)
 uint32_t bpfuse_kref_alloc(struct bpfuse *b)
 {
 	uint32_t slot;
-	uint64_t w;
 
 	if (!b || !b->krefs)
 		return BPFUSE_KREF_NONE;
@@ -541,8 +548,8 @@ uint32_t bpfuse_kref_alloc(struct bpfuse *b)
 	b->kref_head = (b->kref_head + 1) % BPFUSE_KREF_ENTRIES;
 	b->kref_count--;
 	pthread_mutex_unlock(&b->kref_lock);
-	w = __atomic_load_n(&b->krefs[slot], __ATOMIC_RELAXED) & ~BPFUSE_KREF_REFS_MASK;
-	__atomic_store_n(&b->krefs[slot], w | BPFUSE_KREF_ALIVE, __ATOMIC_RELEASE);
+	/* a free slot holds its generation only (see _free()) */
+	bpfuse_kref_resume(b, slot);
 	return slot;
 }
 
@@ -553,22 +560,12 @@ uint32_t bpfuse_kref_alloc(struct bpfuse *b)
  */
 uint64_t bpfuse_kref_take(struct bpfuse *b, uint32_t slot)
 {
-	uint64_t gen, w;
-
 	if (!b || !b->krefs || slot >= BPFUSE_KREF_ENTRIES)
 		return 0;
-	gen = __atomic_load_n(&b->krefs[slot], __ATOMIC_RELAXED) & ~BPFUSE_KREF_REFS_MASK &
-	      ~BPFUSE_KREF_ALIVE;
-	w = __atomic_exchange_n(&b->krefs[slot], gen, __ATOMIC_ACQ_REL);
-	return w & BPFUSE_KREF_REFS_MASK;
-}
-
-/* The node lives on: let the kernel take references again. */
-void bpfuse_kref_resume(struct bpfuse *b, uint32_t slot)
-{
-	if (!b || !b->krefs || slot >= BPFUSE_KREF_ENTRIES)
-		return;
-	__atomic_fetch_or(&b->krefs[slot], BPFUSE_KREF_ALIVE, __ATOMIC_RELEASE);
+	/* one atomic step: ALIVE and the references go, the generation stays */
+	return __atomic_fetch_and(&b->krefs[slot], ~(BPFUSE_KREF_ALIVE | BPFUSE_KREF_REFS_MASK),
+				  __ATOMIC_ACQ_REL) &
+	       BPFUSE_KREF_REFS_MASK;
 }
 
 /*
