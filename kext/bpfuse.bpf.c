@@ -137,13 +137,16 @@ int BPF_KPROBE(simple_request_enter, void *a0, void *a1, void *a2)
 SEC("kprobe")
 int BPF_KPROBE(request_end, struct fuse_req *req)
 {
-	__u32 opcode = BPF_CORE_READ(req, in.h.opcode);
-	__u64 tid = BPF_CORE_READ(req, in.h.pid);
-	bool error = BPF_CORE_READ(req, out.h.error);
 	struct inflight *f;
+	bool error;
+	__u32 opcode;
+	__u64 tid;
 
 	if (!ours(req))
-		return 0;
+		return 0; /* every FUSE mount's requests pass here */
+	opcode = BPF_CORE_READ(req, in.h.opcode);
+	tid = BPF_CORE_READ(req, in.h.pid);
+	error = BPF_CORE_READ(req, out.h.error);
 	f = bpf_map_lookup_elem(&inflight, &tid);
 	if (f && f->opcode == opcode) {
 		count_upcall(opcode, true, bpf_ktime_get_ns() - f->start_ns, error);
