@@ -85,21 +85,15 @@ mkdir -p "$out/raw" || die "failed to create $out"
 out=$(cd "$out" && pwd)
 
 # ---- temp dir, and everything goes on exit -----------------------------------
+# bf_cleanup: whatever is mounted under $work, every background job, $work
+source "$top/test/lib.sh"
 work=$(mktemp -d /tmp/bpfuse-bench.XXXXXX)
 chmod 755 "$work"
 made_run_sshd=
 cleanup() {
-	local m pid
 	trap - EXIT INT TERM
-	for m in $(awk -v w="$work/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r); do
-		umount -l "$m" 2> /dev/null
-	done
-	for pid in $(jobs -p); do
-		kill "$pid" 2> /dev/null
-	done
-	wait 2> /dev/null
+	bf_cleanup
 	[ -n "$made_run_sshd" ] && rmdir /run/sshd 2> /dev/null
-	rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -9,16 +9,8 @@
 # bpfuse_bench_shape=DIRSxFILES, bpfuse_bench_rounds=N (default 4x25, 1).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d /tmp/bpfuse-bench.XXXXXX)
-chmod 755 "$work"
-cleanup() {
-	umount -l "$work/mnt" 2> /dev/null
-	[ -n "${bb_pid:-}" ] && kill "$bb_pid" 2> /dev/null
-	umount -l "$work/back" 2> /dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
+# bf_setup, check, and the exit trap that leaves nothing behind
+source "$top/test/lib.sh"
 # shellcheck source=bench/lib.sh
 . "$top/bench/lib.sh"
 bb_emit() { printf 'bpfuse-bench:\t%s\n' "$1"; }
@@ -33,22 +25,11 @@ export MDBENCH_XATTR=trusted.tag
 bb_pin=(taskset -c 0)
 
 echo "1..4"
-mkdir -p "$work/back" "$work/mnt"
-mount -t tmpfs -o mode=755 bpfuse-bench "$work/back"
+bf_setup bench
+chmod 755 "$work/back"
 mkdir "$work/back/meta"
-if "$top/bench/mdbench" create "$work/back/meta" "${shape%x*}" "${shape#*x}"; then
-	echo "ok 1 - a $shape tree"
-else
-	echo "not ok 1 - a $shape tree"
-fi
-
-n=1
+check "a $shape tree" "$top/bench/mdbench" create "$work/back/meta" "${shape%x*}" "${shape#*x}"
 for cfg in native stock ext; do
-	n=$((n + 1))
 	bb_want_mode=${cfg#native}
-	if bb_meta ext "$cfg" "$work/back/meta" "$shape" "$rounds"; then
-		echo "ok $n - $cfg: metadata benchmark"
-	else
-		echo "not ok $n - $cfg: metadata benchmark"
-	fi
+	check "$cfg: metadata benchmark" bb_meta ext "$cfg" "$work/back/meta" "$shape" "$rounds"
 done

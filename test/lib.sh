@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Sourced by the shell tests (and scripts/demo.sh): a work directory with a
+# Sourced by the shell tests and the benchmarks: a work directory with a
 # tmpfs to serve, bpfused started and stopped on it, TAP lines, and
-# statistics snapshots. Whatever happens, the exit trap unmounts everything
-# under the work directory, kills the daemon and removes the directory.
+# statistics snapshots. Whatever happens, the exit trap (bf_cleanup)
+# unmounts everything under the work directory, kills every background job
+# of the shell (daemons, an sshd) and removes the directory.
 #
 #   bf_setup NAME        $work, a tmpfs at $work/back, an empty $work/mnt
 #   bf_start ARGS...     bpfused -f ARGS $work/back $work/mnt, log in $work/log;
@@ -28,10 +29,10 @@ bf_cleanup() {
 	for m in $(awk -v w="$work/" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r); do
 		umount -l "$m" 2>/dev/null
 	done
-	if [ -n "$pid" ]; then
-		kill -9 "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
+	for m in $(jobs -p); do
+		kill -9 "$m" 2>/dev/null
+	done
+	wait 2>/dev/null
 	rm -rf "$work"
 }
 
