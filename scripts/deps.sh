@@ -1,6 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Installs the Debian 12 packages bpfuse needs, only those that are missing.
+# Installs the Debian 12 packages bpfuse needs, only those that are missing,
+# then libfuse >= 3.17 (scripts/libfuse.sh: Debian 13's source, built into a
+# private prefix where the system's libfuse is older).
 #   scripts/deps.sh          build and run
 #   scripts/deps.sh test     also what the tests and the benchmarks need
 #                            (kernel builds, qemu for the 6.1 guest, fio,
@@ -11,7 +13,7 @@ set -eu
 
 pkgs="build-essential autoconf automake libtool pkg-config libfuse3-dev fuse3
 	libbpf-dev bpftool clang llvm libglib2.0-dev libcriterion-dev acl attr
-	util-linux kmod"
+	util-linux kmod meson ninja-build"
 case ${1:-} in
 '') ;;
 test | vm | bench)
@@ -31,14 +33,15 @@ for p in $pkgs; do
 	dpkg-query -W -f '${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
 		missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "deps: missing packages:$missing (run as root to install them)" >&2
-	exit 1
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps: missing packages:$missing (run as root to install them)" >&2
+		exit 1
+	fi
+	echo "deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-echo "deps: installing$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+exec "$(dirname "$0")/libfuse.sh"
