@@ -7,7 +7,11 @@
 #ifndef BPFUSED_H
 #define BPFUSED_H
 
+#ifdef HAVE_FUSE_PASSTHROUGH
+#define FUSE_USE_VERSION 317 /* fuse_passthrough_open(), 64-bit capabilities */
+#else
 #define FUSE_USE_VERSION 314
+#endif
 #include <fuse_lowlevel.h>
 #include <linux/types.h>
 #include <glib.h>
@@ -23,7 +27,7 @@
 
 enum bf_cache_mode {
 	BF_CACHE_NEVER, /* timeouts 0, page cache dropped at every open */
-	BF_CACHE_AUTO, /* timeouts 1 s, page cache kept while mtime holds */
+	BF_CACHE_AUTO, /* timeouts 1 day when watched, else 1 s; pages kept while mtime holds */
 	BF_CACHE_ALWAYS, /* timeouts 1 day, page cache kept across opens */
 };
 
@@ -41,10 +45,13 @@ struct bf_opts {
 	int watch; /* watch the backing file system for changes */
 	int ext; /* attach the kernel extension where the kernel has the hook */
 	double map_timeout; /* seconds a map entry may be served; < 0 until set */
+	int passthrough; /* kernel passthrough for file data (needs real opens) */
+	unsigned int io_fds; /* nodes that may keep backing fds open for I/O */
 };
 
 int bf_opts_parse(struct fuse_args *args, struct bf_opts *opts);
 int bf_opts_finish(struct bf_opts *opts, bool is_root);
+void bf_opts_timeouts(struct bf_opts *opts, bool watched);
 void bf_opts_free(struct bf_opts *opts);
 void bf_opts_help(void);
 int bf_parse_seconds(const char *s, double *out);
@@ -70,6 +77,14 @@ struct bf_inode {
 	struct file_handle *fh; /* NULL when the file system has no handles */
 	uint32_t kref; /* ext mode: its slot for kernel-taken lookups, or BPFUSE_KREF_NONE;
 			  set at creation, fixed until the node is freed */
+	/* I/O by node (zero-message opens): protected by table->lock */
+	int rfd, wfd; /* cached backing fds for reading, for writing; -1 if none */
+	unsigned int io_users; /* requests using rfd/wfd now: not evicted meanwhile */
+	GList io_link; /* in table->io_lru while rfd or wfd is open */
+	/* kernel passthrough: protected by table->lock */
+	int backing_id; /* registered with the kernel, 0 if none */
+	unsigned int nopen; /* opens sharing backing_id */
+	unsigned int nwrite; /* of those, opened for writing */
 };
 
 struct bf_table {
@@ -81,7 +96,12 @@ struct bf_table {
 	uint64_t underflows; /* FORGETs that asked for more than was held */
 	struct bf_inode *root;
 	struct bpfuse *ext; /* ext mode: the kernel answers lookups too */
+	GQueue io_lru; /* nodes with cached I/O fds, most recent first; protected by lock */
+	unsigned int io_max; /* at most this many nodes keep I/O fds */
 };
+
+/* Nodes keeping I/O fds by default: two fds each at most, well under RLIMIT_NOFILE. */
+#define BF_IO_FDS_DEFAULT 4096
 
 int bf_table_init(struct bf_table *t, int root_fd);
 size_t bf_table_destroy(struct bf_table *t);
@@ -93,6 +113,11 @@ uint64_t bf_table_node_at(struct bf_table *t, int dirfd, const char *name, bool 
 uint64_t bf_table_node_of(struct bf_table *t, dev_t dev, ino_t ino);
 size_t bf_table_count(struct bf_table *t);
 uint64_t bf_table_lookups(struct bf_table *t);
+
+int bf_table_io_get(struct bf_table *t, uint64_t nodeid, bool write, struct bf_inode **held);
+void bf_table_io_put(struct bf_table *t, struct bf_inode *held);
+size_t bf_table_io_count(struct bf_table *t);
+bool bf_table_writing(struct bf_table *t, uint64_t nodeid);
 
 int bf_inode_probe(struct bf_table *t, int dirfd, const char *name, struct bf_inode *proto,
 		   struct stat *st);
@@ -126,7 +151,12 @@ struct bf_fs {
 	struct bf_table table;
 	struct bpfuse *cache; /* NULL: no maps, every call goes to the backend */
 	struct bf_watch *watch; /* NULL: changes behind our back are not seen */
+	struct fuse_session *se; /* for the handlers' notifications */
 	_Atomic uint64_t backend_calls; /* metadata calls into the backing dir */
+	/* decided at INIT, from the options and what the kernel offers */
+	bool open_by_node; /* files opened without a message: no OPEN, FLUSH, RELEASE */
+	bool opendir_by_node; /* directories too: listings cached by the kernel */
+	bool passthrough; /* regular files' data goes to the backing file in the kernel */
 };
 
 #endif

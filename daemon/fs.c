@@ -9,6 +9,12 @@
  * fsgid, supplementary groups and umask, so that ownership, setgid
  * directories and default ACLs come out exactly as on the backing file
  * system. Every handler replies exactly once.
+ *
+ * Unless cache=never or passthrough asks for real opens, files and
+ * directories are opened without a message to the daemon (the OPEN and
+ * OPENDIR handlers answer ENOSYS once, FLUSH too, CREATE becomes MKNOD):
+ * requests then arrive by node, and I/O goes through the node's own backing
+ * fds (bf_table_io_get()), while the kernel keeps pages and listings.
  */
 #include "config.h"
 
@@ -77,6 +83,37 @@ static int bf_begin(fuse_req_t req, fuse_ino_t ino, unsigned int opcode)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * The backing fd a file request works on: its open's own, or with
+ * zero-message opens the node's (*held, given back by bf_file_put()).
+ */
+static int bf_file_get(struct bf_fs *fs, fuse_ino_t ino, struct fuse_file_info *fi, bool write,
+		       struct bf_inode **held)
+{
+	*held = NULL;
+	if (!fs->open_by_node)
+		return fi->fh;
+	return bf_table_io_get(&fs->table, ino, write, held);
+}
+
+static void bf_file_put(struct bf_fs *fs, struct bf_inode *held)
+{
+	if (held)
+		bf_table_io_put(&fs->table, held);
+}
+
+/*
+ * The daemon's read moved the backing atime (where the mount options of the
+ * backing file system say so): the maps' attributes go, and the kernel's,
+ * which with long timeouts would otherwise keep the old atime.
+ */
+static void bf_on_access(struct bf_fs *fs, fuse_ino_t ino)
+{
+	bpfuse_on_access(fs->cache, ino);
+	if (fs->se)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
 /* ---- caller credentials -------------------------------------------------- */
@@ -198,6 +235,8 @@ static int bf_lookup_cached(struct bf_fs *fs, fuse_ino_t parent, const char *nam
 		return 1;
 	if (!nodeid)
 		return -ENOENT;
+	if (fs->passthrough && bf_table_writing(&fs->table, nodeid))
+		return 1; /* its attributes are not cached meanwhile */
 	bf_entry_init(fs, e);
 	/* the node's attributes, and the node itself, must still be there */
 	if (bpfuse_attr_get(fs->cache, nodeid, &e->attr) || !bf_table_ref_id(&fs->table, nodeid))
@@ -222,7 +261,8 @@ static void bf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		bf_backend(fs, FUSE_LOOKUP);
 		err = bf_do_lookup(fs, parent, name, &e, &kref);
 		if (!err) {
-			bpfuse_attr_put(fs->cache, epoch, e.ino, &e.attr);
+			if (!fs->passthrough || !bf_table_writing(&fs->table, e.ino))
+				bpfuse_attr_put(fs->cache, epoch, e.ino, &e.attr);
 			bpfuse_lookup_put(fs->cache, epoch, parent, name, e.ino, kref);
 		} else if (err == -ENOENT) {
 			bpfuse_lookup_put(fs->cache, epoch, parent, name, 0, BPFUSE_KREF_NONE);
@@ -271,31 +311,31 @@ static void bf_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	uint64_t epoch;
 	int fd, err = 0;
 
-	if (bpfuse_attr_get(fs->cache, ino, &st) == 0) {
+	bool writing = fs->passthrough && bf_table_writing(&fs->table, ino);
+
+	(void)fi; /* by node: with zero-message opens there is no fh to use */
+	if (!writing && bpfuse_attr_get(fs->cache, ino, &st) == 0) {
 		bpfuse_count(fs->cache, FUSE_GETATTR, BPFUSE_HIT);
 		fuse_reply_attr(req, &st, fs->opts.attr_timeout);
 		return;
 	}
 	epoch = bpfuse_epoch(fs->cache);
 	bf_backend(fs, FUSE_GETATTR);
-	if (fi) {
-		if (fstat(fi->fh, &st) == -1)
-			err = -errno;
+	fd = bf_fd(fs, ino, O_PATH);
+	if (fd < 0) {
+		err = fd;
 	} else {
-		fd = bf_fd(fs, ino, O_PATH);
-		if (fd < 0) {
-			err = fd;
-		} else {
-			if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1)
-				err = -errno;
-			close(fd);
-		}
+		if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1)
+			err = -errno;
+		close(fd);
 	}
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
 	}
-	bpfuse_attr_put(fs->cache, epoch, ino, &st);
+	/* passthrough writes never reach us: nothing to invalidate them by */
+	if (!writing)
+		bpfuse_attr_put(fs->cache, epoch, ino, &st);
 	fuse_reply_attr(req, &st, fs->opts.attr_timeout);
 }
 
@@ -308,8 +348,12 @@ static struct timespec bf_utime(const struct stat *attr, int valid, int set, int
 	return (struct timespec){ .tv_nsec = UTIME_OMIT };
 }
 
-/* Apply what valid asks for, in the order chmod, chown, truncate, utimes. */
-static int bf_do_setattr(int pfd, struct stat *attr, int valid, struct fuse_file_info *fi)
+/*
+ * Apply what valid asks for, in the order chmod, chown, truncate, utimes.
+ * By path, never by the open's fh: zero-message opens have none, and as
+ * root the path does what the fd would.
+ */
+static int bf_do_setattr(int pfd, struct stat *attr, int valid)
 {
 	char path[BF_PROC_FD_MAX];
 	struct timespec ts[2];
@@ -317,7 +361,7 @@ static int bf_do_setattr(int pfd, struct stat *attr, int valid, struct fuse_file
 
 	bf_proc_fd_path(path, pfd);
 	if (valid & FUSE_SET_ATTR_MODE) {
-		res = fi ? fchmod(fi->fh, attr->st_mode) : chmod(path, attr->st_mode);
+		res = chmod(path, attr->st_mode);
 		if (res == -1)
 			return -errno;
 	}
@@ -329,14 +373,14 @@ static int bf_do_setattr(int pfd, struct stat *attr, int valid, struct fuse_file
 			return -errno;
 	}
 	if (valid & FUSE_SET_ATTR_SIZE) {
-		res = fi ? ftruncate(fi->fh, attr->st_size) : truncate(path, attr->st_size);
+		res = truncate(path, attr->st_size);
 		if (res == -1)
 			return -errno;
 	}
 	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
 		ts[0] = bf_utime(attr, valid, FUSE_SET_ATTR_ATIME, FUSE_SET_ATTR_ATIME_NOW, true);
 		ts[1] = bf_utime(attr, valid, FUSE_SET_ATTR_MTIME, FUSE_SET_ATTR_MTIME_NOW, false);
-		res = fi ? futimens(fi->fh, ts) : utimensat(AT_FDCWD, path, ts, 0);
+		res = utimensat(AT_FDCWD, path, ts, 0);
 		if (res == -1)
 			return -errno;
 	}
@@ -353,7 +397,8 @@ static void bf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 	pfd = bf_begin(req, ino, FUSE_SETATTR);
 	if (pfd < 0)
 		return;
-	err = bf_do_setattr(pfd, attr, valid, fi);
+	(void)fi;
+	err = bf_do_setattr(pfd, attr, valid);
 	/* even a failure may have applied part of the change */
 	bpfuse_on_setattr(fs->cache, ino);
 	if (!err && fstatat(pfd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1)
@@ -376,7 +421,7 @@ static void bf_readlink(fuse_req_t req, fuse_ino_t ino)
 		return;
 	n = readlinkat(fd, "", buf, sizeof(buf));
 	err = n == -1 ? errno : 0;
-	bpfuse_on_access(bf_fs(req)->cache, ino);
+	bf_on_access(bf_fs(req), ino);
 	if (err) {
 		fuse_reply_err(req, err);
 	} else if (n == sizeof(buf)) {
@@ -555,11 +600,98 @@ static void bf_file_cache(struct bf_fs *fs, struct fuse_file_info *fi)
 	fi->keep_cache = fs->opts.cache != BF_CACHE_NEVER;
 }
 
+#ifdef HAVE_FUSE_PASSTHROUGH
+/*
+ * Kernel passthrough for an open regular file. The kernel takes one backing
+ * file per inode, so the node's is registered at its first open, shared by
+ * the others and closed at the last release. Passthrough writes never reach
+ * the daemon: while any open may write, the node's attributes stay out of
+ * the maps (bf_table_writing()). Where the kernel refuses (a backing file
+ * system stacked too deep, say), the mount goes on without passthrough.
+ */
+static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct fuse_file_info *fi)
+{
+	struct bf_fs *fs = bf_fs(req);
+	struct bf_table *t = &fs->table;
+	bool write = (fi->flags & O_ACCMODE) != O_RDONLY;
+	struct bf_inode *in;
+	int id;
+
+	pthread_mutex_lock(&t->lock);
+	in = g_hash_table_lookup(t->by_id, &ino);
+	if (in && !in->backing_id) {
+		id = fuse_passthrough_open(req, fd);
+		if (id > 0) {
+			in->backing_id = id;
+		} else if (fs->passthrough) {
+			fs->passthrough = false;
+			fuse_log(FUSE_LOG_WARNING,
+				 "bpfused: the kernel refused passthrough for node %llu: "
+				 "serving file data from the daemon\n",
+				 (unsigned long long)ino);
+		}
+	}
+	if (in && in->backing_id) {
+		in->nopen++;
+		in->nwrite += write;
+		fi->backing_id = in->backing_id;
+		fi->keep_cache = 0; /* pages cached before must not hide the backing file's */
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (write && fi->backing_id)
+		bpfuse_on_write(fs->cache, ino);
+}
+
+/*
+ * An open that used passthrough is over. req may be NULL when its reply
+ * never reached the kernel: the backing file then stays registered until
+ * the node's next open reuses it or the connection ends.
+ */
+static void bf_passthrough_release(struct bf_fs *fs, fuse_req_t req, fuse_ino_t ino,
+				   struct fuse_file_info *fi)
+{
+	struct bf_table *t = &fs->table;
+	bool write = (fi->flags & O_ACCMODE) != O_RDONLY;
+	struct bf_inode *in;
+
+	if (!fi->backing_id)
+		return;
+	pthread_mutex_lock(&t->lock);
+	in = g_hash_table_lookup(t->by_id, &ino);
+	if (in && in->nopen) {
+		in->nopen--;
+		in->nwrite -= write && in->nwrite;
+		if (!in->nopen && req) {
+			fuse_passthrough_close(req, in->backing_id);
+			in->backing_id = 0;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	/* what was written through the kernel may be cached from before */
+	if (write)
+		bpfuse_on_write(fs->cache, ino);
+}
+#else
+static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct fuse_file_info *fi)
+{
+}
+
+static void bf_passthrough_release(struct bf_fs *fs, fuse_req_t req, fuse_ino_t ino,
+				   struct fuse_file_info *fi)
+{
+}
+#endif
+
 static void bf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct bf_fs *fs = bf_fs(req);
 	int fd;
 
+	if (fs->open_by_node) {
+		/* from now on the kernel opens files without asking */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	bf_backend(fs, FUSE_OPEN);
 	fd = bf_fd(fs, ino, bf_open_flags(fs, fi->flags));
 	/* truncating is a setattr: it also drops capabilities */
@@ -571,8 +703,12 @@ static void bf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->fh = fd;
 	bf_file_cache(fs, fi);
-	if (fuse_reply_open(req, fi) == -ENOENT)
+	if (fs->passthrough)
+		bf_passthrough_open(req, ino, fd, fi);
+	if (fuse_reply_open(req, fi) == -ENOENT) {
 		close(fd); /* interrupted: no RELEASE will come */
+		bf_passthrough_release(fs, NULL, ino, fi);
+	}
 }
 
 static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -582,6 +718,11 @@ static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct fuse_entry_param e;
 	int dirfd, fd = -1, err;
 
+	if (fs->open_by_node) {
+		/* the kernel makes the file with MKNOD, then opens it without asking */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	dirfd = bf_begin(req, parent, FUSE_CREATE);
 	if (dirfd < 0)
 		return;
@@ -607,8 +748,11 @@ static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	fi->fh = fd;
 	bf_file_cache(fs, fi);
+	if (fs->passthrough)
+		bf_passthrough_open(req, e.ino, fd, fi);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		close(fd);
+		bf_passthrough_release(fs, NULL, e.ino, fi);
 		bf_table_forget(&fs->table, e.ino, 1);
 	}
 }
@@ -624,79 +768,167 @@ static void bf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 	struct bf_fs *fs = bf_fs(req);
-	struct bpfuse *cache = fs->cache;
+	struct bf_inode *held;
 	ssize_t n;
-	int err;
+	int fd, err;
 
-	if (!cache || !fs->opts.maps) {
+	fd = bf_file_get(fs, ino, fi, false, &held);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	if (!fs->cache || !fs->opts.maps) {
 		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-		buf.buf[0].fd = fi->fh;
+		buf.buf[0].fd = fd;
 		buf.buf[0].pos = off;
 		fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
-		return;
+		goto out;
 	}
 	buf.buf[0].mem = malloc(size);
 	if (!buf.buf[0].mem) {
 		fuse_reply_err(req, ENOMEM);
-		return;
+		goto out;
 	}
-	n = pread(fi->fh, buf.buf[0].mem, size, off);
+	n = pread(fd, buf.buf[0].mem, size, off);
 	err = n == -1 ? errno : 0;
-	bpfuse_on_access(cache, ino);
+	bf_on_access(fs, ino);
 	if (err)
 		fuse_reply_err(req, err);
 	else
 		fuse_reply_buf(req, buf.buf[0].mem, n);
 	free(buf.buf[0].mem);
+out:
+	bf_file_put(fs, held);
+}
+
+/*
+ * The open's flags that change how a write lands. With zero-message opens
+ * the node's fd is shared, so they travel per write (pwritev2 flags). With
+ * a writeback cache the kernel has placed appends itself.
+ */
+static int bf_write_flags(struct bf_fs *fs, int flags)
+{
+	int rwf = 0;
+
+	if (!fs->open_by_node)
+		return 0; /* the open's own fd carries them */
+	if ((flags & O_APPEND) && !fs->opts.writeback)
+		rwf |= RWF_APPEND;
+	if ((flags & O_SYNC) == O_SYNC)
+		rwf |= RWF_SYNC;
+	else if (flags & O_DSYNC)
+		rwf |= RWF_DSYNC;
+	return rwf;
+}
+
+static ssize_t bf_pwritev2_buf(int fd, struct fuse_bufvec *in_buf, off_t off, int rwf)
+{
+	size_t size = fuse_buf_size(in_buf);
+	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(size);
+	struct iovec iov;
+	ssize_t n;
+
+	mem.buf[0].mem = malloc(size ? size : 1);
+	if (!mem.buf[0].mem)
+		return -ENOMEM;
+	n = fuse_buf_copy(&mem, in_buf, 0);
+	if (n >= 0) {
+		iov = (struct iovec){ .iov_base = mem.buf[0].mem, .iov_len = n };
+		n = pwritev2(fd, &iov, 1, off, rwf);
+		if (n == -1)
+			n = -errno;
+	}
+	free(mem.buf[0].mem);
+	return n;
 }
 
 static void bf_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf, off_t off,
 			 struct fuse_file_info *fi)
 {
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in_buf));
+	struct bf_fs *fs = bf_fs(req);
+	struct bf_inode *held;
 	ssize_t res;
+	int fd, rwf;
 
-	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	out.buf[0].fd = fi->fh;
-	out.buf[0].pos = off;
-	res = fuse_buf_copy(&out, in_buf, 0);
-	bpfuse_on_write(bf_fs(req)->cache, ino);
+	fd = bf_file_get(fs, ino, fi, true, &held);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	rwf = bf_write_flags(fs, fi->flags);
+	if (rwf) {
+		res = bf_pwritev2_buf(fd, in_buf, off, rwf);
+	} else {
+		out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		out.buf[0].fd = fd;
+		out.buf[0].pos = off;
+		res = fuse_buf_copy(&out, in_buf, 0);
+	}
+	bpfuse_on_write(fs->cache, ino);
 	if (res < 0)
 		fuse_reply_err(req, -res);
 	else
 		fuse_reply_write(req, res);
+	bf_file_put(fs, held);
 }
 
-/* close() of a duplicate runs the backing file system's flush semantics. */
+/*
+ * close() of a duplicate runs the backing file system's flush semantics.
+ * With zero-message opens there is nothing to flush: ENOSYS once, and the
+ * kernel sends no more FLUSH.
+ */
 static void bf_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	int fd = dup(fi->fh);
+	int fd;
 
 	(void)ino;
+	if (bf_fs(req)->open_by_node) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	fd = dup(fi->fh);
 	fuse_reply_err(req, fd == -1 ? errno : (close(fd) == -1 ? errno : 0));
 }
 
 static void bf_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
+	bf_passthrough_release(bf_fs(req), req, ino, fi);
 	close(fi->fh);
 	fuse_reply_err(req, 0);
 }
 
 static void bf_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	int res = datasync ? fdatasync(fi->fh) : fsync(fi->fh);
+	struct bf_fs *fs = bf_fs(req);
+	struct bf_inode *held;
+	int fd, err;
 
-	(void)ino;
-	fuse_reply_err(req, res == -1 ? errno : 0);
+	fd = bf_file_get(fs, ino, fi, false, &held);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	err = (datasync ? fdatasync(fd) : fsync(fd)) == -1 ? errno : 0;
+	bf_file_put(fs, held);
+	fuse_reply_err(req, err);
 }
 
 static void bf_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 			 struct fuse_file_info *fi)
 {
-	int err = fallocate(fi->fh, mode, off, len) == -1 ? errno : 0;
+	struct bf_fs *fs = bf_fs(req);
+	struct bf_inode *held;
+	int fd, err;
 
-	bpfuse_on_write(bf_fs(req)->cache, ino);
+	fd = bf_file_get(fs, ino, fi, true, &held);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	err = fallocate(fd, mode, off, len) == -1 ? errno : 0;
+	bpfuse_on_write(fs->cache, ino);
+	bf_file_put(fs, held);
 	fuse_reply_err(req, err);
 }
 
@@ -704,13 +936,28 @@ static void bf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			       struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
 			       struct fuse_file_info *fi_out, size_t len, int flags)
 {
-	ssize_t res;
-	int err;
+	struct bf_fs *fs = bf_fs(req);
+	struct bf_inode *held_in, *held_out = NULL;
+	int fd_in, fd_out, err;
+	ssize_t res = -1;
 
-	res = copy_file_range(fi_in->fh, &off_in, fi_out->fh, &off_out, len, flags);
+	fd_in = bf_file_get(fs, ino_in, fi_in, false, &held_in);
+	if (fd_in < 0) {
+		fuse_reply_err(req, -fd_in);
+		return;
+	}
+	fd_out = bf_file_get(fs, ino_out, fi_out, true, &held_out);
+	if (fd_out < 0) {
+		err = -fd_out;
+		goto out;
+	}
+	res = copy_file_range(fd_in, &off_in, fd_out, &off_out, len, flags);
 	err = res == -1 ? errno : 0;
-	bpfuse_on_access(bf_fs(req)->cache, ino_in);
-	bpfuse_on_write(bf_fs(req)->cache, ino_out);
+	bf_on_access(fs, ino_in);
+	bpfuse_on_write(fs->cache, ino_out);
+out:
+	bf_file_put(fs, held_out);
+	bf_file_put(fs, held_in);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -720,18 +967,30 @@ static void bf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 static void bf_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		     struct fuse_file_info *fi)
 {
-	off_t res = lseek(fi->fh, off, whence);
+	struct bf_fs *fs = bf_fs(req);
+	struct bf_inode *held;
+	off_t res;
+	int fd, err;
 
-	(void)ino;
-	if (res == -1)
-		fuse_reply_err(req, errno);
+	fd = bf_file_get(fs, ino, fi, false, &held);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	res = lseek(fd, off, whence);
+	err = res == -1 ? errno : 0;
+	bf_file_put(fs, held);
+	if (err)
+		fuse_reply_err(req, err);
 	else
 		fuse_reply_lseek(req, res);
 }
 
 /*
  * flock() on the backing file, so other users of the backing directory
- * see the lock. A blocking request is served by polling with LOCK_NB, so
+ * see the lock. Only with real opens of files and directories (cache=never):
+ * otherwise there is no per-open fd to lock, and the kernel keeps flock
+ * locks itself, as it keeps POSIX locks. A blocking request is served by polling with LOCK_NB, so
  * that an interrupted waiter (a signal) frees the worker thread instead of
  * leaving it stuck in flock().
  */
@@ -776,6 +1035,11 @@ static void bf_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct bf_dir *d;
 	int fd, err;
 
+	if (fs->opendir_by_node) {
+		/* from now on the kernel opens directories without asking */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	bf_backend(fs, FUSE_OPENDIR);
 	err = ENOMEM;
 	d = calloc(1, sizeof(*d));
@@ -813,6 +1077,25 @@ static bool bf_is_dot(const char *name)
 }
 
 /*
+ * A stream on directory ino for one request, when the kernel opened the
+ * directory without asking (no fh): positioned by the request's offset.
+ */
+static int bf_dir_open_by_node(struct bf_fs *fs, fuse_ino_t ino, struct bf_dir *d)
+{
+	int fd = bf_fd(fs, ino, O_RDONLY | O_DIRECTORY);
+
+	memset(d, 0, sizeof(*d));
+	if (fd < 0)
+		return -fd;
+	d->dp = fdopendir(fd);
+	if (!d->dp) {
+		close(fd);
+		return errno;
+	}
+	return 0;
+}
+
+/*
  * Fill one reply buffer. For readdirplus every entry but . and .. takes a
  * lookup reference; the ones that do not fit, or whose reply the kernel
  * never receives, are given back.
@@ -821,14 +1104,20 @@ static void bf_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 			  struct fuse_file_info *fi, bool plus)
 {
 	struct bf_fs *fs = bf_fs(req);
-	struct bf_dir *d = bf_dir(fi);
+	struct bf_dir by_node, *d = bf_dir(fi);
 	GArray *taken = g_array_new(false, false, sizeof(uint64_t));
-	char *buf, *p;
+	char *buf = NULL, *p;
 	size_t rem = size;
 	int err = 0;
 	guint i;
 
 	bf_backend(fs, plus ? FUSE_READDIRPLUS : FUSE_READDIR);
+	if (!d) {
+		d = &by_node;
+		err = bf_dir_open_by_node(fs, ino, d);
+		if (err)
+			goto out;
+	}
 	buf = malloc(size);
 	if (!buf) {
 		err = ENOMEM;
@@ -898,8 +1187,10 @@ static void bf_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 	/* An error after some entries is reported by the next call. */
 	if (err && rem != size)
 		err = 0;
-	bpfuse_on_access(fs->cache, ino);
+	bf_on_access(fs, ino);
 out:
+	if (d == &by_node && d->dp)
+		closedir(d->dp);
 	if (err) {
 		fuse_reply_err(req, err);
 	} else if (fuse_reply_buf(req, buf, size - rem) == -ENOENT) {
@@ -934,11 +1225,18 @@ static void bf_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 
 static void bf_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	int fd = dirfd(bf_dir(fi)->dp);
-	int res = datasync ? fdatasync(fd) : fsync(fd);
+	struct bf_dir *d = bf_dir(fi);
+	int fd, res;
 
-	(void)ino;
+	fd = d ? dirfd(d->dp) : bf_fd(bf_fs(req), ino, O_RDONLY | O_DIRECTORY);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	res = datasync ? fdatasync(fd) : fsync(fd);
 	fuse_reply_err(req, res == -1 ? errno : 0);
+	if (!d)
+		close(fd);
 }
 
 static void bf_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -1095,18 +1393,49 @@ static void bf_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 /* ---- session ------------------------------------------------------------- */
 
+/*
+ * What the connection will do, from the options and what the kernel
+ * offers. Zero-message opens need the kernel's NO_OPEN(DIR)_SUPPORT, and
+ * cache=never keeps real opens (it drops pages and listings at every open);
+ * passthrough needs real opens of files. Without them, the kernel's own
+ * O_TRUNC handling (a SETATTR) replaces ATOMIC_O_TRUNC, which only an OPEN
+ * can carry, and flock locks stay in the kernel.
+ */
 static void bf_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct bf_fs *fs = userdata;
-	unsigned int want = FUSE_CAP_DONT_MASK | FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_ACL |
-			    FUSE_CAP_ATOMIC_O_TRUNC;
+	unsigned int want = FUSE_CAP_DONT_MASK | FUSE_CAP_POSIX_ACL | FUSE_CAP_CACHE_SYMLINKS;
+	unsigned int unwant = FUSE_CAP_HANDLE_KILLPRIV; /* suid bits: the kernel's setattr */
+	bool caching = fs->opts.cache != BF_CACHE_NEVER;
 
+#ifdef HAVE_FUSE_PASSTHROUGH
+	fs->passthrough = fs->opts.passthrough && (conn->capable & FUSE_CAP_PASSTHROUGH);
+	if (fs->passthrough)
+		want |= FUSE_CAP_PASSTHROUGH;
+#endif
+	if (fs->opts.passthrough && !fs->passthrough)
+		fuse_log(FUSE_LOG_WARNING, "bpfused: %s: serving file data from the daemon\n",
+#ifdef HAVE_FUSE_PASSTHROUGH
+			 "this kernel has no FUSE passthrough"
+#else
+			 "built with a libfuse older than 3.17, without passthrough"
+#endif
+		);
+	fs->open_by_node = caching && !fs->passthrough && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
+	fs->opendir_by_node = caching && (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
+	if (fs->open_by_node || fs->opendir_by_node)
+		unwant |= FUSE_CAP_FLOCK_LOCKS;
+	else
+		want |= FUSE_CAP_FLOCK_LOCKS;
+	if (fs->open_by_node)
+		unwant |= FUSE_CAP_ATOMIC_O_TRUNC;
+	else
+		want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	if (fs->opts.writeback)
 		want |= FUSE_CAP_WRITEBACK_CACHE;
 	else
-		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
-	/* Suid bits are cleared by the kernel's setattr, not by us. */
-	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+		unwant |= FUSE_CAP_WRITEBACK_CACHE;
+	conn->want &= ~unwant;
 	conn->want |= want & conn->capable;
 	conn->time_gran = 1;
 }

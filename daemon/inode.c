@@ -59,6 +59,46 @@ void bf_inode_release(struct bf_inode *in)
 
 static int bf_handle_of(struct bf_table *t, int fd, mode_t type, struct bf_inode *proto);
 
+static void bf_inode_init_io(struct bf_inode *in)
+{
+	in->rfd = -1;
+	in->wfd = -1;
+	in->io_users = 0;
+	in->io_link = (GList){ .data = in };
+	in->backing_id = 0;
+	in->nopen = 0;
+	in->nwrite = 0;
+}
+
+/* Close a node's I/O fds and take it off the LRU. Called with t->lock held. */
+static void bf_io_drop(struct bf_table *t, struct bf_inode *in)
+{
+	if (in->rfd < 0 && in->wfd < 0)
+		return;
+	if (in->rfd >= 0)
+		close(in->rfd);
+	if (in->wfd >= 0)
+		close(in->wfd);
+	in->rfd = in->wfd = -1;
+	g_queue_unlink(&t->io_lru, &in->io_link);
+}
+
+/*
+ * Keep at most io_max nodes with open I/O fds, closing the least recently
+ * used ones that no request is using. Called with t->lock held.
+ */
+static void bf_io_trim(struct bf_table *t)
+{
+	GList *l = t->io_lru.tail, *prev;
+
+	while (t->io_lru.length > t->io_max && l) {
+		prev = l->prev;
+		if (!((struct bf_inode *)l->data)->io_users)
+			bf_io_drop(t, l->data);
+		l = prev;
+	}
+}
+
 static void bf_inode_free(gpointer p)
 {
 	struct bf_inode *in = p;
@@ -82,6 +122,8 @@ int bf_table_init(struct bf_table *t, int root_fd)
 	t->by_key = g_hash_table_new(bf_key_hash, bf_key_equal);
 	t->mounts = g_hash_table_new(g_direct_hash, g_direct_equal);
 	t->next_id = FUSE_ROOT_ID + 1;
+	g_queue_init(&t->io_lru);
+	t->io_max = BF_IO_FDS_DEFAULT;
 
 	err = -ENOMEM;
 	t->root = calloc(1, sizeof(*t->root));
@@ -96,6 +138,7 @@ int bf_table_init(struct bf_table *t, int root_fd)
 	t->root->fd = root_fd;
 	t->root->mount_fd = -1;
 	t->root->kref = BPFUSE_KREF_NONE; /* the kernel never looks the root up */
+	bf_inode_init_io(t->root);
 	g_hash_table_insert(t->by_id, &t->root->nodeid, t->root);
 	g_hash_table_add(t->by_key, t->root);
 
@@ -128,6 +171,8 @@ size_t bf_table_destroy(struct bf_table *t)
 {
 	size_t left = 0;
 
+	while (t->io_lru.head)
+		bf_io_drop(t, t->io_lru.head->data);
 	if (t->by_id)
 		left = g_hash_table_size(t->by_id) - (t->root ? 1 : 0);
 	if (t->by_key)
@@ -191,6 +236,7 @@ struct bf_inode *bf_table_ref(struct bf_table *t, struct bf_inode *proto)
 	in->pinned = false;
 	in->hashed = true;
 	in->kref = bpfuse_kref_alloc(t->ext);
+	bf_inode_init_io(in);
 	g_hash_table_insert(t->by_id, &in->nodeid, in);
 	g_hash_table_add(t->by_key, in);
 	pthread_mutex_unlock(&t->lock);
@@ -260,6 +306,7 @@ bool bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n)
 		goto out;
 	}
 	bpfuse_kref_free(t->ext, in->kref);
+	bf_io_drop(t, in);
 	if (in->hashed)
 		g_hash_table_remove(t->by_key, in);
 	g_hash_table_remove(t->by_id, &in->nodeid);
@@ -267,6 +314,92 @@ bool bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n)
 out:
 	pthread_mutex_unlock(&t->lock);
 	return freed;
+}
+
+/*
+ * A backing fd for I/O on node nodeid, for zero-message opens: the kernel
+ * sends no OPEN, so there is no per-open fd, and requests arrive by node.
+ * Each node keeps one fd for reading and, once written, one for writing
+ * (O_RDWR, which serves reads too), in an LRU of io_max nodes. The fd stays
+ * valid until bf_table_io_put(*held); -errno on failure.
+ */
+int bf_table_io_get(struct bf_table *t, uint64_t nodeid, bool write, struct bf_inode **held)
+{
+	struct bf_inode *in;
+	int fd, *slot;
+
+	pthread_mutex_lock(&t->lock);
+	in = g_hash_table_lookup(t->by_id, &nodeid);
+	if (!in) {
+		pthread_mutex_unlock(&t->lock);
+		return -EIO;
+	}
+	in->io_users++; /* from here on, nothing closes its fds */
+	fd = in->wfd >= 0 ? in->wfd : write ? -1 : in->rfd;
+	if (fd >= 0) {
+		g_queue_unlink(&t->io_lru, &in->io_link);
+		g_queue_push_head_link(&t->io_lru, &in->io_link);
+		pthread_mutex_unlock(&t->lock);
+		*held = in;
+		return fd;
+	}
+	pthread_mutex_unlock(&t->lock);
+
+	fd = bf_inode_open(in, write ? O_RDWR : O_RDONLY);
+
+	pthread_mutex_lock(&t->lock);
+	if (fd < 0) {
+		in->io_users--;
+		pthread_mutex_unlock(&t->lock);
+		return fd;
+	}
+	slot = write ? &in->wfd : &in->rfd;
+	if (*slot >= 0) {
+		close(fd); /* another request opened it meanwhile */
+		fd = *slot;
+	} else {
+		if (in->rfd < 0 && in->wfd < 0)
+			g_queue_push_head_link(&t->io_lru, &in->io_link);
+		*slot = fd;
+		bf_io_trim(t);
+	}
+	pthread_mutex_unlock(&t->lock);
+	*held = in;
+	return fd;
+}
+
+void bf_table_io_put(struct bf_table *t, struct bf_inode *held)
+{
+	pthread_mutex_lock(&t->lock);
+	held->io_users--;
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Nodes holding I/O fds now. */
+size_t bf_table_io_count(struct bf_table *t)
+{
+	size_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->io_lru.length;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+/*
+ * True while node nodeid is open for writing through kernel passthrough:
+ * its writes never reach the daemon, so its attributes must not be cached.
+ */
+bool bf_table_writing(struct bf_table *t, uint64_t nodeid)
+{
+	struct bf_inode *in;
+	bool writing;
+
+	pthread_mutex_lock(&t->lock);
+	in = g_hash_table_lookup(t->by_id, &nodeid);
+	writing = in && in->nwrite;
+	pthread_mutex_unlock(&t->lock);
+	return writing;
 }
 
 size_t bf_table_count(struct bf_table *t)
@@ -362,6 +495,7 @@ int bf_inode_probe(struct bf_table *t, int dirfd, const char *name, struct bf_in
 	memset(proto, 0, sizeof(*proto));
 	proto->fd = -1;
 	proto->mount_fd = -1;
+	bf_inode_init_io(proto);
 	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return -errno;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,6 +71,8 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 				"directly show after the timeouts\n",
 				backing, strerror(-err));
 	}
+	/* Watched, the kernel's caches may live long; unwatched, 1 s bounds staleness. */
+	bf_opts_timeouts(&fs->opts, fs->watch != NULL);
 	/* Unwatched, the map lifetime bounds how long such a change goes unseen. */
 	timeout = fs->opts.map_timeout >= 0 ? fs->opts.map_timeout : fs->watch ? 60 : 1;
 	bpfuse_sweep_stale();
@@ -110,6 +113,38 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 		fprintf(stderr, "bpfused: request statistics unavailable: %s\n", strerror(-err));
 }
 
+/*
+ * Zero-message opens keep up to two backing fds per recently used file:
+ * take the hard RLIMIT_NOFILE, and size the LRU well under it (a quarter
+ * of the fds stay for everything else), or check the user's io_fds=.
+ */
+static int bf_io_limit(struct bf_opts *opts, unsigned int *io_max)
+{
+	struct rlimit rl;
+	rlim_t spare;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		rl.rlim_cur = 1024;
+	spare = rl.rlim_cur - rl.rlim_cur / 4;
+	if (opts->io_fds) {
+		if (2 * (rlim_t)opts->io_fds > spare) {
+			fprintf(stderr,
+				"bpfused: io_fds=%u needs %llu file descriptors, more than three "
+				"quarters of RLIMIT_NOFILE (%llu)\n",
+				opts->io_fds, 2ULL * opts->io_fds, (unsigned long long)rl.rlim_cur);
+			return -EINVAL;
+		}
+		*io_max = opts->io_fds;
+	} else {
+		*io_max = spare / 2 < BF_IO_FDS_DEFAULT ? spare / 2 : BF_IO_FDS_DEFAULT;
+	}
+	return 0;
+}
+
 static int bf_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
 {
 	struct fuse_loop_config *cfg;
@@ -140,6 +175,7 @@ int main(int argc, char *argv[])
 	bool have_table = false, mounted = false;
 	uint64_t underflows;
 	size_t left;
+	unsigned int io_max;
 	int root_fd, ret = 1;
 
 	fs = calloc(1, sizeof(*fs));
@@ -181,6 +217,8 @@ int main(int argc, char *argv[])
 	}
 	if (bf_opts_finish(&fs->opts, true))
 		goto out;
+	if (bf_io_limit(&fs->opts, &io_max))
+		goto out;
 	if (bf_check_backing(fs->opts.backing, &backing))
 		goto out;
 	if (bf_check_mountpoint(cmd.mountpoint, &mnt))
@@ -203,6 +241,7 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	have_table = true;
+	fs->table.io_max = io_max;
 	if (bf_mount_opts(&args, &fs->opts, backing)) {
 		fprintf(stderr, "bpfused: out of memory\n");
 		goto out;
@@ -212,6 +251,7 @@ int main(int argc, char *argv[])
 	se = fuse_session_new(&args, &bf_ops, sizeof(bf_ops), fs);
 	if (!se)
 		goto out; /* libfuse said why, e.g. an unknown option */
+	fs->se = se;
 	if (fuse_set_signal_handlers(se))
 		goto out_destroy;
 	if (fuse_session_mount(se, mnt))

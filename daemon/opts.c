@@ -24,6 +24,7 @@ enum {
 	KEY_ALLOW_OTHER,
 	KEY_NO_ALLOW_OTHER,
 	KEY_MAP_TIMEOUT,
+	KEY_IO_FDS,
 };
 
 #define BF_OPT(t, p, v)                                                                            \
@@ -39,6 +40,7 @@ static const struct fuse_opt bf_opt_spec[] = {
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("no_allow_other", KEY_NO_ALLOW_OTHER),
 	FUSE_OPT_KEY("map_timeout=", KEY_MAP_TIMEOUT),
+	FUSE_OPT_KEY("io_fds=", KEY_IO_FDS),
 	BF_OPT("maps", maps, 1),
 	BF_OPT("no_maps", maps, 0),
 	BF_OPT("watch", watch, 1),
@@ -46,10 +48,19 @@ static const struct fuse_opt bf_opt_spec[] = {
 	BF_OPT("ext", ext, 1),
 	BF_OPT("no_ext", ext, 0),
 	BF_OPT("cache=%s", cache_str, 0),
+	BF_OPT("passthrough", passthrough, 1),
+	BF_OPT("no_passthrough", passthrough, 0),
 	BF_OPT("writeback", writeback, 1),
 	BF_OPT("no_writeback", writeback, 0),
 	FUSE_OPT_END
 };
+
+/* How long the kernel may trust names and attributes when a watcher tells it of changes. */
+#define BF_WATCHED_TIMEOUT 86400
+
+/* Bounds of io_fds=: each node keeps up to two fds. */
+#define BF_IO_FDS_MIN 16
+#define BF_IO_FDS_MAX (1U << 20)
 
 /* Longest delay backend_latency= accepts: anything larger is a typo. */
 #define BF_LATENCY_MAX_NS (10ULL * 1000 * 1000 * 1000)
@@ -127,6 +138,22 @@ static int bf_opt_proc(void *data, const char *arg, int key, struct fuse_args *o
 		return bf_opt_seconds(arg, "negative_timeout", &opts->negative_timeout);
 	case KEY_MAP_TIMEOUT:
 		return bf_opt_seconds(arg, "map_timeout", &opts->map_timeout);
+	case KEY_IO_FDS: {
+		char *end;
+		unsigned long n;
+
+		val = arg + strlen("io_fds=");
+		errno = 0;
+		n = strtoul(val, &end, 10);
+		if (!errno && end != val && !*end && *val != '-' && n >= BF_IO_FDS_MIN &&
+		    n <= BF_IO_FDS_MAX) {
+			opts->io_fds = n;
+			return 0;
+		}
+		fprintf(stderr, "bpfused: invalid io_fds '%s': expected a number from %u to %u\n", val,
+			BF_IO_FDS_MIN, BF_IO_FDS_MAX);
+		return -1;
+	}
 	case KEY_BACKEND_LATENCY:
 		val = arg + strlen("backend_latency=");
 		err = bf_parse_duration(val, &opts->backend_latency_ns);
@@ -163,16 +190,12 @@ int bf_opts_parse(struct fuse_args *args, struct bf_opts *opts)
 }
 
 /*
- * Fill in what the user left unset. The cache mode only picks defaults:
- * an explicit timeout always wins.
+ * Fill in what the user left unset, but the timeouts of cache=auto: those
+ * wait for bf_opts_timeouts(), once it is known whether the backing file
+ * system is watched.
  */
 int bf_opts_finish(struct bf_opts *opts, bool is_root)
 {
-	static const double defaults[] = {
-		[BF_CACHE_NEVER] = 0,
-		[BF_CACHE_AUTO] = 1,
-		[BF_CACHE_ALWAYS] = 86400,
-	};
 	const char *c = opts->cache_str;
 
 	if (!c || !strcmp(c, "auto"))
@@ -185,17 +208,44 @@ int bf_opts_finish(struct bf_opts *opts, bool is_root)
 		fprintf(stderr, "bpfused: invalid cache '%s': expected never, auto or always\n", c);
 		return -EINVAL;
 	}
-	if (opts->entry_timeout < 0)
-		opts->entry_timeout = defaults[opts->cache];
-	if (opts->attr_timeout < 0)
-		opts->attr_timeout = defaults[opts->cache];
-	if (opts->negative_timeout < 0)
-		opts->negative_timeout = defaults[opts->cache];
+	if (opts->passthrough && opts->writeback) {
+		fprintf(stderr, "bpfused: passthrough and writeback exclude each other: "
+				"the kernel's writeback cache would hide the backing file\n");
+		return -EINVAL;
+	}
+	if (opts->cache != BF_CACHE_AUTO)
+		bf_opts_timeouts(opts, false);
 	if (opts->allow_other < 0)
 		opts->allow_other = is_root;
 	if (opts->maps < 0)
 		opts->maps = opts->cache != BF_CACHE_NEVER;
 	return 0;
+}
+
+/*
+ * The kernel's timeouts the user left unset. The cache mode picks them, and
+ * an explicit timeout always wins. cache=auto trusts the kernel's caches
+ * until the watcher invalidates them when the backing file system is
+ * watched (its reports arrive within milliseconds), and 1 s otherwise:
+ * then the timeouts alone bound how long an outside change goes unseen.
+ */
+void bf_opts_timeouts(struct bf_opts *opts, bool watched)
+{
+	static const double defaults[] = {
+		[BF_CACHE_NEVER] = 0,
+		[BF_CACHE_AUTO] = 1,
+		[BF_CACHE_ALWAYS] = 86400,
+	};
+	double d = defaults[opts->cache];
+
+	if (opts->cache == BF_CACHE_AUTO && watched)
+		d = BF_WATCHED_TIMEOUT;
+	if (opts->entry_timeout < 0)
+		opts->entry_timeout = d;
+	if (opts->attr_timeout < 0)
+		opts->attr_timeout = d;
+	if (opts->negative_timeout < 0)
+		opts->negative_timeout = d;
 }
 
 void bf_opts_free(struct bf_opts *opts)
@@ -214,16 +264,26 @@ void bf_opts_help(void)
 	       "\n"
 	       "bpfused options:\n"
 	       "    -o entry_timeout=SECS  how long the kernel may trust a name (default:\n"
-	       "                           by cache mode: never 0, auto 1, always 86400)\n"
+	       "                           by cache mode: never 0, always 86400, auto\n"
+	       "                           86400 while the watcher invalidates, else 1)\n"
 	       "    -o attr_timeout=SECS   how long the kernel may trust attributes (same)\n"
 	       "    -o negative_timeout=SECS  how long the kernel may trust \"no such\n"
 	       "                           name\" (same; 0 disables negative entries)\n"
 	       "    -o cache=MODE          never: every access asks the daemon and file\n"
-	       "                           data is re-read at every open; auto: cached\n"
-	       "                           data is kept while the file's mtime holds;\n"
+	       "                           data is re-read at every open; auto: files\n"
+	       "                           and directories open without a message,\n"
+	       "                           cached data and listings are kept while the\n"
+	       "                           mtime holds or until the watcher drops them;\n"
 	       "                           always: cached data is kept across opens\n"
 	       "                           (only for backing dirs nobody else changes)\n"
 	       "                           (default: auto)\n"
+	       "    -o passthrough         file data read and written by the kernel\n"
+	       "                           straight from the backing file (Linux 6.9 on;\n"
+	       "                           costs an OPEN and a RELEASE per open; default:\n"
+	       "                           off)\n"
+	       "    -o io_fds=N            with zero-message opens, at most N files keep\n"
+	       "                           backing fds open for I/O (default: 4096, or\n"
+	       "                           what RLIMIT_NOFILE allows)\n"
 	       "    -o writeback           kernel writeback cache (default: off)\n"
 	       "    -o no_writeback        no writeback cache\n"
 	       "    -o allow_other         let every user use the mount as its permission\n"

@@ -113,7 +113,8 @@ static void bf_watch_apply(struct bf_watch *w, const struct bf_event *ev)
 		bpfuse_inval_entry(cache, dir, ev->name, BPFUSE_CAUSE_EXTERNAL);
 		bpfuse_inval_attr(cache, dir, BPFUSE_CAUSE_EXTERNAL);
 		fuse_lowlevel_notify_inval_entry(w->se, dir, ev->name, strlen(ev->name));
-		fuse_lowlevel_notify_inval_inode(w->se, dir, -1, 0);
+		/* its attributes, and the listing the kernel may have cached */
+		fuse_lowlevel_notify_inval_inode(w->se, dir, 0, 0);
 	}
 	if (obj) {
 		bpfuse_inval_attr(cache, obj, BPFUSE_CAUSE_EXTERNAL);

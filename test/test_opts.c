@@ -79,9 +79,13 @@ Test(opts, defaults_follow_cache_mode)
 	cr_assert_eq(PARSE(&o, &args, "back", "mnt"), 0);
 	cr_assert_eq(bf_opts_finish(&o, true), 0);
 	cr_assert_eq(o.cache, BF_CACHE_AUTO);
+	cr_assert_lt(o.entry_timeout, 0, "auto waits to know whether the backing dir is watched");
+	bf_opts_timeouts(&o, false);
 	cr_assert_float_eq(o.entry_timeout, 1.0, 1e-12);
 	cr_assert_float_eq(o.attr_timeout, 1.0, 1e-12);
 	cr_assert_float_eq(o.negative_timeout, 1.0, 1e-12);
+	cr_assert_eq(o.passthrough, 0);
+	cr_assert_eq(o.io_fds, 0, "io_fds: sized from RLIMIT_NOFILE at start");
 	cr_assert_eq(o.allow_other, 1);
 	cr_assert_eq(o.writeback, 0);
 	cr_assert_eq(o.backend_latency_ns, 0);
@@ -97,6 +101,32 @@ Test(opts, defaults_follow_cache_mode)
 	cr_assert_eq(o.cache, BF_CACHE_NEVER);
 	cr_assert_float_eq(o.entry_timeout, 0.0, 1e-12);
 	cr_assert_eq(o.allow_other, 0, "not root: no allow_other by default");
+	bf_opts_free(&o);
+	fuse_opt_free_args(&args);
+}
+
+/* Watched, the kernel's caches live until the watcher invalidates them. */
+Test(opts, watched_auto_trusts_the_kernel_long)
+{
+	struct fuse_args args;
+	struct bf_opts o;
+
+	cr_assert_eq(PARSE(&o, &args, "-o", "attr_timeout=2,passthrough,io_fds=64", "b", "m"), 0);
+	cr_assert_eq(bf_opts_finish(&o, true), 0);
+	bf_opts_timeouts(&o, true);
+	cr_assert_float_eq(o.entry_timeout, 86400.0, 1e-12);
+	cr_assert_float_eq(o.negative_timeout, 86400.0, 1e-12);
+	cr_assert_float_eq(o.attr_timeout, 2.0, 1e-12, "an explicit timeout wins");
+	cr_assert_eq(o.passthrough, 1);
+	cr_assert_eq(o.io_fds, 64);
+	bf_opts_free(&o);
+	fuse_opt_free_args(&args);
+
+	cr_assert_eq(PARSE(&o, &args, "-o", "passthrough,writeback", "b", "m"), 0);
+	cr_assert_eq(bf_opts_finish(&o, true), -EINVAL, "passthrough excludes writeback");
+	bf_opts_free(&o);
+	fuse_opt_free_args(&args);
+	cr_assert_eq(PARSE(&o, &args, "-o", "io_fds=8", "b", "m"), -EINVAL);
 	bf_opts_free(&o);
 	fuse_opt_free_args(&args);
 }

@@ -1,0 +1,158 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Requests the kernel no longer sends, counted on real mounts: with the
+# default options, warm open/read/close and warm directory listings reach
+# the daemon not at all (zero-message opens, kept pages and listings, no
+# FLUSH), while file content stays right (O_APPEND, O_TRUNC, mmap,
+# open-then-unlink, more files than the daemon keeps fds for); with
+# -o passthrough, reads and writes go to the backing file in the kernel and
+# stat never shows a stale size. Bad options fail in one line, with nothing
+# mounted. Speaks TAP.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+
+bf_setup fastpath
+echo "1..20"
+
+# upcalls OP: requests of OP that reached the daemon from snap a to snap b
+upcalls() { delta "$1" upcalls; }
+# at_most WHAT OP LIMIT
+at_most() {
+	local got
+	got=$(upcalls "$2")
+	check "$1: $2 upcalls $got <= $3" [ "$got" -le "$3" ]
+}
+# none_of WHAT OP...: each of OP reached the daemon 0 times
+none_of() {
+	local what=$1 op got all=
+	shift
+	for op; do
+		got=$(upcalls "$op")
+		all="$all $op=$got"
+		[ "$got" = 0 ] || { not_ok "$what: no upcalls ($all ...)"; return; }
+	done
+	ok "$what: no upcalls ($all )"
+}
+rounds() { $py -c "import os, sys
+m = sys.argv[1]
+for _ in range($1): $2" "$work/mnt"; }
+
+mkdir "$work/back/d"
+for i in $(seq 100); do echo "file $i" > "$work/back/d/f$i"; done
+head -c 1M /dev/urandom > "$work/back/data"
+
+# -- default options: zero-message opens, kept pages and listings ----------
+bf_start
+rounds 1 'open(m + "/data", "rb").read(); os.listdir(m + "/d"); [open(m + "/d/" + n).read() for n in os.listdir(m + "/d")]'
+snap a
+rounds 100 'open(m + "/data", "rb").read()'
+rounds 100 'os.listdir(m + "/d")'
+snap b
+none_of "warm open/read/close and listings" open flush release read opendir readdir readdirplus releasedir getattr lookup
+check "the data read through the mount is the backing file's" cmp -s "$work/mnt/data" "$work/back/data"
+
+# content through the node's shared fds: append, truncate, overwrite, mmap
+$py - "$work/mnt" <<'EOF' > "$work/py.log" 2>&1
+import mmap, os, sys
+m = sys.argv[1]
+with open(m + "/a", "w") as f:
+    f.write("one\n")
+with open(m + "/a", "a") as f:           # O_APPEND: at the end, whatever the offset
+    f.write("two\n")
+fd = os.open(m + "/a", os.O_WRONLY | os.O_APPEND)
+os.pwrite(fd, b"three\n", 0)             # pwrite on O_APPEND appends on Linux
+os.close(fd)
+assert open(m + "/a").read() == "one\ntwo\nthree\n", open(m + "/a").read()
+with open(m + "/a", "w") as f:           # O_TRUNC
+    f.write("x")
+assert open(m + "/a").read() == "x"
+with open(m + "/b", "wb") as f:
+    f.write(b"\0" * 8192)
+with open(m + "/b", "r+b") as f:
+    mm = mmap.mmap(f.fileno(), 8192)
+    mm[4096:4101] = b"hello"
+    mm.flush()
+    mm.close()
+fd = os.open(m + "/gone", os.O_CREAT | os.O_RDWR, 0o600)
+os.unlink(m + "/gone")
+os.write(fd, b"still here")
+os.lseek(fd, 0, 0)
+assert os.read(fd, 100) == b"still here"
+os.fsync(fd)
+os.close(fd)
+EOF
+check "append, truncate, mmap and open-then-unlink through shared fds" bash -c "[ -s '$work/py.log' ] && cat '$work/py.log' >&2; [ ! -s '$work/py.log' ]"
+check "append and truncate land in the backing file" [ "$(cat "$work/back/a")" = x ]
+check "an mmap write lands in the backing file" \
+	bash -c "[ \"\$(dd if='$work/back/b' bs=1 skip=4096 count=5 2>/dev/null)\" = hello ]"
+check "an O_EXCL create of an existing name fails" \
+	$py -c "import os, sys
+try:
+    os.open(sys.argv[1] + '/a', os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+except FileExistsError:
+    sys.exit(0)
+sys.exit(1)" "$work/mnt"
+bf_stop
+check "the daemon's files and nodes are all given back at unmount" \
+	grep -q "unmounted .*, 0 forget underflows" "$work/log"
+
+# more files written than the daemon keeps fds for: the LRU closes and reopens
+bf_start -o io_fds=16
+$py - "$work/mnt" <<'EOF' > "$work/py.log" 2>&1
+import sys
+m = sys.argv[1]
+for i in range(200):
+    with open(m + "/many%d" % i, "w") as f:
+        f.write("n%d" % i)
+for i in range(200):
+    assert open(m + "/many%d" % i).read() == "n%d" % i
+EOF
+check "200 files through 16 cached fds read back" [ ! -s "$work/py.log" ]
+check "their content is in the backing files" $py -c 'import sys
+sys.exit(any(open("%s/many%d" % (sys.argv[1], i)).read() != "n%d" % i for i in range(200)))' \
+	"$work/back"
+check "the daemon holds at most 32 backing fds for them" \
+	bash -c "[ \$(ls /proc/$pid/fd | wc -l) -lt 64 ]"
+bf_stop
+
+# -- -o passthrough: data in the kernel, attributes never stale -------------
+bf_start -o passthrough
+if grep -q "passthrough" "$work/log"; then
+	echo "# this kernel or build has no passthrough: $(grep passthrough "$work/log")"
+fi
+snap a
+rounds 1 'open(m + "/data", "rb").read()'
+$py - "$work/mnt" <<'EOF' > "$work/py.log" 2>&1
+import os, sys
+m = sys.argv[1]
+with open(m + "/w", "wb") as f:
+    for i in range(64):
+        f.write(b"y" * 4096)
+        f.flush()
+        assert os.stat(m + "/w").st_size == 4096 * (i + 1), os.stat(m + "/w").st_size
+EOF
+snap b
+if grep -q "passthrough" "$work/log"; then
+	check "without passthrough, reads reach the daemon (skip: $(grep -o 'this kernel.*\|built with.*' "$work/log"))" true
+	check "without passthrough, writes reach the daemon (skip)" true
+else
+	at_most "passthrough reads" read 0
+	at_most "passthrough writes" write 0
+fi
+check "stat follows every passthrough write at once" [ ! -s "$work/py.log" ]
+check "passthrough data matches the backing file" cmp -s "$work/mnt/data" "$work/back/data"
+check "passthrough writes are in the backing file" [ "$(stat -c %s "$work/back/w")" = 262144 ]
+same_mtime() { [ -n "$(stat -c %y "$2")" ] && [ "$(stat -c %y "$1")" = "$(stat -c %y "$2")" ]; }
+check "mtime through the mount is the backing file's" same_mtime "$work/mnt/w" "$work/back/w"
+bf_stop
+
+# -- bad input: one line, exit 1, nothing mounted ---------------------------
+for bad in io_fds=0 io_fds=abc io_fds=100000000 passthrough,writeback; do
+	"$bpfused" -f -o "$bad" "$work/back" "$work/mnt" > "$work/out" 2>&1
+	rc=$?
+	check "-o $bad: exit 1, one line, nothing mounted ($(head -c 100 "$work/out"))" \
+		bash -c "[ $rc = 1 ] && [ \$(wc -l < '$work/out') = 1 ] && ! mountpoint -q '$work/mnt'"
+done
+
+[ "$n" = 20 ] || { echo "# ran $n checks, planned 20"; failed=$((failed + 1)); }
+[ "$failed" = 0 ]
