@@ -34,6 +34,8 @@ bb_fail() {
 # bb_opts CONFIG: bpfused's options for a configuration (see README.md)
 bb_opts() {
 	case $1 in
+	default) echo ;;
+	passthrough) echo passthrough ;;
 	never) echo cache=never,no_maps ;;
 	timeouts) echo cache=auto,no_maps ;;
 	stock) echo "$BB_TIMEOUTS0,no_ext" ;;
@@ -54,8 +56,11 @@ bb_wait_mount() {
 }
 
 # bb_mount CONFIG BACK MNT: serve BACK on MNT as CONFIG, one of
-#   never timeouts stock ext    bpfused (bb_opts)
+#   default passthrough never timeouts stock ext
+#                               bpfused (bb_opts)
 #   ptll                        libfuse's passthrough_ll ($bb_ptll)
+#   pthp                        libfuse 3.17's passthrough_hp ($bb_pthp), its
+#                               defaults (kernel passthrough where it can)
 #   sshfs                       sshfs of BACK over ssh to 127.0.0.1 (bb_sshfs)
 #   X+1ms                       bpfused X with backend_latency=1ms
 #   sshfs+X                     bpfused X over an sshfs of BACK
@@ -67,6 +72,9 @@ bb_mount() {
 	ptll)
 		"${bb_pin[@]}" "$bb_ptll" -f -o "source=$back,xattr" "$mnt" 2> "$work/daemon.log" &
 		;;
+	pthp)
+		"${bb_pin[@]}" "$bb_pthp" "$back" "$mnt" 2> "$work/daemon.log" &
+		;;
 	sshfs)
 		bb_sshfs "$back" "$mnt" 2> "$work/daemon.log" &
 		;;
@@ -77,13 +85,15 @@ bb_mount() {
 		return
 		;;
 	*+1ms)
-		opts=$(bb_opts "${cfg%+1ms}"),backend_latency=1ms
+		opts=$(bb_opts "${cfg%+1ms}")
+		opts=${opts:+$opts,}backend_latency=1ms
 		"${bb_pin[@]}" "$top/bpfused" -f -o "$opts" "$back" "$mnt" 2> "$work/daemon.log" &
 		bb_stats_mnt=$mnt
 		;;
 	*)
 		opts=$(bb_opts "$cfg") || { echo "bench: unknown configuration $cfg" >&2; return 1; }
-		"${bb_pin[@]}" "$top/bpfused" -f -o "$opts" "$back" "$mnt" 2> "$work/daemon.log" &
+		"${bb_pin[@]}" "$top/bpfused" -f ${opts:+-o "$opts"} "$back" "$mnt" \
+			2> "$work/daemon.log" &
 		bb_stats_mnt=$mnt
 		;;
 	esac

@@ -72,8 +72,10 @@ else
 	net_shape=10x100 net_rounds=1
 	vm_shape=50x100 vm_rounds=1	# as meta; one warm pass: TCG is slow
 fi
-host_configs="native never timeouts stock ptll"
-net_configs="native never+1ms timeouts+1ms stock+1ms sshfs sshfs+never sshfs+timeouts sshfs+stock"
+# BENCH_CONFIGS / BENCH_NET_CONFIGS choose others (names: bench/lib.sh's bb_mount)
+host_configs=${BENCH_CONFIGS:-native default passthrough timeouts stock pthp ptll}
+net_configs=${BENCH_NET_CONFIGS:-native default+1ms never+1ms timeouts+1ms stock+1ms sshfs \
+sshfs+default sshfs+never sshfs+timeouts sshfs+stock}
 
 commit=$(git -C "$top" rev-parse --short=12 HEAD 2> /dev/null || echo unknown)
 [ -n "$(git -C "$top" status --porcelain --untracked-files=no 2> /dev/null)" ] &&
@@ -139,6 +141,25 @@ build_ptll() {
 		2> "$work/ptll.log" || { cat "$work/ptll.log" >&2; return 1; }
 }
 build_ptll || die "failed to build passthrough_ll"
+
+# ---- libfuse 3.17's passthrough_hp, built here from Debian 13's source -------
+bb_pthp=$work/pthp/example/passthrough_hp
+build_pthp() {
+	local src
+	src=$(scripts/libfuse.sh --source) || return 1
+	meson setup "$work/pthp" "$src" -Dexamples=true -Dutils=false -Dtests=false \
+		> "$work/pthp.log" 2>&1 &&
+		ninja -C "$work/pthp" example/passthrough_hp >> "$work/pthp.log" 2>&1 ||
+		{ tail -20 "$work/pthp.log" >&2; return 1; }
+	# in the foreground, as every daemon here; the rest are its defaults
+	printf '#!/bin/sh\nexec %s --foreground "$@"\n' "$work/pthp/example/passthrough_hp" \
+		> "$work/pthp-fg"
+	chmod +x "$work/pthp-fg"
+	bb_pthp=$work/pthp-fg
+}
+case " $host_configs " in
+*" pthp "*) build_pthp || die "failed to build passthrough_hp" ;;
+esac
 
 # ---- the sshd the sshfs configurations talk to ------------------------------
 sshd_port=
