@@ -59,12 +59,6 @@ static const char *const cache_names[BPFUSE_CACHE_MAX] = {
 	[BPFUSE_CACHE_XATTR] = "xattr",
 };
 
-static const unsigned int cache_capacity[BPFUSE_CACHE_MAX] = {
-	[BPFUSE_CACHE_LOOKUP] = BPFUSE_LOOKUP_ENTRIES,
-	[BPFUSE_CACHE_ATTR] = BPFUSE_ATTR_ENTRIES,
-	[BPFUSE_CACHE_XATTR] = BPFUSE_XATTR_ENTRIES,
-};
-
 static const char *const cause_names[BPFUSE_CAUSE_MAX] = {
 	[BPFUSE_CAUSE_SETATTR] = "setattr", [BPFUSE_CAUSE_WRITE] = "write",
 	[BPFUSE_CAUSE_ACCESS] = "access",   [BPFUSE_CAUSE_CREATE] = "create",
@@ -172,6 +166,33 @@ static unsigned long map_entries(int fd, size_t key_size)
 		n++;
 	}
 	return n;
+}
+
+/* The map's capacity, as the daemon sized it (-o map_entries). */
+static unsigned int map_capacity(int fd)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.max_entries;
+}
+
+/* Bytes the kernel charges for the map: LRU maps are allocated whole. */
+static unsigned long long map_memory(int fd)
+{
+	char path[64], line[128];
+	unsigned long long bytes = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &bytes) == 1)
+			break;
+	fclose(f);
+	return bytes;
 }
 
 static const size_t key_sizes[BPFUSE_CACHE_MAX] = {
@@ -288,14 +309,15 @@ static void print_table(const struct ctl *c, const struct bpfuse_stats *s)
 		       hit_pct(o), (unsigned long long)o->upcalls, (unsigned long long)o->errors,
 		       avg_us(o));
 	}
-	printf("\n%-8s %10s %10s %10s %10s %10s\n", "cache", "entries", "capacity", "inserts",
-	       "deletes", "evictions");
+	printf("\n%-8s %10s %10s %10s %10s %10s %10s\n", "cache", "entries", "capacity",
+	       "inserts", "deletes", "evictions", "MiB");
 	for (j = 0; j < BPFUSE_CACHE_MAX; j++) {
 		entries = map_entries(c->fds[j], key_sizes[j]);
 		evict = evictions(s, j, entries);
-		printf("%-8s %10lu %10u %10llu %10llu %10llu\n", cache_names[j], entries,
-		       cache_capacity[j], (unsigned long long)s->inserts[j],
-		       (unsigned long long)s->deletes[j], (unsigned long long)evict);
+		printf("%-8s %10lu %10u %10llu %10llu %10llu %10.1f\n", cache_names[j], entries,
+		       map_capacity(c->fds[j]), (unsigned long long)s->inserts[j],
+		       (unsigned long long)s->deletes[j], (unsigned long long)evict,
+		       map_memory(c->fds[j]) / 1048576.0);
 	}
 	printf("\ninvalidations:");
 	for (j = 0; j < BPFUSE_CAUSE_MAX; j++)
@@ -353,10 +375,10 @@ static void print_json(const struct ctl *c, const struct bpfuse_stats *s)
 		evict = evictions(s, j, entries);
 		printf("%s\"%s\":{\"entries\":%lu,\"capacity\":%u,\"inserts\":%llu,\"deletes\":%"
 		       "llu,"
-		       "\"evictions\":%llu}",
-		       j ? "," : "", cache_names[j], entries, cache_capacity[j],
+		       "\"evictions\":%llu,\"memory_bytes\":%llu}",
+		       j ? "," : "", cache_names[j], entries, map_capacity(c->fds[j]),
 		       (unsigned long long)s->inserts[j], (unsigned long long)s->deletes[j],
-		       (unsigned long long)evict);
+		       (unsigned long long)evict, map_memory(c->fds[j]));
 	}
 	printf("},\"invalidations\":{");
 	for (j = 0; j < BPFUSE_CAUSE_MAX; j++)

@@ -47,6 +47,7 @@ struct bf_opts {
 	double map_timeout; /* seconds a map entry may be served; < 0 until set */
 	int passthrough; /* kernel passthrough for file data (needs real opens) */
 	unsigned int io_fds; /* nodes that may keep backing fds open for I/O */
+	unsigned int map_entries; /* capacity of the lookup and attr maps; 0: by memory */
 };
 
 int bf_opts_parse(struct fuse_args *args, struct bf_opts *opts);

@@ -47,6 +47,23 @@ static int bf_mount_opts(struct fuse_args *args, const struct bf_opts *opts, con
 }
 
 /*
+ * The maps' default size: a 256th of the machine's memory at about 700
+ * bytes per entry (lookup + attributes + a quarter of an xattr), as a power
+ * of two between the old fixed 65,536 and 1,048,576. 24 GiB gives 131,072
+ * entries, about 90 MB: the working set of a Linux source tree.
+ */
+static uint32_t bf_map_entries_default(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	uint64_t budget = pages > 0 && psize > 0 ? (uint64_t)pages * psize / 256 : 0;
+	uint32_t n = 65536;
+
+	while (n < (1U << 20) && (uint64_t)n * 2 * 700 <= budget)
+		n *= 2;
+	return n;
+}
+
+/*
  * The watcher, the maps and the statistics, set up before the daemon forks
  * into the background, so that they are there when bpfused returns. The
  * maps are loaded even
@@ -76,7 +93,9 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 	/* Unwatched, the map lifetime bounds how long such a change goes unseen. */
 	timeout = fs->opts.map_timeout >= 0 ? fs->opts.map_timeout : fs->watch ? 60 : 1;
 	bpfuse_sweep_stale();
-	err = bpfuse_open(mnt, fs->opts.maps ? timeout : -1, &cache);
+	err = bpfuse_open(mnt, fs->opts.maps ? timeout : -1,
+			  fs->opts.map_entries ? fs->opts.map_entries : bf_map_entries_default(),
+			  &cache);
 	if (err) {
 		fprintf(stderr, "bpfused: BPF maps unavailable (%s): serving without them\n",
 			strerror(-err));

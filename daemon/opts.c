@@ -25,6 +25,7 @@ enum {
 	KEY_NO_ALLOW_OTHER,
 	KEY_MAP_TIMEOUT,
 	KEY_IO_FDS,
+	KEY_MAP_ENTRIES,
 };
 
 #define BF_OPT(t, p, v)                                                                            \
@@ -41,6 +42,7 @@ static const struct fuse_opt bf_opt_spec[] = {
 	FUSE_OPT_KEY("no_allow_other", KEY_NO_ALLOW_OTHER),
 	FUSE_OPT_KEY("map_timeout=", KEY_MAP_TIMEOUT),
 	FUSE_OPT_KEY("io_fds=", KEY_IO_FDS),
+	FUSE_OPT_KEY("map_entries=", KEY_MAP_ENTRIES),
 	BF_OPT("maps", maps, 1),
 	BF_OPT("no_maps", maps, 0),
 	BF_OPT("watch", watch, 1),
@@ -61,6 +63,10 @@ static const struct fuse_opt bf_opt_spec[] = {
 /* Bounds of io_fds=: each node keeps up to two fds. */
 #define BF_IO_FDS_MIN 16
 #define BF_IO_FDS_MAX (1U << 20)
+
+/* Bounds of map_entries=: the lookup and attr caches each hold this many. */
+#define BF_MAP_ENTRIES_MIN 1024
+#define BF_MAP_ENTRIES_MAX (1U << 24)
 
 /* Longest delay backend_latency= accepts: anything larger is a typo. */
 #define BF_LATENCY_MAX_NS (10ULL * 1000 * 1000 * 1000)
@@ -116,6 +122,24 @@ static int bf_opt_seconds(const char *arg, const char *name, double *out)
 	return -1;
 }
 
+static int bf_opt_count(const char *arg, const char *name, unsigned int min, unsigned int max,
+			unsigned int *out)
+{
+	const char *val = arg + strlen(name) + 1;
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(val, &end, 10);
+	if (!errno && end != val && !*end && *val != '-' && n >= min && n <= max) {
+		*out = n;
+		return 0;
+	}
+	fprintf(stderr, "bpfused: invalid %s '%s': expected a number from %u to %u\n", name, val,
+		min, max);
+	return -1;
+}
+
 static int bf_opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	struct bf_opts *opts = data;
@@ -138,22 +162,11 @@ static int bf_opt_proc(void *data, const char *arg, int key, struct fuse_args *o
 		return bf_opt_seconds(arg, "negative_timeout", &opts->negative_timeout);
 	case KEY_MAP_TIMEOUT:
 		return bf_opt_seconds(arg, "map_timeout", &opts->map_timeout);
-	case KEY_IO_FDS: {
-		char *end;
-		unsigned long n;
-
-		val = arg + strlen("io_fds=");
-		errno = 0;
-		n = strtoul(val, &end, 10);
-		if (!errno && end != val && !*end && *val != '-' && n >= BF_IO_FDS_MIN &&
-		    n <= BF_IO_FDS_MAX) {
-			opts->io_fds = n;
-			return 0;
-		}
-		fprintf(stderr, "bpfused: invalid io_fds '%s': expected a number from %u to %u\n", val,
-			BF_IO_FDS_MIN, BF_IO_FDS_MAX);
-		return -1;
-	}
+	case KEY_IO_FDS:
+		return bf_opt_count(arg, "io_fds", BF_IO_FDS_MIN, BF_IO_FDS_MAX, &opts->io_fds);
+	case KEY_MAP_ENTRIES:
+		return bf_opt_count(arg, "map_entries", BF_MAP_ENTRIES_MIN, BF_MAP_ENTRIES_MAX,
+				    &opts->map_entries);
 	case KEY_BACKEND_LATENCY:
 		val = arg + strlen("backend_latency=");
 		err = bf_parse_duration(val, &opts->backend_latency_ns);
@@ -293,6 +306,10 @@ void bf_opts_help(void)
 	       "                           maps (default: on unless cache=never)\n"
 	       "    -o no_maps             the maps serve no request: every request asks\n"
 	       "                           the backend (statistics are still kept)\n"
+	       "    -o map_entries=N       the lookup and attribute maps hold N entries\n"
+	       "                           each, the xattr map N/4; allocated at mount,\n"
+	       "                           about 700 bytes per entry (default: by memory,\n"
+	       "                           65536 up to 1048576)\n"
 	       "    -o map_timeout=SECS    how long a map entry may be served (default: 60\n"
 	       "                           when the backing file system is watched, else 1)\n"
 	       "    -o watch               watch the backing file system, so changes made\n"

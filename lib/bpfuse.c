@@ -43,6 +43,7 @@ struct bpfuse {
 	uint64_t mnt_id;
 	uint64_t timeout_ns; /* entry lifetime; 0: until invalidated */
 	bool caching; /* false: statistics only */
+	uint32_t entries; /* lookup and attr capacity; 0: the built-in sizes */
 	enum bpfuse_mode mode;
 	enum bpfuse_probe probe; /* how upcalls are counted */
 	struct bpf_link *links[3]; /* the counting programs, attached */
@@ -300,6 +301,13 @@ static int bpfuse_try_load(struct bpfuse *b, uint32_t kdev, enum bpfuse_probe pr
 	bpf_program__set_autoload(skel->progs.simple_request_enter, probe == BPFUSE_PROBE_KPROBE);
 	bpf_program__set_autoload(skel->progs.request_end, probe == BPFUSE_PROBE_KPROBE);
 	bpf_program__set_autoload(skel->progs.simple_request_exit, probe == BPFUSE_PROBE_KPROBE);
+	if (b->entries) {
+		/* xattrs: a quarter as many, as the built-in sizes have it */
+		bpf_map__set_max_entries(skel->maps.lookup, b->entries);
+		bpf_map__set_max_entries(skel->maps.attr, b->entries);
+		bpf_map__set_max_entries(skel->maps.xattr,
+					 b->entries / 4 > 1024 ? b->entries / 4 : 1024);
+	}
 	err = bpfuse_bpf__load(skel);
 	if (!err && probe == BPFUSE_PROBE_TRACEPOINT) {
 		b->links[0] = bpf_program__attach(skel->progs.fuse_request_send);
@@ -364,7 +372,7 @@ static int bpfuse_silent(enum libbpf_print_level level, const char *fmt, va_list
 	return 0;
 }
 
-int bpfuse_open(const char *mountpoint, double timeout, struct bpfuse **out)
+int bpfuse_open(const char *mountpoint, double timeout, uint32_t entries, struct bpfuse **out)
 {
 	struct statx stx;
 	struct bpfuse *b;
@@ -386,6 +394,7 @@ int bpfuse_open(const char *mountpoint, double timeout, struct bpfuse **out)
 	b->mnt_id = stx.stx_mnt_id;
 	b->caching = timeout >= 0;
 	b->timeout_ns = timeout > 0 ? (uint64_t)(timeout * 1e9) : 0;
+	b->entries = entries;
 	/* the kernel's dev_t encoding: MKDEV(major, minor) */
 	kdev = (stx.stx_dev_major << 20) | stx.stx_dev_minor;
 	err = bpfuse_pin_dir(b->mnt_id, b->pin_dir, sizeof(b->pin_dir));

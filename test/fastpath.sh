@@ -12,7 +12,7 @@ set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
 bf_setup fastpath
-echo "1..20"
+echo "1..24"
 
 # upcalls OP: requests of OP that reached the daemon from snap a to snap b
 upcalls() { delta "$1" upcalls; }
@@ -146,13 +146,33 @@ same_mtime() { [ -n "$(stat -c %y "$2")" ] && [ "$(stat -c %y "$1")" = "$(stat -
 check "mtime through the mount is the backing file's" same_mtime "$work/mnt/w" "$work/back/w"
 bf_stop
 
+# -- map sizes: the working set, evictions and memory shown -----------------
+# cache FIELD: that field of the lookup cache's entry in snap b
+cache() { $py -c 'import json, sys
+print(json.load(open(sys.argv[1]))["caches"][sys.argv[2]][sys.argv[3]])' "$work/b.json" "$@"; }
+mkdir "$work/back/walk"
+for i in $(seq 3000); do : > "$work/back/walk/$i"; done
+bf_start -o map_entries=2048,entry_timeout=0,attr_timeout=0,negative_timeout=0
+rounds 1 '[os.stat(m + "/walk/%d" % i) for i in range(1, 3001)]'
+snap b
+check "map_entries=2048: capacities 2048, 2048, 1024" \
+	[ "$(cache lookup capacity) $(cache attr capacity) $(cache xattr capacity)" = "2048 2048 1024" ]
+check "a 3000-name walk through 2048 entries shows evictions ($(cache lookup evictions))" \
+	[ "$(cache lookup evictions)" -gt 0 ]
+bf_stop
+bf_start
+snap b
+check "default capacity is at least 65536, its memory shown ($(cache lookup memory_bytes) bytes)" \
+	bash -c "[ $(cache lookup capacity) -ge 65536 ] && [ $(cache lookup memory_bytes) -gt 0 ]"
+bf_stop
+
 # -- bad input: one line, exit 1, nothing mounted ---------------------------
-for bad in io_fds=0 io_fds=abc io_fds=100000000 passthrough,writeback; do
+for bad in io_fds=0 io_fds=abc io_fds=100000000 map_entries=5 passthrough,writeback; do
 	"$bpfused" -f -o "$bad" "$work/back" "$work/mnt" > "$work/out" 2>&1
 	rc=$?
 	check "-o $bad: exit 1, one line, nothing mounted ($(head -c 100 "$work/out"))" \
 		bash -c "[ $rc = 1 ] && [ \$(wc -l < '$work/out') = 1 ] && ! mountpoint -q '$work/mnt'"
 done
 
-[ "$n" = 20 ] || { echo "# ran $n checks, planned 20"; failed=$((failed + 1)); }
+[ "$n" = 24 ] || { echo "# ran $n checks, planned 24"; failed=$((failed + 1)); }
 [ "$failed" = 0 ]

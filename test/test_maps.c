@@ -39,14 +39,14 @@ static void setup(void)
 	bf_require_root();
 	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(mount("bpfuse-maps", dir, "tmpfs", 0, NULL), 0);
-	cr_assert_eq(bpfuse_open(dir, 0, &b), 0);
+	cr_assert_eq(bpfuse_open(dir, 0, 0, &b), 0);
 }
 
 static void reopen(double timeout)
 {
 	bpfuse_close(b);
 	b = NULL;
-	cr_assert_eq(bpfuse_open(dir, timeout, &b), 0);
+	cr_assert_eq(bpfuse_open(dir, timeout, 0, &b), 0);
 }
 
 static void teardown(void)

@@ -16,6 +16,9 @@
  *
  * A negative timeout at bpfuse_open() keeps the statistics and leaves the
  * caches unused: every get misses, puts and invalidations do nothing.
+ * entries sizes the lookup and attr caches (the xattr cache a quarter of
+ * that); 0 keeps BPFUSE_LOOKUP_ENTRIES and friends. The maps are allocated
+ * whole at open: bpfusectl stats shows their memory.
  *
  * Every call is safe from any thread. Calls with a NULL struct bpfuse do
  * nothing and miss, so a daemon runs unchanged when the maps are
@@ -42,7 +45,7 @@ enum bpfuse_source {
 	BPFUSE_BACKEND, /* the backing file system */
 };
 
-int bpfuse_open(const char *mountpoint, double timeout, struct bpfuse **out);
+int bpfuse_open(const char *mountpoint, double timeout, uint32_t entries, struct bpfuse **out);
 void bpfuse_close(struct bpfuse *b);
 void bpfuse_set_pid(struct bpfuse *b, pid_t pid);
 int bpfuse_attach(struct bpfuse *b, int fuse_dev_fd);
