@@ -6,6 +6,7 @@
 #
 #   meta    metadata micro-benchmark (bench/mdbench), cold and warm, with
 #           the requests each operation sends to the daemon
+#   scale   stat of every file of a 100,000-file tree, cold and warm
 #   build   make tinyconfig && make -j4 of linux-source-6.1 on the mount
 #   fio     sequential read, random 4 KiB read/write, file creation
 #   net     the metadata benchmark over a 1 ms backend, and over sshfs to
@@ -21,7 +22,7 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 linux_src=/usr/src/linux-source-6.1.tar.xz
-all_workloads="meta build fio net ext"
+all_workloads="meta scale build fio net ext"
 
 die() {
 	echo "bench: $*" >&2
@@ -40,7 +41,7 @@ while [ $# -gt 0 ]; do
 		echo "usage: bench/run.sh [--quick] [--out DIR] [${all_workloads// /|}]..."
 		exit 0
 		;;
-	meta | build | fio | net | ext)
+	meta | scale | build | fio | net | ext)
 		case " $workloads " in *" $1 "*) ;; *) workloads="$workloads $1" ;; esac
 		;;
 	*) die "unknown argument '$1' (usage: bench/run.sh [--quick] [--out DIR] [WORKLOAD...]," \
@@ -61,12 +62,14 @@ scripts/build.sh > /dev/null || die "failed to build"
 # ---- sizes -----------------------------------------------------------------
 if [ -n "$quick" ]; then
 	meta_shape=4x25 meta_rounds=1
+	scale_shape=4x25
 	build_targets=lib/ctype.o	# kconfig, prepare and one object
 	fio_size=8M fio_loops=2 fio_runtime=1 fio_files=200
 	net_shape=2x10 net_rounds=1
 	vm_shape=4x25 vm_rounds=1
 else
 	meta_shape=50x100 meta_rounds=3
+	scale_shape=100x1000
 	build_targets=
 	fio_size=256M fio_loops=20 fio_runtime=10 fio_files=20000
 	net_shape=10x100 net_rounds=1
@@ -76,6 +79,7 @@ fi
 host_configs=${BENCH_CONFIGS:-native default passthrough timeouts stock pthp ptll}
 net_configs=${BENCH_NET_CONFIGS:-native default+1ms never+1ms timeouts+1ms stock+1ms sshfs \
 sshfs+default sshfs+never sshfs+timeouts sshfs+stock}
+scale_configs=${BENCH_SCALE_CONFIGS:-native default timeouts}
 
 commit=$(git -C "$top" rev-parse --short=12 HEAD 2> /dev/null || echo unknown)
 [ -n "$(git -C "$top" status --porcelain --untracked-files=no 2> /dev/null)" ] &&
@@ -115,6 +119,7 @@ info mode "$([ -n "$quick" ] && echo quick || echo full)"
 info workloads "${workloads# }"
 info machine "$bb_machine"
 info size_meta "${meta_shape/x/ directories × } files, $meta_rounds warm pass(es)"
+info size_scale "${scale_shape/x/ directories × } files, 2 warm passes"
 info size_build "make -j4 ${build_targets:-(everything)}"
 info size_fio "a $fio_size file read $fio_loops times; random I/O for $fio_runtime s;\
  $fio_files files created"
@@ -224,6 +229,26 @@ wl_meta() {
 		bb_meta meta "$cfg" "$work/back/meta" "$meta_shape" "$meta_rounds"
 	done
 	rm -rf "$work/back/meta"
+}
+
+wl_scale() {
+	local cfg dir rc=0
+	mkdir "$work/back/scale"
+	bench/mdbench create "$work/back/scale" "${scale_shape%x*}" "${scale_shape#*x}" || return 1
+	for cfg in $scale_configs; do
+		dir=$work/back/scale
+		if [ "$cfg" != native ]; then
+			dir=$work/mnt
+			bb_mount "$cfg" "$work/back/scale" "$dir" ||
+				{ bb_fail scale "$cfg" "mount: $(tail -1 "$work/daemon.log")"; continue; }
+		fi
+		bb_drop_caches
+		bb_md_pass scale "$cfg" stat cold "$dir" "$scale_shape" 1 &&
+			bb_md_pass scale "$cfg" stat warm "$dir" "$scale_shape" 2 || rc=1
+		[ "$cfg" = native ] || bb_umount "$dir"
+	done
+	rm -rf "$work/back/scale"
+	return "$rc"
 }
 
 wl_build() {

@@ -8,7 +8,7 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
-workloads="meta build fio net"
+workloads="meta scale build fio net"
 [ "${BPFUSE_BENCH_VM:-}" = 1 ] && workloads="$workloads ext"
 missing=
 for tool in fio sshfs /usr/sbin/sshd gnuplot jq; do
@@ -53,6 +53,7 @@ sections() {
 	for wl in $workloads; do
 		case $wl in
 		meta) grep -q '^## Metadata' "$out/results.md" ;;
+		scale) grep -q '^## A large tree' "$out/results.md" ;;
 		build) grep -q '^## Kernel build' "$out/results.md" ;;
 		fio) grep -q '^## fio' "$out/results.md" ;;
 		net) grep -q '^## Network' "$out/results.md" ;;
@@ -73,32 +74,38 @@ check "every row names its commit, kernel and machine" described
 for wl in $workloads; do
 	case $wl in
 	meta)
-		for cfg in native ptll; do
+		for cfg in native pthp ptll; do
 			check "meta, $cfg: 12 timings" numbers meta "$cfg" us 12
 		done
-		for cfg in never timeouts stock; do
+		for cfg in default passthrough timeouts stock; do
 			check "meta, $cfg: 12 timings and request counts" \
 				both meta "$cfg" us 12 req 12
 		done
 		;;
+	scale)
+		check "scale, native: 2 timings" numbers scale native us 2
+		for cfg in default timeouts; do
+			check "scale, $cfg: 2 timings and request counts" both scale "$cfg" us 2 req 2
+		done
+		;;
 	build)
-		for cfg in native ptll; do
+		for cfg in native pthp ptll; do
 			check "build, $cfg: a wall time" numbers build "$cfg" wall 1
 		done
-		for cfg in never timeouts stock; do
+		for cfg in default passthrough timeouts stock; do
 			check "build, $cfg: a wall time and requests per opcode" \
 				both build "$cfg" wall 1 op:lookup 1
 		done
 		;;
 	fio)
-		for cfg in native never timeouts stock ptll; do
+		for cfg in native default passthrough timeouts stock pthp ptll; do
 			check "fio, $cfg: sequential, random read and write, creation" \
 				numbers fio "$cfg" 'read|write|create' 4
 		done
 		;;
 	net)
-		for cfg in native never+1ms timeouts+1ms stock+1ms sshfs sshfs+never \
-			sshfs+timeouts sshfs+stock; do
+		for cfg in native default+1ms never+1ms timeouts+1ms stock+1ms sshfs \
+			sshfs+default sshfs+never sshfs+timeouts sshfs+stock; do
 			check "net, $cfg: 12 timings" numbers net "$cfg" us 12
 		done
 		;;
