@@ -10,6 +10,7 @@
 #                        returns once the mount serves and its maps are pinned
 #   bf_stop              unmount, wait for the daemon (its log is complete)
 #   check WHAT CMD...    "ok N - WHAT" if CMD succeeds, else "not ok N - WHAT"
+#   skip WHAT WHY        "ok N - WHAT # SKIP WHY": not run here, and why
 #   snap NAME            bpfusectl stats -j into $work/NAME.json
 #   delta OP FIELD       how much FIELD of OP grew from snap a to snap b
 
@@ -65,6 +66,7 @@ bf_stop() {
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 
 snap() { "$ctl" stats -j "$work/mnt" > "$work/$1.json"; }
 delta() {
