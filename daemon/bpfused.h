@@ -86,6 +86,7 @@ struct bf_inode {
 	int backing_id; /* registered with the kernel, 0 if none */
 	unsigned int nopen; /* opens sharing backing_id */
 	unsigned int nwrite; /* of those, opened for writing */
+	bool atime_moves; /* the next read moves the backing atime (see bf_atime_moves()) */
 };
 
 struct bf_table {
@@ -119,6 +120,8 @@ int bf_table_io_get(struct bf_table *t, uint64_t nodeid, bool write, struct bf_i
 void bf_table_io_put(struct bf_table *t, struct bf_inode *held);
 size_t bf_table_io_count(struct bf_table *t);
 bool bf_table_writing(struct bf_table *t, uint64_t nodeid);
+void bf_table_set_atime_moves(struct bf_table *t, uint64_t nodeid, bool moves);
+bool bf_table_take_atime_moves(struct bf_table *t, uint64_t nodeid);
 
 int bf_inode_probe(struct bf_table *t, int dirfd, const char *name, struct bf_inode *proto,
 		   struct stat *st);
@@ -139,6 +142,13 @@ int bf_check_mountpoint(const char *path, char **real);
 struct bf_fs;
 struct bf_watch;
 
+/* What a read does to atime on the backing file system, from its mount flags. */
+enum bf_atime_rule {
+	BF_ATIME_RELATIME, /* once after each change, or once a day */
+	BF_ATIME_STRICT, /* at every read */
+	BF_ATIME_NEVER, /* noatime */
+};
+
 int bf_watch_open(struct bf_fs *fs, struct fuse_session *se, int backing_fd, struct bf_watch **out);
 int bf_watch_run(struct bf_watch *w);
 void bf_watch_stop(struct bf_watch *w);
@@ -158,6 +168,7 @@ struct bf_fs {
 	bool open_by_node; /* files opened without a message: no OPEN, FLUSH, RELEASE */
 	bool opendir_by_node; /* directories too: listings cached by the kernel */
 	bool passthrough; /* regular files' data goes to the backing file in the kernel */
+	enum bf_atime_rule atime_rule; /* how reads move atime on the backing file system */
 };
 
 #endif

@@ -105,15 +105,43 @@ static void bf_file_put(struct bf_fs *fs, struct bf_inode *held)
 }
 
 /*
- * The daemon's read moved the backing atime (where the mount options of the
- * backing file system say so): the maps' attributes go, and the kernel's,
- * which with long timeouts would otherwise keep the old atime.
+ * Whether a read of an object with these attributes moves its atime on the
+ * backing file system: with relatime, only when the atime is not after the
+ * last change, or is a day old.
+ */
+static bool bf_ts_le(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec <= b->tv_nsec);
+}
+
+static bool bf_atime_moves(const struct bf_fs *fs, const struct stat *st)
+{
+	struct timespec now;
+
+	switch (fs->atime_rule) {
+	case BF_ATIME_NEVER:
+		return false;
+	case BF_ATIME_STRICT:
+		return true;
+	case BF_ATIME_RELATIME:
+		break;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	return bf_ts_le(&st->st_atim, &st->st_mtim) || bf_ts_le(&st->st_atim, &st->st_ctim) ||
+	       now.tv_sec - st->st_atim.tv_sec >= 24 * 3600;
+}
+
+/*
+ * A read by the daemon: if it moved the backing atime, the maps' attributes
+ * go. The kernel drops its own cached atime after every READ, READDIR and
+ * READLINK it sends, and asks again at the next stat, which the maps must
+ * then not answer with the old one. Most reads move nothing (relatime):
+ * those keep the maps' entry.
  */
 static void bf_on_access(struct bf_fs *fs, fuse_ino_t ino)
 {
-	bpfuse_on_access(fs->cache, ino);
-	if (fs->se)
-		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	if (bf_table_take_atime_moves(&fs->table, ino))
+		bpfuse_on_access(fs->cache, ino);
 }
 
 /* ---- caller credentials -------------------------------------------------- */
@@ -194,6 +222,7 @@ static int bf_lookup_at(struct bf_fs *fs, int dirfd, const char *name, struct fu
 	e->ino = in->nodeid;
 	if (kref)
 		*kref = in->kref; /* set at creation, fixed while we hold the reference */
+	bf_table_set_atime_moves(&fs->table, in->nodeid, bf_atime_moves(fs, &e->attr));
 	return 0;
 }
 
@@ -336,6 +365,7 @@ static void bf_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	/* passthrough writes never reach us: nothing to invalidate them by */
 	if (!writing)
 		bpfuse_attr_put(fs->cache, epoch, ino, &st);
+	bf_table_set_atime_moves(&fs->table, ino, bf_atime_moves(fs, &st));
 	fuse_reply_attr(req, &st, fs->opts.attr_timeout);
 }
 
@@ -403,6 +433,8 @@ static void bf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 	bpfuse_on_setattr(fs->cache, ino);
 	if (!err && fstatat(pfd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1)
 		err = -errno;
+	if (!err)
+		bf_table_set_atime_moves(&fs->table, ino, bf_atime_moves(fs, &st));
 	close(pfd);
 	if (err)
 		fuse_reply_err(req, -err);
@@ -782,7 +814,7 @@ static void bf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		buf.buf[0].fd = fd;
 		buf.buf[0].pos = off;
 		fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
-		goto out;
+		goto out; /* no maps to keep right */
 	}
 	buf.buf[0].mem = malloc(size);
 	if (!buf.buf[0].mem) {

@@ -68,6 +68,7 @@ static void bf_inode_init_io(struct bf_inode *in)
 	in->backing_id = 0;
 	in->nopen = 0;
 	in->nwrite = 0;
+	in->atime_moves = true; /* until its attributes say otherwise */
 }
 
 /* Close a node's I/O fds and take it off the LRU. Called with t->lock held. */
@@ -400,6 +401,34 @@ bool bf_table_writing(struct bf_table *t, uint64_t nodeid)
 	writing = in && in->nwrite;
 	pthread_mutex_unlock(&t->lock);
 	return writing;
+}
+
+/* Whether the next read of nodeid moves its backing atime, as its attributes say. */
+void bf_table_set_atime_moves(struct bf_table *t, uint64_t nodeid, bool moves)
+{
+	struct bf_inode *in;
+
+	pthread_mutex_lock(&t->lock);
+	in = g_hash_table_lookup(t->by_id, &nodeid);
+	if (in)
+		in->atime_moves = moves;
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* After a read: true if it moved the atime; the next one will not, until told again. */
+bool bf_table_take_atime_moves(struct bf_table *t, uint64_t nodeid)
+{
+	struct bf_inode *in;
+	bool moved = false;
+
+	pthread_mutex_lock(&t->lock);
+	in = g_hash_table_lookup(t->by_id, &nodeid);
+	if (in) {
+		moved = in->atime_moves;
+		in->atime_moves = false;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return moved;
 }
 
 size_t bf_table_count(struct bf_table *t)

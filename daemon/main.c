@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "bpfuse.h"
@@ -164,6 +165,16 @@ static int bf_io_limit(struct bf_opts *opts, unsigned int *io_max)
 	return 0;
 }
 
+/* How reads move atime on the backing file system, from its mount flags. */
+static enum bf_atime_rule bf_atime_rule_of(const char *backing)
+{
+	struct statvfs sv;
+
+	if (statvfs(backing, &sv) == -1 || (sv.f_flag & ST_RELATIME))
+		return BF_ATIME_RELATIME;
+	return sv.f_flag & ST_NOATIME ? BF_ATIME_NEVER : BF_ATIME_STRICT;
+}
+
 static int bf_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
 {
 	struct fuse_loop_config *cfg;
@@ -261,6 +272,7 @@ int main(int argc, char *argv[])
 	}
 	have_table = true;
 	fs->table.io_max = io_max;
+	fs->atime_rule = bf_atime_rule_of(backing);
 	if (bf_mount_opts(&args, &fs->opts, backing)) {
 		fprintf(stderr, "bpfused: out of memory\n");
 		goto out;
