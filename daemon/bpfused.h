@@ -14,6 +14,7 @@
 #endif
 #include <fuse_lowlevel.h>
 #include <linux/types.h>
+#include <dirent.h>
 #include <glib.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -60,6 +61,15 @@ int bf_parse_duration(const char *s, uint64_t *ns);
 
 /* ---- inode table (inode.c) ----------------------------------------------- */
 
+/* A directory stream and where a listing stands in it. */
+struct bf_dir {
+	DIR *dp;
+	off_t offset; /* where dp is, as readdir offsets go */
+	struct dirent *entry; /* read but not yet returned to the kernel */
+};
+
+void bf_dir_free(struct bf_dir *d);
+
 /*
  * One backing object the kernel knows by node id. Held by file handle, not
  * by an open fd, so the table can grow past RLIMIT_NOFILE; only file
@@ -80,6 +90,8 @@ struct bf_inode {
 			  set at creation, fixed until the node is freed */
 	/* I/O by node (zero-message opens): protected by table->lock */
 	int rfd, wfd; /* cached backing fds for reading, for writing; -1 if none */
+	struct bf_dir *dir; /* a directory's listing stream, kept between READDIRs */
+	bool dir_busy; /* a request is using dir */
 	unsigned int io_users; /* requests using rfd/wfd now: not evicted meanwhile */
 	GList io_link; /* in table->io_lru while rfd or wfd is open */
 	/* kernel passthrough: protected by table->lock */
@@ -118,6 +130,8 @@ uint64_t bf_table_lookups(struct bf_table *t);
 
 int bf_table_io_get(struct bf_table *t, uint64_t nodeid, bool write, struct bf_inode **held);
 void bf_table_io_put(struct bf_table *t, struct bf_inode *held);
+struct bf_dir *bf_table_dir_get(struct bf_table *t, uint64_t nodeid, struct bf_inode **held);
+void bf_table_dir_put(struct bf_table *t, struct bf_inode *held, struct bf_dir *d);
 size_t bf_table_io_count(struct bf_table *t);
 bool bf_table_writing(struct bf_table *t, uint64_t nodeid);
 void bf_table_set_atime_moves(struct bf_table *t, uint64_t nodeid, bool moves);

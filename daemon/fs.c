@@ -1050,12 +1050,6 @@ static void bf_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
 
 /* ---- directories --------------------------------------------------------- */
 
-struct bf_dir {
-	DIR *dp;
-	off_t offset; /* where dp is, as readdir offsets go */
-	struct dirent *entry; /* read but not yet returned to the kernel */
-};
-
 static struct bf_dir *bf_dir(struct fuse_file_info *fi)
 {
 	return (struct bf_dir *)(uintptr_t)fi->fh;
@@ -1109,21 +1103,36 @@ static bool bf_is_dot(const char *name)
 }
 
 /*
- * A stream on directory ino for one request, when the kernel opened the
- * directory without asking (no fh): positioned by the request's offset.
+ * The stream for a READDIR when the kernel opened the directory without
+ * asking (no fh): the node's kept one, or a new one.
  */
-static int bf_dir_open_by_node(struct bf_fs *fs, fuse_ino_t ino, struct bf_dir *d)
+static int bf_dir_by_node(struct bf_fs *fs, fuse_ino_t ino, struct bf_dir **dp,
+			  struct bf_inode **held)
 {
-	int fd = bf_fd(fs, ino, O_RDONLY | O_DIRECTORY);
+	struct bf_dir *d;
+	int fd, err;
 
-	memset(d, 0, sizeof(*d));
-	if (fd < 0)
+	*dp = bf_table_dir_get(&fs->table, ino, held);
+	if (!*held)
+		return EIO;
+	if (*dp)
+		return 0;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return ENOMEM;
+	fd = bf_fd(fs, ino, O_RDONLY | O_DIRECTORY);
+	if (fd < 0) {
+		free(d);
 		return -fd;
+	}
 	d->dp = fdopendir(fd);
 	if (!d->dp) {
+		err = errno;
 		close(fd);
-		return errno;
+		free(d);
+		return err;
 	}
+	*dp = d;
 	return 0;
 }
 
@@ -1136,7 +1145,8 @@ static void bf_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 			  struct fuse_file_info *fi, bool plus)
 {
 	struct bf_fs *fs = bf_fs(req);
-	struct bf_dir by_node, *d = bf_dir(fi);
+	struct bf_dir *d = bf_dir(fi);
+	struct bf_inode *held = NULL;
 	GArray *taken = g_array_new(false, false, sizeof(uint64_t));
 	char *buf = NULL, *p;
 	size_t rem = size;
@@ -1145,8 +1155,7 @@ static void bf_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 
 	bf_backend(fs, plus ? FUSE_READDIRPLUS : FUSE_READDIR);
 	if (!d) {
-		d = &by_node;
-		err = bf_dir_open_by_node(fs, ino, d);
+		err = bf_dir_by_node(fs, ino, &d, &held);
 		if (err)
 			goto out;
 	}
@@ -1221,8 +1230,8 @@ static void bf_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 		err = 0;
 	bf_on_access(fs, ino);
 out:
-	if (d == &by_node && d->dp)
-		closedir(d->dp);
+	if (held)
+		bf_table_dir_put(&fs->table, held, d);
 	if (err) {
 		fuse_reply_err(req, err);
 	} else if (fuse_reply_buf(req, buf, size - rem) == -ENOENT) {

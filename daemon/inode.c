@@ -59,10 +59,21 @@ void bf_inode_release(struct bf_inode *in)
 
 static int bf_handle_of(struct bf_table *t, int fd, mode_t type, struct bf_inode *proto);
 
+void bf_dir_free(struct bf_dir *d)
+{
+	if (!d)
+		return;
+	if (d->dp)
+		closedir(d->dp);
+	free(d);
+}
+
 static void bf_inode_init_io(struct bf_inode *in)
 {
 	in->rfd = -1;
 	in->wfd = -1;
+	in->dir = NULL;
+	in->dir_busy = false;
 	in->io_users = 0;
 	in->io_link = (GList){ .data = in };
 	in->backing_id = 0;
@@ -71,16 +82,32 @@ static void bf_inode_init_io(struct bf_inode *in)
 	in->atime_moves = true; /* until its attributes say otherwise */
 }
 
+/* Whether the node holds fds for I/O, and so is on the LRU. */
+static bool bf_io_held(const struct bf_inode *in)
+{
+	return in->rfd >= 0 || in->wfd >= 0 || in->dir;
+}
+
+/* Put a node that now holds fds for I/O at the head of the LRU. Called with t->lock held. */
+static void bf_io_touch(struct bf_table *t, struct bf_inode *in, bool held_before)
+{
+	if (held_before)
+		g_queue_unlink(&t->io_lru, &in->io_link);
+	g_queue_push_head_link(&t->io_lru, &in->io_link);
+}
+
 /* Close a node's I/O fds and take it off the LRU. Called with t->lock held. */
 static void bf_io_drop(struct bf_table *t, struct bf_inode *in)
 {
-	if (in->rfd < 0 && in->wfd < 0)
+	if (!bf_io_held(in))
 		return;
 	if (in->rfd >= 0)
 		close(in->rfd);
 	if (in->wfd >= 0)
 		close(in->wfd);
+	bf_dir_free(in->dir);
 	in->rfd = in->wfd = -1;
+	in->dir = NULL;
 	g_queue_unlink(&t->io_lru, &in->io_link);
 }
 
@@ -338,8 +365,7 @@ int bf_table_io_get(struct bf_table *t, uint64_t nodeid, bool write, struct bf_i
 	in->io_users++; /* from here on, nothing closes its fds */
 	fd = in->wfd >= 0 ? in->wfd : write ? -1 : in->rfd;
 	if (fd >= 0) {
-		g_queue_unlink(&t->io_lru, &in->io_link);
-		g_queue_push_head_link(&t->io_lru, &in->io_link);
+		bf_io_touch(t, in, true);
 		pthread_mutex_unlock(&t->lock);
 		*held = in;
 		return fd;
@@ -359,8 +385,7 @@ int bf_table_io_get(struct bf_table *t, uint64_t nodeid, bool write, struct bf_i
 		close(fd); /* another request opened it meanwhile */
 		fd = *slot;
 	} else {
-		if (in->rfd < 0 && in->wfd < 0)
-			g_queue_push_head_link(&t->io_lru, &in->io_link);
+		bf_io_touch(t, in, bf_io_held(in));
 		*slot = fd;
 		bf_io_trim(t);
 	}
@@ -374,6 +399,53 @@ void bf_table_io_put(struct bf_table *t, struct bf_inode *held)
 	pthread_mutex_lock(&t->lock);
 	held->io_users--;
 	pthread_mutex_unlock(&t->lock);
+}
+
+/*
+ * The listing stream kept on directory nodeid, for one READDIR, or NULL if
+ * there is none or another request has it: the caller then opens one and
+ * offers it back in bf_table_dir_put(). Keeping the stream lets a listing
+ * go on where the last READDIR left it: backends such as sshfs cannot start
+ * a fresh stream at a later offset. *held is NULL for an unknown node.
+ */
+struct bf_dir *bf_table_dir_get(struct bf_table *t, uint64_t nodeid, struct bf_inode **held)
+{
+	struct bf_dir *d = NULL;
+	struct bf_inode *in;
+
+	pthread_mutex_lock(&t->lock);
+	in = g_hash_table_lookup(t->by_id, &nodeid);
+	if (in) {
+		in->io_users++;
+		if (in->dir && !in->dir_busy) {
+			d = in->dir;
+			in->dir_busy = true;
+			bf_io_touch(t, in, true);
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	*held = in;
+	return d;
+}
+
+/* Give back the stream from bf_table_dir_get(), or keep the one opened instead. */
+void bf_table_dir_put(struct bf_table *t, struct bf_inode *held, struct bf_dir *d)
+{
+	struct bf_dir *spare = NULL;
+
+	pthread_mutex_lock(&t->lock);
+	if (held->dir == d) {
+		held->dir_busy = false;
+	} else if (!held->dir && d) {
+		bf_io_touch(t, held, bf_io_held(held));
+		held->dir = d;
+	} else {
+		spare = d;
+	}
+	held->io_users--;
+	bf_io_trim(t);
+	pthread_mutex_unlock(&t->lock);
+	bf_dir_free(spare);
 }
 
 /* Nodes holding I/O fds now. */

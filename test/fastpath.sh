@@ -12,7 +12,7 @@ set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
 bf_setup fastpath
-echo "1..25"
+echo "1..27"
 
 # upcalls OP: requests of OP that reached the daemon from snap a to snap b
 upcalls() { delta "$1" upcalls; }
@@ -157,6 +157,28 @@ same_mtime() { [ -n "$(stat -c %y "$2")" ] && [ "$(stat -c %y "$1")" = "$(stat -
 check "mtime through the mount is the backing file's" same_mtime "$work/mnt/w" "$work/back/w"
 bf_stop
 
+# -- a backend that cannot start a listing at a later offset (sshfs): the
+# listing goes on in the stream the last READDIR left, and is complete
+sftp=/usr/lib/openssh/sftp-server
+if command -v sshfs > /dev/null && [ -x "$sftp" ]; then
+	mkdir "$work/sftp" "$work/back/big"
+	for i in $(seq 400); do : > "$work/back/big/a-rather-long-file-name-to-fill-pages-$i"; done
+	printf '#!/bin/sh\nexec %s\n' "$sftp" > "$work/fakessh"
+	chmod +x "$work/fakessh"
+	sshfs -o "ssh_command=$work/fakessh" "localhost:$work/back" "$work/sftp" 2> "$work/sshfs.log"
+	"$bpfused" -f "$work/sftp" "$work/mnt" 2> "$work/log" &
+	pid=$!
+	for _ in $(seq 100); do mountpoint -q "$work/mnt" && break; sleep 0.05; done
+	check "a 400-name listing over sshfs is complete" \
+		[ "$(ls "$work/mnt/big" 2> /dev/null | wc -l)" = 400 ]
+	check "sshfs survived the listing" mountpoint -q "$work/sftp"
+	umount "$work/mnt"; wait "$pid"; pid=
+	umount "$work/sftp"
+else
+	skip "a 400-name listing over sshfs" "no sshfs or $sftp"
+	skip "sshfs survived the listing" "no sshfs or $sftp"
+fi
+
 # -- map sizes: the working set, evictions and memory shown -----------------
 # cache FIELD: that field of the lookup cache's entry in snap b
 cache() { $py -c 'import json, sys
@@ -185,5 +207,5 @@ for bad in io_fds=0 io_fds=abc io_fds=100000000 map_entries=5 passthrough,writeb
 		bash -c "[ $rc = 1 ] && [ \$(wc -l < '$work/out') = 1 ] && ! mountpoint -q '$work/mnt'"
 done
 
-[ "$n" = 25 ] || { echo "# ran $n checks, planned 25"; failed=$((failed + 1)); }
+[ "$n" = 27 ] || { echo "# ran $n checks, planned 27"; failed=$((failed + 1)); }
 [ "$failed" = 0 ]
