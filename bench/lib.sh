@@ -116,6 +116,7 @@ bb_umount() {
 	umount "$1" 2> /dev/null || umount -l "$1" 2> /dev/null
 	[ -n "$bb_pid" ] && wait "$bb_pid" 2> /dev/null
 	bb_pid=
+	bb_stats_mnt=
 	if [ -n "${bb_sshfs_pid:-}" ]; then
 		umount "$work/ssh-mnt" 2> /dev/null || umount -l "$work/ssh-mnt" 2> /dev/null
 		wait "$bb_sshfs_pid" 2> /dev/null
