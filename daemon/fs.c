@@ -668,6 +668,12 @@ static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct f
 		in->nwrite += write;
 		fi->backing_id = in->backing_id;
 		fi->keep_cache = 0; /* pages cached before must not hide the backing file's */
+		/*
+		 * Nothing to flush: the data went to the backing file, POSIX
+		 * locks are the kernel's, and the backing file's own close
+		 * comes with the RELEASE.
+		 */
+		fi->noflush = 1;
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (write && fi->backing_id)
