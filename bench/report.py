@@ -237,7 +237,7 @@ CONFIGS = """\
 | default | `bpfused` with no options: zero-message opens, pages and listings kept, the kernel's caches trusted until the watcher invalidates them (1 day), the maps |
 | passthrough | `bpfused -o passthrough`: the defaults, but files opened for real (OPEN and RELEASE) with kernel passthrough of their data |
 | off | `bpfused -o cache=never,no_maps`: every kernel timeout 0, no maps; every access asks the daemon, which asks the backend |
-| timeouts | `bpfused -o cache=auto,no_maps`: the kernel's entry and attribute caches with 1 s timeouts, no maps (changes behind the daemon's back may stay unseen for 1 s) |
+| timeouts | `bpfused -o cache=auto,no_maps`: the defaults without the maps: the kernel's own caches, a day long while the watcher invalidates them (1 s over an unwatched backend such as sshfs) |
 | stock | `bpfused -o entry_timeout=0,attr_timeout=0,negative_timeout=0,no_ext`: the kernel revalidates every access (coherent), the BPF maps answer in the daemon, the fanotify watch invalidates them; what ext mode builds on |
 | passthrough_hp | libfuse 3.17's example (built for the run from Debian 13's fuse3 source package), its defaults: kernel passthrough of file data, 1 s timeouts |
 | passthrough_ll | libfuse's example (from libfuse3-dev, built for the run), `-o source=DIR,xattr`, its defaults (1 s timeouts) |
