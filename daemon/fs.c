@@ -87,15 +87,24 @@ static int bf_begin(fuse_req_t req, fuse_ino_t ino, unsigned int opcode)
 
 /*
  * The backing fd a file request works on: its open's own, or with
- * zero-message opens the node's (*held, given back by bf_file_put()).
+ * zero-message opens the node's (*held, given back by bf_file_put()). On
+ * failure the request is answered and -1 returned.
  */
-static int bf_file_get(struct bf_fs *fs, fuse_ino_t ino, struct fuse_file_info *fi, bool write,
+static int bf_file_get(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, bool write,
 		       struct bf_inode **held)
 {
+	struct bf_fs *fs = bf_fs(req);
+	int fd;
+
 	*held = NULL;
 	if (!fs->open_by_node)
 		return fi->fh;
-	return bf_table_io_get(&fs->table, ino, write, held);
+	fd = bf_table_io_get(&fs->table, ino, write, held);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return -1;
+	}
+	return fd;
 }
 
 static void bf_file_put(struct bf_fs *fs, struct bf_inode *held)
@@ -810,11 +819,9 @@ static void bf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	ssize_t n;
 	int fd, err;
 
-	fd = bf_file_get(fs, ino, fi, false, &held);
-	if (fd < 0) {
-		fuse_reply_err(req, -fd);
+	fd = bf_file_get(req, ino, fi, false, &held);
+	if (fd < 0)
 		return;
-	}
 	if (!fs->cache || !fs->opts.maps) {
 		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 		buf.buf[0].fd = fd;
@@ -889,11 +896,9 @@ static void bf_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_
 	ssize_t res;
 	int fd, rwf;
 
-	fd = bf_file_get(fs, ino, fi, true, &held);
-	if (fd < 0) {
-		fuse_reply_err(req, -fd);
+	fd = bf_file_get(req, ino, fi, true, &held);
+	if (fd < 0)
 		return;
-	}
 	rwf = bf_write_flags(fs, fi->flags);
 	if (rwf) {
 		res = bf_pwritev2_buf(fd, in_buf, off, rwf);
@@ -942,11 +947,9 @@ static void bf_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	struct bf_inode *held;
 	int fd, err;
 
-	fd = bf_file_get(fs, ino, fi, false, &held);
-	if (fd < 0) {
-		fuse_reply_err(req, -fd);
+	fd = bf_file_get(req, ino, fi, false, &held);
+	if (fd < 0)
 		return;
-	}
 	err = (datasync ? fdatasync(fd) : fsync(fd)) == -1 ? errno : 0;
 	bf_file_put(fs, held);
 	fuse_reply_err(req, err);
@@ -959,11 +962,9 @@ static void bf_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	struct bf_inode *held;
 	int fd, err;
 
-	fd = bf_file_get(fs, ino, fi, true, &held);
-	if (fd < 0) {
-		fuse_reply_err(req, -fd);
+	fd = bf_file_get(req, ino, fi, true, &held);
+	if (fd < 0)
 		return;
-	}
 	err = fallocate(fd, mode, off, len) == -1 ? errno : 0;
 	bpfuse_on_write(fs->cache, ino);
 	bf_file_put(fs, held);
@@ -975,25 +976,22 @@ static void bf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			       struct fuse_file_info *fi_out, size_t len, int flags)
 {
 	struct bf_fs *fs = bf_fs(req);
-	struct bf_inode *held_in, *held_out = NULL;
+	struct bf_inode *held_in, *held_out;
 	int fd_in, fd_out, err;
-	ssize_t res = -1;
+	ssize_t res;
 
-	fd_in = bf_file_get(fs, ino_in, fi_in, false, &held_in);
-	if (fd_in < 0) {
-		fuse_reply_err(req, -fd_in);
+	fd_in = bf_file_get(req, ino_in, fi_in, false, &held_in);
+	if (fd_in < 0)
 		return;
-	}
-	fd_out = bf_file_get(fs, ino_out, fi_out, true, &held_out);
+	fd_out = bf_file_get(req, ino_out, fi_out, true, &held_out);
 	if (fd_out < 0) {
-		err = -fd_out;
-		goto out;
+		bf_file_put(fs, held_in);
+		return;
 	}
 	res = copy_file_range(fd_in, &off_in, fd_out, &off_out, len, flags);
 	err = res == -1 ? errno : 0;
 	bf_on_access(fs, ino_in);
 	bpfuse_on_write(fs->cache, ino_out);
-out:
 	bf_file_put(fs, held_out);
 	bf_file_put(fs, held_in);
 	if (err)
@@ -1010,11 +1008,9 @@ static void bf_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	off_t res;
 	int fd, err;
 
-	fd = bf_file_get(fs, ino, fi, false, &held);
-	if (fd < 0) {
-		fuse_reply_err(req, -fd);
+	fd = bf_file_get(req, ino, fi, false, &held);
+	if (fd < 0)
 		return;
-	}
 	res = lseek(fd, off, whence);
 	err = res == -1 ? errno : 0;
 	bf_file_put(fs, held);
