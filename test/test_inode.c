@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The inode table: lookup counts, FORGET that never underflows, handles
- * that tell a reused inode number from the old object, and an empty table
- * once every reference is given back.
+ * that tell a reused inode number from the old object, an empty table once
+ * every reference is given back, and the I/O fds kept per node within
+ * their LRU.
  */
 #include "config.h"
 
@@ -184,4 +185,46 @@ Test(inode, many_nodes_use_no_fds)
 	close(fd);
 	cr_assert_eq(after, before, "table must hold no fd per node");
 	cr_assert_eq(bf_table_lookups(&tbl), 3000);
+}
+
+/*
+ * I/O by node: at most io_max nodes keep fds, the least recently used go
+ * first, a node in use is never closed under its request, and a written
+ * node's read-write fd serves its reads too.
+ */
+Test(inode, io_fds_stay_within_the_lru)
+{
+	struct bf_inode *in[40], *held, *busy;
+	char name[16];
+	int fd, wfd, i;
+
+	tbl.io_max = 16;
+	for (i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		touch(name);
+		in[i] = ref(name);
+	}
+	cr_assert_geq(bf_table_io_get(&tbl, in[0]->nodeid, false, &busy), 0);
+	for (i = 1; i < 40; i++) {
+		fd = bf_table_io_get(&tbl, in[i]->nodeid, false, &held);
+		cr_assert_geq(fd, 0, "f%d: %s", i, strerror(-fd));
+		bf_table_io_put(&tbl, held);
+		cr_assert_leq(bf_table_io_count(&tbl), 17, "at most io_max, plus one in use");
+	}
+	cr_assert_geq(in[0]->rfd, 0, "in use: kept past its turn");
+	cr_assert_lt(in[1]->rfd, 0, "least recently used: closed");
+	cr_assert_geq(in[39]->rfd, 0, "most recent: kept");
+	bf_table_io_put(&tbl, busy);
+
+	wfd = bf_table_io_get(&tbl, in[39]->nodeid, true, &held);
+	cr_assert_geq(wfd, 0);
+	bf_table_io_put(&tbl, held);
+	cr_assert_eq(write(wfd, "x", 1), 1, "the write fd writes");
+	cr_assert_eq(bf_table_io_get(&tbl, in[39]->nodeid, false, &held), wfd,
+		     "reads use the write fd once there is one");
+	bf_table_io_put(&tbl, held);
+	cr_assert_eq(bf_table_io_get(&tbl, 999999, false, &held), -EIO, "unknown node");
+	for (i = 0; i < 40; i++)
+		bf_table_forget(&tbl, in[i]->nodeid, 1);
+	cr_assert_eq(bf_table_io_count(&tbl), 0, "forgotten nodes close their fds");
 }
