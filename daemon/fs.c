@@ -225,13 +225,13 @@ static int bf_lookup_at(struct bf_fs *fs, int dirfd, const char *name, struct fu
 	err = bf_inode_probe(&fs->table, dirfd, name, &proto, &e->attr);
 	if (err)
 		return err;
+	proto.atime_moves = bf_atime_moves(fs, &e->attr);
 	in = bf_table_ref(&fs->table, &proto);
 	if (!in)
 		return -ENOMEM;
 	e->ino = in->nodeid;
 	if (kref)
 		*kref = in->kref; /* set at creation, fixed while we hold the reference */
-	bf_table_set_atime_moves(&fs->table, in->nodeid, bf_atime_moves(fs, &e->attr));
 	return 0;
 }
 

@@ -228,8 +228,10 @@ struct bf_inode *bf_table_find(struct bf_table *t, uint64_t nodeid)
 
 /*
  * Take one lookup reference on the object described by proto (filled by
- * bf_inode_probe()). Returns the table's entry; proto's fd and handle are
- * moved into a new entry or released. NULL only when out of memory.
+ * bf_inode_probe(); its atime_moves, set by the caller from the attributes
+ * it serves, goes to the entry). Returns the table's entry; proto's fd and
+ * handle are moved into a new entry or released. NULL only when out of
+ * memory.
  */
 struct bf_inode *bf_table_ref(struct bf_table *t, struct bf_inode *proto)
 {
@@ -239,6 +241,7 @@ struct bf_inode *bf_table_ref(struct bf_table *t, struct bf_inode *proto)
 	in = g_hash_table_lookup(t->by_key, proto);
 	if (in && (in->pinned || bf_handle_equal(in->fh, proto->fh))) {
 		in->nlookup++;
+		in->atime_moves = proto->atime_moves;
 		pthread_mutex_unlock(&t->lock);
 		bf_inode_release(proto);
 		return in;
@@ -265,6 +268,7 @@ struct bf_inode *bf_table_ref(struct bf_table *t, struct bf_inode *proto)
 	in->hashed = true;
 	in->kref = bpfuse_kref_alloc(t->ext);
 	bf_inode_init_io(in);
+	in->atime_moves = proto->atime_moves;
 	g_hash_table_insert(t->by_id, &in->nodeid, in);
 	g_hash_table_add(t->by_key, in);
 	pthread_mutex_unlock(&t->lock);
