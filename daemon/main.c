@@ -10,12 +10,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "bpfuse.h"
@@ -65,6 +67,36 @@ static uint32_t bf_map_entries_default(void)
 }
 
 /*
+ * Where the daemon speaks once mounted: stderr in the foreground (-f, -d),
+ * else syslog, so that a successful mount prints nothing and a script that
+ * compares a mount's output sees none. libfuse's own messages (fuse_log)
+ * take the same way. Errors before the mount always go to stderr.
+ */
+static void bf_syslog(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	static const char prefix[] = "bpfused: ";
+	char *msg;
+	size_t n;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		return;
+	n = strlen(msg);
+	if (n && msg[n - 1] == '\n')
+		msg[n - 1] = '\0';
+	/* syslog's ident names the daemon already */
+	n = strncmp(msg, prefix, sizeof(prefix) - 1) ? 0 : sizeof(prefix) - 1;
+	/* fuse_log_level numbers are syslog's priorities */
+	syslog((int)level, "%s", msg + n);
+	free(msg);
+}
+
+static void bf_log_to_syslog(void)
+{
+	openlog("bpfused", LOG_PID, LOG_DAEMON);
+	fuse_set_log_func(bf_syslog);
+}
+
+/*
  * The watcher, the maps and the statistics, set up before the daemon forks
  * into the background, so that they are there when bpfused returns. The
  * maps are loaded even
@@ -84,8 +116,8 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 		fd = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		err = fd == -1 ? -errno : bf_watch_open(fs, se, fd, &fs->watch);
 		if (err)
-			fprintf(stderr,
-				"bpfused: not watching %s (%s): changes made there "
+			fuse_log(FUSE_LOG_WARNING,
+				 "bpfused: not watching %s (%s): changes made there "
 				"directly show after the timeouts\n",
 				backing, strerror(-err));
 	}
@@ -98,7 +130,7 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 			  fs->opts.map_entries ? fs->opts.map_entries : bf_map_entries_default(),
 			  &cache);
 	if (err) {
-		fprintf(stderr, "bpfused: BPF maps unavailable (%s): serving without them\n",
+		fuse_log(FUSE_LOG_WARNING, "bpfused: BPF maps unavailable (%s): serving without them\n",
 			strerror(-err));
 		return;
 	}
@@ -115,22 +147,22 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 	__atomic_store_n(&fs->cache, cache, __ATOMIC_RELEASE);
 	err = fs->opts.ext ? bpfuse_attach(fs->cache, fuse_session_fd(se)) : -EOPNOTSUPP;
 	if (!fs->opts.ext)
-		fprintf(stderr, "bpfused: no_ext: stock mode\n");
+		fuse_log(FUSE_LOG_INFO, "bpfused: no_ext: stock mode\n");
 	else if (err == -EOPNOTSUPP)
-		fprintf(stderr, "bpfused: no FUSE BPF hook in this kernel: stock mode\n");
+		fuse_log(FUSE_LOG_INFO, "bpfused: no FUSE BPF hook in this kernel: stock mode\n");
 	else if (err)
-		fprintf(stderr,
-			"bpfused: the FUSE BPF hook is there but the extension did not "
+		fuse_log(FUSE_LOG_WARNING,
+			 "bpfused: the FUSE BPF hook is there but the extension did not "
 			"attach (%s): stock mode\n",
 			strerror(-err));
 	else {
 		/* single-threaded still: the table's readers start after this */
 		fs->table.ext = fs->cache;
-		fprintf(stderr, "bpfused: ext mode: the kernel answers cache hits\n");
+		fuse_log(FUSE_LOG_INFO, "bpfused: ext mode: the kernel answers cache hits\n");
 	}
 	err = bpfuse_upcall_status(fs->cache);
 	if (err)
-		fprintf(stderr, "bpfused: request statistics unavailable: %s\n", strerror(-err));
+		fuse_log(FUSE_LOG_WARNING, "bpfused: request statistics unavailable: %s\n", strerror(-err));
 }
 
 /*
@@ -288,12 +320,14 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(se, mnt))
 		goto out_signals;
 	mounted = true;
+	if (!cmd.foreground)
+		bf_log_to_syslog();
 	bf_caches_open(fs, se, backing, mnt);
 	if (fuse_daemonize(cmd.foreground))
 		goto out_unmount;
 	bpfuse_set_pid(fs->cache, getpid());
 	if (fs->watch && bf_watch_run(fs->watch)) {
-		fprintf(stderr, "bpfused: failed to start the watcher thread\n");
+		fuse_log(FUSE_LOG_WARNING, "bpfused: failed to start the watcher thread\n");
 		bf_watch_stop(fs->watch);
 		fs->watch = NULL;
 	}
@@ -319,8 +353,8 @@ out:
 		left = bf_table_destroy(&fs->table);
 		/* The kernel sends no FORGET at unmount: left is what it held. */
 		if (mounted)
-			fprintf(stderr,
-				"bpfused: unmounted %s: %zu nodes still held by the "
+			fuse_log(FUSE_LOG_INFO,
+				 "bpfused: unmounted %s: %zu nodes still held by the "
 				"kernel, %llu forget underflows, %llu backend calls\n",
 				mnt, left, (unsigned long long)underflows,
 				(unsigned long long)fs->backend_calls);

@@ -184,6 +184,7 @@ int bf_spawn(const char *const argv[], uid_t uid, char *out, size_t outsz)
 		dup2(p[1], 1);
 		dup2(p[1], 2);
 		close(p[0]);
+		close(p[1]); /* a daemon that forks keeps only what it was given */
 		if (uid && (setgroups(0, NULL) || setgid(uid) || setuid(uid)))
 			_exit(126);
 		execv(argv[0], (char *const *)argv);

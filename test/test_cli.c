@@ -138,6 +138,25 @@ Test(cli, no_dev_fuse)
 	cr_assert_not(bf_is_mountpoint(mnt));
 }
 
+/*
+ * A successful mount in the background prints nothing (scripts compare
+ * the output of commands that mount): the mode, and whatever else is worth
+ * saying once mounted, goes to syslog.
+ */
+Test(cli, background_mount_is_silent)
+{
+	const char *const *argvs[] = { BPFUSED(back, mnt), BPFUSED("-o", "no_ext", back, mnt) };
+	char out[4096];
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(argvs); i++) {
+		cr_assert_eq(bf_spawn(argvs[i], 0, out, sizeof(out)), 0, "output: %s", out);
+		cr_assert_str_eq(out, "", "a successful mount printed something");
+		cr_assert(bf_is_mountpoint(mnt));
+		cr_assert_eq(umount(mnt), 0);
+	}
+}
+
 Test(cli, help_documents_every_option)
 {
 	static const char *const opts[] = {
