@@ -1474,6 +1474,17 @@ static void bf_init(void *userdata, struct fuse_conn_info *conn)
 		unwant |= FUSE_CAP_ATOMIC_O_TRUNC;
 	else
 		want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/*
+	 * The kernel invalidates the pages an asynchronous direct write covers
+	 * when it is submitted, not when it completes, so a buffered read in
+	 * between caches what the write is replacing, and with pages kept
+	 * across opens nothing drops them later. Submitted synchronously, a
+	 * direct write is followed by the kernel's own invalidation, as on any
+	 * file system. (Dropping the pages from the daemon before replying
+	 * waits for reads in flight, which only a free worker can serve.)
+	 */
+	if (caching)
+		unwant |= FUSE_CAP_ASYNC_DIO;
 	if (fs->opts.writeback)
 		want |= FUSE_CAP_WRITEBACK_CACHE;
 	else
