@@ -1409,15 +1409,28 @@ static void bf_xattr_set(fuse_req_t req, fuse_ino_t ino, const char *name, const
 			 size_t size, int flags)
 {
 	char path[BF_PROC_FD_MAX];
+	bool acl;
 	int fd, err;
 
 	fd = bf_begin(req, ino, value ? FUSE_SETXATTR : FUSE_REMOVEXATTR);
 	if (fd < 0)
 		return;
 	bf_proc_fd_path(path, fd);
-	err = (value ? setxattr(path, name, value, size, flags) : removexattr(path, name)) == -1
-		      ? errno
-		      : 0;
+	/*
+	 * An access ACL sets the mode's group bits, and clears setgid unless
+	 * the caller is in the file's group or privileged: the backing file
+	 * system decides that, so it is set as the caller (the kernel has
+	 * checked that the caller owns the file).
+	 */
+	acl = value && !strcmp(name, "system.posix_acl_access");
+	err = acl ? -bf_creds_enter(req) : 0;
+	if (!err)
+		err = (value ? setxattr(path, name, value, size, flags)
+			     : removexattr(path, name)) == -1
+			      ? errno
+			      : 0;
+	if (acl)
+		bf_creds_leave();
 	bpfuse_on_xattr(bf_fs(req)->cache, ino, name);
 	fuse_reply_err(req, err);
 	close(fd);

@@ -782,6 +782,35 @@ Test(mount, setgid_dropped_for_non_members)
 		     st.st_mode & 07777);
 }
 
+/*
+ * Setting an access ACL clears setgid as chmod would when the caller, here
+ * the owner, is not in the file's group (the backing file system, called
+ * as root, would keep it).
+ */
+Test(mount, acl_change_drops_setgid_for_non_members)
+{
+	struct stat st;
+
+	bf_write_file(MNT("f"), "x", 0644);
+	cr_assert_eq(chown(MNT("f"), NOBODY, 4242), 0);
+	cr_assert_eq(chmod(MNT("f"), 02777), 0);
+	cr_assert_eq(bf_system("setpriv --reuid=%d --regid=%d --clear-groups setfacl -m u:%d:rwx '%s'",
+			       NOBODY, NOBODY, NOBODY, MNT("f")),
+		     0);
+	cr_assert_eq(stat(MNT("f"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0777, "not in group 4242: no setgid (%o)",
+		     st.st_mode & 07777);
+	same_stat("f");
+	/* a member keeps it, as root does */
+	cr_assert_eq(chmod(MNT("f"), 02777), 0);
+	cr_assert_eq(bf_system("setpriv --reuid=%d --regid=4242 --clear-groups setfacl -m u:%d:rx '%s'",
+			       NOBODY, NOBODY, MNT("f")),
+		     0);
+	cr_assert_eq(stat(MNT("f"), &st), 0);
+	cr_assert(st.st_mode & S_ISGID, "a member of the group keeps setgid (%o)", st.st_mode & 07777);
+	same_stat("f");
+}
+
 /* ---- locks --------------------------------------------------------------- */
 
 /*
