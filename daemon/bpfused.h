@@ -49,6 +49,7 @@ struct bf_opts {
 	int passthrough; /* kernel passthrough for file data (needs real opens) */
 	unsigned int io_fds; /* nodes that may keep backing fds open for I/O */
 	unsigned int map_entries; /* capacity of the lookup and attr maps; 0: by memory */
+	bool noatime, nodiratime; /* the mount's own (libfuse passes them to the kernel) */
 };
 
 int bf_opts_parse(struct fuse_args *args, struct bf_opts *opts);
@@ -112,6 +113,7 @@ struct bf_table {
 	struct bpfuse *ext; /* ext mode: the kernel answers lookups too */
 	GQueue io_lru; /* nodes with cached I/O fds, most recent first; protected by lock */
 	unsigned int io_max; /* at most this many nodes keep I/O fds */
+	bool noatime, nodiratime; /* reads by the daemon leave atime alone (O_NOATIME) */
 };
 
 /* Nodes keeping I/O fds by default: two fds each at most, well under RLIMIT_NOFILE. */
@@ -141,6 +143,7 @@ int bf_inode_probe(struct bf_table *t, int dirfd, const char *name, struct bf_in
 		   struct stat *st);
 void bf_inode_release(struct bf_inode *in);
 int bf_inode_open(const struct bf_inode *in, int flags);
+int bf_table_open(struct bf_table *t, const struct bf_inode *in, int flags);
 
 /* ---- path helpers (path.c) ----------------------------------------------- */
 

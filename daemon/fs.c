@@ -64,7 +64,7 @@ static int bf_fd(struct bf_fs *fs, fuse_ino_t ino, int flags)
 {
 	struct bf_inode *in = bf_table_find(&fs->table, ino);
 
-	return in ? bf_inode_open(in, flags) : -EIO;
+	return in ? bf_table_open(&fs->table, in, flags) : -EIO;
 }
 
 /*
@@ -127,6 +127,8 @@ static bool bf_atime_moves(const struct bf_fs *fs, const struct stat *st)
 {
 	struct timespec now;
 
+	if (S_ISDIR(st->st_mode) && fs->table.nodiratime)
+		return false;
 	switch (fs->atime_rule) {
 	case BF_ATIME_NEVER:
 		return false;
@@ -780,6 +782,9 @@ static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 			err = -errno;
 	}
 	bf_creds_leave();
+	/* as root: the file may be someone else's (see bf_table_open()) */
+	if (!err && fs->table.noatime)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NOATIME);
 	bpfuse_on_create(fs->cache, parent, name);
 	if (!err)
 		err = bf_lookup_at(fs, dirfd, name, &e, NULL);

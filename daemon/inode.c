@@ -376,7 +376,7 @@ int bf_table_io_get(struct bf_table *t, uint64_t nodeid, bool write, struct bf_i
 	}
 	pthread_mutex_unlock(&t->lock);
 
-	fd = bf_inode_open(in, write ? O_RDWR : O_RDONLY);
+	fd = bf_table_open(t, in, write ? O_RDWR : O_RDONLY);
 
 	pthread_mutex_lock(&t->lock);
 	if (fd < 0) {
@@ -691,4 +691,23 @@ int bf_inode_open(const struct bf_inode *in, int flags)
 		fd = open(path, flags & ~O_NOFOLLOW);
 	}
 	return fd == -1 ? -errno : fd;
+}
+
+/*
+ * bf_inode_open() under the mount's atime options: with noatime (and for
+ * directories nodiratime) the daemon's own reads must not move the backing
+ * atime either. O_NOATIME needs the owner or CAP_FOWNER, which a backend
+ * may refuse root (root_squash): then the fd is opened without it.
+ */
+int bf_table_open(struct bf_table *t, const struct bf_inode *in, int flags)
+{
+	bool dir = (flags & O_DIRECTORY) || in->type == S_IFDIR;
+	int fd;
+
+	if (!(flags & O_PATH) && (t->noatime || (dir && t->nodiratime))) {
+		fd = bf_inode_open(in, flags | O_NOATIME);
+		if (fd != -EPERM)
+			return fd;
+	}
+	return bf_inode_open(in, flags);
 }

@@ -304,7 +304,10 @@ int main(int argc, char *argv[])
 	}
 	have_table = true;
 	fs->table.io_max = io_max;
-	fs->atime_rule = bf_atime_rule_of(backing);
+	/* the daemon's reads honour the mount's noatime; otherwise the backing rule holds */
+	fs->table.noatime = fs->opts.noatime;
+	fs->table.nodiratime = fs->opts.nodiratime;
+	fs->atime_rule = fs->opts.noatime ? BF_ATIME_NEVER : bf_atime_rule_of(backing);
 	if (bf_mount_opts(&args, &fs->opts, backing)) {
 		fprintf(stderr, "bpfused: out of memory\n");
 		goto out;

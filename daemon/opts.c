@@ -26,6 +26,8 @@ enum {
 	KEY_MAP_TIMEOUT,
 	KEY_IO_FDS,
 	KEY_MAP_ENTRIES,
+	KEY_NOATIME,
+	KEY_NODIRATIME,
 };
 
 #define BF_OPT(t, p, v)                                                                            \
@@ -43,6 +45,8 @@ static const struct fuse_opt bf_opt_spec[] = {
 	FUSE_OPT_KEY("map_timeout=", KEY_MAP_TIMEOUT),
 	FUSE_OPT_KEY("io_fds=", KEY_IO_FDS),
 	FUSE_OPT_KEY("map_entries=", KEY_MAP_ENTRIES),
+	FUSE_OPT_KEY("noatime", KEY_NOATIME),
+	FUSE_OPT_KEY("nodiratime", KEY_NODIRATIME),
 	BF_OPT("maps", maps, 1),
 	BF_OPT("no_maps", maps, 0),
 	BF_OPT("watch", watch, 1),
@@ -181,6 +185,12 @@ static int bf_opt_proc(void *data, const char *arg, int key, struct fuse_args *o
 	case KEY_NO_ALLOW_OTHER:
 		opts->allow_other = 0;
 		return 0;
+	case KEY_NOATIME:
+		opts->noatime = true;
+		return 1; /* libfuse makes it a mount flag */
+	case KEY_NODIRATIME:
+		opts->nodiratime = true;
+		return 1;
 	default:
 		return 1;
 	}
@@ -321,6 +331,10 @@ void bf_opts_help(void)
 	       "    -o backend_latency=T   delay every metadata call into BACKING_DIR by\n"
 	       "                           T (e.g. 1ms, 250us; a bare number is seconds)\n"
 	       "                           to emulate a network file system (default: 0)\n"
+	       "    -o noatime             reads move no atime, not even the daemon's own\n"
+	       "                           reads of BACKING_DIR (but with passthrough, whose\n"
+	       "                           file reads follow BACKING_DIR's mount)\n"
+	       "    -o nodiratime          the same for directory listings only\n"
 	       "    -o max_threads=N       at most N worker threads (libfuse option)\n"
 	       "    -s                     one worker thread\n"
 	       "    -f                     stay in the foreground\n"

@@ -167,6 +167,8 @@ Test(cli, help_documents_every_option)
 		"writeback",
 		"allow_other",
 		"backend_latency=",
+		"noatime",
+		"nodiratime",
 		"max_threads=",
 		"-s",
 		"-f",

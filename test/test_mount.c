@@ -28,6 +28,7 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mount_helpers.h"
@@ -686,6 +687,59 @@ Test(mount, truncate_drops_capability)
 		     ENODATA);
 	cr_assert_eq(errno_of(getxattr(MNT("f"), "security.capability", buf, sizeof(buf))), ENODATA,
 		     "the cached capability must be gone");
+}
+
+/* Make path's atime two days old on the backing side, so relatime would move it. */
+static void age_atime(const char *path)
+{
+	struct timespec ts[2] = { { .tv_sec = time(NULL) - 2 * 86400 }, { .tv_nsec = UTIME_OMIT } };
+
+	cr_assert_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static time_t atime_of(const char *path)
+{
+	struct stat st;
+
+	cr_assert_eq(stat(path, &st), 0);
+	return st.st_atime;
+}
+
+/* Read a file and list a directory of m that the kernel has not cached yet. */
+static void read_and_list(struct bf_mount *m)
+{
+	bf_write_file(bf_path(m->back, "f"), "data", 0755);
+	cr_assert_eq(mkdir(bf_path(m->back, "d"), 0755), 0);
+	age_atime(bf_path(m->back, "f"));
+	age_atime(bf_path(m->back, "d"));
+	/* not bf_read_file(): its O_NOATIME would hide what the mount does */
+	cr_assert_eq(bf_system("cat '%s' > /dev/null", bf_path(m->mnt, "f")), 0);
+	cr_assert_eq(bf_system("ls '%s' > /dev/null", bf_path(m->mnt, "d")), 0);
+}
+
+/*
+ * A mount with -o noatime: reading a file or listing a directory leaves
+ * their atime alone, although the daemon reads the backing objects (whose
+ * own mount is relatime). The same reads on this suite's mount move them.
+ */
+Test(mount, noatime_mount_leaves_atime)
+{
+	time_t old = time(NULL) - 2 * 86400 + 60;
+	struct bf_mount na;
+
+	read_and_list(&M);
+	cr_assert_gt(atime_of(BACK("f")), old, "relatime: a read moves an old atime");
+	cr_assert_gt(atime_of(BACK("d")), old, "relatime: a listing moves an old atime");
+
+	bf_mount_start(&na, *BF_TEST_OPTS ? BF_TEST_OPTS ",noatime" : "noatime");
+	read_and_list(&na);
+	/* with passthrough the kernel reads the file, under the backing mount's rule */
+	if (!strstr(BF_TEST_OPTS, "passthrough")) {
+		cr_assert_leq(atime_of(bf_path(na.back, "f")), old, "noatime: the read moved atime");
+		cr_assert_leq(atime_of(bf_path(na.mnt, "f")), old);
+	}
+	cr_assert_leq(atime_of(bf_path(na.back, "d")), old, "noatime: the listing moved atime");
+	bf_mount_stop(&na);
 }
 
 /* ---- several users ------------------------------------------------------- */
