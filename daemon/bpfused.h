@@ -141,6 +141,7 @@ bool bf_table_take_atime_moves(struct bf_table *t, uint64_t nodeid);
 
 int bf_inode_probe(struct bf_table *t, int dirfd, const char *name, struct bf_inode *proto,
 		   struct stat *st);
+int bf_inode_probe_fd(struct bf_table *t, int fd, struct bf_inode *proto, struct stat *st);
 void bf_inode_release(struct bf_inode *in);
 int bf_inode_open(const struct bf_inode *in, int flags);
 int bf_table_open(struct bf_table *t, const struct bf_inode *in, int flags);

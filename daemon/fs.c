@@ -809,6 +809,62 @@ static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 }
 
+#ifdef HAVE_FUSE_PASSTHROUGH
+/*
+ * open(O_TMPFILE): an unnamed file made in the backing directory as the
+ * caller, opened for real as a create is (the kernel keeps the open and
+ * sends RELEASE), so a later linkat() names it. Its node is held by an
+ * O_PATH fd until its last FORGET, as a file whose last link went is.
+ */
+static void bf_tmpfile(fuse_req_t req, fuse_ino_t parent, mode_t mode, struct fuse_file_info *fi)
+{
+	struct bf_fs *fs = bf_fs(req);
+	struct fuse_entry_param e;
+	struct bf_inode proto, *in;
+	int dirfd, fd = -1, err;
+
+	dirfd = bf_begin(req, parent, FUSE_TMPFILE);
+	if (dirfd < 0)
+		return;
+	err = bf_creds_enter(req);
+	if (!err) {
+		fd = openat(dirfd, ".", bf_open_flags(fs, fi->flags) | O_TMPFILE | O_CLOEXEC, mode);
+		if (fd == -1)
+			err = -errno;
+	}
+	bf_creds_leave();
+	close(dirfd);
+	bf_entry_init(fs, &e);
+	if (!err)
+		err = bf_inode_probe_fd(&fs->table, fd, &proto, &e.attr);
+	if (!err) {
+		proto.atime_moves = bf_atime_moves(fs, &e.attr);
+		in = bf_table_ref(&fs->table, &proto);
+		if (in)
+			e.ino = in->nodeid;
+		else
+			err = -ENOMEM;
+	}
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+		fuse_reply_err(req, -err);
+		return;
+	}
+	if (fs->table.noatime)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NOATIME);
+	fi->fh = fd;
+	bf_file_cache(fs, fi);
+	if (fs->passthrough)
+		bf_passthrough_open(req, e.ino, fd, fi);
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		close(fd);
+		bf_passthrough_release(fs, NULL, e.ino, fi);
+		bf_table_forget(&fs->table, e.ino, 1);
+	}
+}
+#endif
+
 /*
  * Without maps, the data is spliced from the backing file. With them, the
  * read moves the backing atime, and the cached attributes must go before
@@ -1530,6 +1586,9 @@ const struct fuse_lowlevel_ops bf_ops = {
 	.rename		 = bf_rename,
 	.open		 = bf_open,
 	.create		 = bf_create,
+#ifdef HAVE_FUSE_PASSTHROUGH
+	.tmpfile	 = bf_tmpfile, /* in libfuse since 3.16; built with 3.17 */
+#endif
 	.read		 = bf_read,
 	.write_buf	 = bf_write_buf,
 	.flush		 = bf_flush,

@@ -592,18 +592,15 @@ out_free:
  * take its file handle. The O_PATH fd used for that is kept only when the
  * file system cannot give handles.
  */
-int bf_inode_probe(struct bf_table *t, int dirfd, const char *name, struct bf_inode *proto,
-		   struct stat *st)
+static int bf_inode_describe(struct bf_table *t, int fd, bool pin, struct bf_inode *proto,
+			     struct stat *st)
 {
-	int fd, err;
+	int err;
 
 	memset(proto, 0, sizeof(*proto));
 	proto->fd = -1;
 	proto->mount_fd = -1;
 	bf_inode_init_io(proto);
-	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1)
-		return -errno;
 	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1) {
 		err = -errno;
 		goto out_close;
@@ -613,18 +610,36 @@ int bf_inode_probe(struct bf_table *t, int dirfd, const char *name, struct bf_in
 	proto->type = st->st_mode & S_IFMT;
 
 	err = bf_handle_of(t, fd, proto->type, proto);
-	if (err == -EOPNOTSUPP) {
-		proto->fd = fd; /* no handle for this one: hold it by fd */
+	if (err == -EOPNOTSUPP || (!err && pin)) {
+		proto->fd = fd; /* hold it by fd */
 		return 0;
 	}
-	if (err)
-		goto out_close;
-	close(fd);
-	return 0;
-
 out_close:
 	close(fd);
 	return err;
+}
+
+int bf_inode_probe(struct bf_table *t, int dirfd, const char *name, struct bf_inode *proto,
+		   struct stat *st)
+{
+	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	return fd == -1 ? -errno : bf_inode_describe(t, fd, false, proto, st);
+}
+
+/*
+ * The same for an open object that has no name (O_TMPFILE): it is held by
+ * an O_PATH fd, like an unlinked file (see bf_table_node_at()), and by its
+ * handle too, so that the lookup after a link finds the same node.
+ */
+int bf_inode_probe_fd(struct bf_table *t, int fd, struct bf_inode *proto, struct stat *st)
+{
+	char path[BF_PROC_FD_MAX];
+	int pin;
+
+	bf_proc_fd_path(path, fd);
+	pin = open(path, O_PATH | O_CLOEXEC);
+	return pin == -1 ? -errno : bf_inode_describe(t, pin, true, proto, st);
 }
 
 /*

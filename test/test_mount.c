@@ -865,6 +865,58 @@ Test(mount, acl_change_drops_setgid_for_non_members)
 	same_stat("f");
 }
 
+/* O_TMPFILE in pub, written, then named pub/t as the caller would: 0 or an errno. */
+static int tmpfile_link_as_caller(void *dir)
+{
+	char proc[64];
+	int fd = open(dir, O_TMPFILE | O_RDWR, 0666), err = 0;
+
+	if (fd == -1)
+		return errno;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (write(fd, "unnamed", 7) != 7 ||
+	    linkat(AT_FDCWD, proc, AT_FDCWD, bf_path(dir, "t"), AT_SYMLINK_FOLLOW) == -1)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * An unnamed file (O_TMPFILE) made through the mount belongs to its
+ * caller, with the caller's umask, holds what was written, and takes a
+ * name with linkat(); with O_EXCL it never can; unnamed, it leaves nothing.
+ */
+Test(mount, tmpfile_then_link)
+{
+	struct stat st;
+	char proc[64];
+	int fd;
+
+	cr_assert_eq(mkdir(MNT("pub"), 0777), 0);
+	cr_assert_eq(chmod(MNT("pub"), 0777), 0);
+	cr_assert_eq(bf_as_user(NOBODY, NOBODY, 027, tmpfile_link_as_caller, (void *)MNT("pub")), 0);
+	cr_assert_eq(stat(BACK("pub/t"), &st), 0);
+	cr_assert_eq(st.st_uid, NOBODY);
+	cr_assert_eq(st.st_gid, NOBODY);
+	cr_assert_eq(st.st_mode & 07777, 0640, "mode %o", st.st_mode & 07777);
+	cr_assert_eq(st.st_nlink, 1);
+	cr_assert_str_eq(bf_read_file(BACK("pub/t")), "unnamed");
+	cr_assert_str_eq(bf_read_file(MNT("pub/t")), "unnamed");
+	same_stat("pub/t");
+
+	fd = open(MNT("pub"), O_TMPFILE | O_EXCL | O_WRONLY, 0600);
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	cr_assert_eq(errno_of(linkat(AT_FDCWD, proc, AT_FDCWD, MNT("pub/x"), AT_SYMLINK_FOLLOW)),
+		     ENOENT, "O_EXCL: never linkable");
+	close(fd);
+	fd = open(MNT("pub"), O_TMPFILE | O_RDWR, 0600);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(bf_system("test $(ls -A '%s' | wc -l) = 1", BACK("pub")), 0,
+		     "only the linked file is left");
+}
+
 /* ---- locks --------------------------------------------------------------- */
 
 /*
@@ -1019,6 +1071,11 @@ Test(mount, async_direct_writes_leave_no_stale_pages)
 	int fd, round, i;
 	off_t off;
 
+	/* real opens pass O_DIRECT on: tmpfs takes it from Linux 6.6 on */
+	fd = open(MNT("probe"), O_CREAT | O_RDWR | O_DIRECT, 0644);
+	if (fd == -1 && errno == EINVAL)
+		cr_skip_test("the backing file system refuses O_DIRECT");
+	close(fd);
 	cr_assert_eq(posix_memalign((void **)&buf, 4096, DIO_CHUNK), 0);
 	memset(got, 0xaa, DIO_SIZE);
 	fd = open(MNT("f"), O_CREAT | O_WRONLY, 0644);
