@@ -1563,6 +1563,16 @@ static void bf_init(void *userdata, struct fuse_conn_info *conn)
 		want |= FUSE_CAP_WRITEBACK_CACHE;
 	else
 		unwant |= FUSE_CAP_WRITEBACK_CACHE;
+#ifdef FUSE_CAP_NO_EXPORT_SUPPORT
+	/*
+	 * Node ids live as long as the kernel's references, and a new daemon
+	 * hands out new ones: a file handle the kernel encoded from one would
+	 * go stale once the node is forgotten or the mount cycled, so none is
+	 * handed out (name_to_handle_at() fails with EOPNOTSUPP; Linux 6.9 on).
+	 * Handles for fanotify (AT_HANDLE_FID) still work.
+	 */
+	want |= FUSE_CAP_NO_EXPORT_SUPPORT;
+#endif
 	conn->want &= ~unwant;
 	conn->want |= want & conn->capable;
 	conn->time_gran = 1;

@@ -24,6 +24,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/utsname.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -740,6 +741,47 @@ Test(mount, noatime_mount_leaves_atime)
 	}
 	cr_assert_leq(atime_of(bf_path(na.back, "d")), old, "noatime: the listing moved atime");
 	bf_mount_stop(&na);
+}
+
+#ifndef AT_HANDLE_FID
+#define AT_HANDLE_FID 0x200 /* Linux 6.5; Debian 12's headers are 6.1's */
+#endif
+
+/* Whether this kernel is at least major.minor. */
+static bool kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	cr_assert_eq(uname(&u), 0);
+	sscanf(u.release, "%d.%d", &ma, &mi);
+	return ma > major || (ma == major && mi >= minor);
+}
+
+/*
+ * File handles: node ids do not outlive the kernel's references or the
+ * daemon, so a handle would go stale (ESTALE on a live file after a cache
+ * drop or a remount). Where the kernel lets a daemon say so (6.9 on), no
+ * handle is handed out for export; fanotify's kind (AT_HANDLE_FID) still
+ * is.
+ */
+Test(mount, file_handles_refused_for_export)
+{
+	char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	struct file_handle *fh = (struct file_handle *)buf;
+	int mount_id;
+
+	if (!kernel_at_least(6, 9))
+		cr_skip_test("the kernel has no FUSE_NO_EXPORT_SUPPORT: handles go stale");
+	bf_write_file(MNT("f"), "x", 0644);
+	cr_assert_eq(mkdir(MNT("d"), 0755), 0);
+	fh->handle_bytes = MAX_HANDLE_SZ;
+	cr_assert_eq(errno_of(name_to_handle_at(AT_FDCWD, MNT("f"), fh, &mount_id, 0)), EOPNOTSUPP);
+	fh->handle_bytes = MAX_HANDLE_SZ;
+	cr_assert_eq(errno_of(name_to_handle_at(AT_FDCWD, MNT("d"), fh, &mount_id, 0)), EOPNOTSUPP);
+	fh->handle_bytes = MAX_HANDLE_SZ;
+	cr_assert_eq(name_to_handle_at(AT_FDCWD, MNT("f"), fh, &mount_id, AT_HANDLE_FID), 0,
+		     "fanotify's handles: %s", strerror(errno));
 }
 
 /* ---- several users ------------------------------------------------------- */
