@@ -820,6 +820,8 @@ static void bf_tmpfile(fuse_req_t req, fuse_ino_t parent, mode_t mode, struct fu
 {
 	struct bf_fs *fs = bf_fs(req);
 	struct fuse_entry_param e;
+	/* with O_EXCL the backing file system keeps it unlinkable too */
+	int flags = bf_open_flags(fs, fi->flags) | (fi->flags & O_EXCL);
 	struct bf_inode proto, *in;
 	int dirfd, fd = -1, err;
 
@@ -828,7 +830,7 @@ static void bf_tmpfile(fuse_req_t req, fuse_ino_t parent, mode_t mode, struct fu
 		return;
 	err = bf_creds_enter(req);
 	if (!err) {
-		fd = openat(dirfd, ".", bf_open_flags(fs, fi->flags) | O_TMPFILE | O_CLOEXEC, mode);
+		fd = openat(dirfd, ".", flags | O_TMPFILE | O_CLOEXEC, mode);
 		if (fd == -1)
 			err = -errno;
 	}

@@ -118,8 +118,8 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 		if (err)
 			fuse_log(FUSE_LOG_WARNING,
 				 "bpfused: not watching %s (%s): changes made there "
-				"directly show after the timeouts\n",
-				backing, strerror(-err));
+				 "directly show after the timeouts\n",
+				 backing, strerror(-err));
 	}
 	/* Watched, the kernel's caches may live long; unwatched, 1 s bounds staleness. */
 	bf_opts_timeouts(&fs->opts, fs->watch != NULL);
@@ -130,8 +130,9 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 			  fs->opts.map_entries ? fs->opts.map_entries : bf_map_entries_default(),
 			  &cache);
 	if (err) {
-		fuse_log(FUSE_LOG_WARNING, "bpfused: BPF maps unavailable (%s): serving without them\n",
-			strerror(-err));
+		fuse_log(FUSE_LOG_WARNING,
+			 "bpfused: BPF maps unavailable (%s): serving without them\n",
+			 strerror(-err));
 		return;
 	}
 	cfg = (struct bpfuse_config){
@@ -153,8 +154,8 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 	else if (err)
 		fuse_log(FUSE_LOG_WARNING,
 			 "bpfused: the FUSE BPF hook is there but the extension did not "
-			"attach (%s): stock mode\n",
-			strerror(-err));
+			 "attach (%s): stock mode\n",
+			 strerror(-err));
 	else {
 		/* single-threaded still: the table's readers start after this */
 		fs->table.ext = fs->cache;
@@ -162,7 +163,8 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 	}
 	err = bpfuse_upcall_status(fs->cache);
 	if (err)
-		fuse_log(FUSE_LOG_WARNING, "bpfused: request statistics unavailable: %s\n", strerror(-err));
+		fuse_log(FUSE_LOG_WARNING, "bpfused: request statistics unavailable: %s\n",
+			 strerror(-err));
 }
 
 /*
@@ -358,9 +360,9 @@ out:
 		if (mounted)
 			fuse_log(FUSE_LOG_INFO,
 				 "bpfused: unmounted %s: %zu nodes still held by the "
-				"kernel, %llu forget underflows, %llu backend calls\n",
-				mnt, left, (unsigned long long)underflows,
-				(unsigned long long)fs->backend_calls);
+				 "kernel, %llu forget underflows, %llu backend calls\n",
+				 mnt, left, (unsigned long long)underflows,
+				 (unsigned long long)fs->backend_calls);
 	}
 	bf_opts_free(&fs->opts);
 	free(cmd.mountpoint);

@@ -736,7 +736,8 @@ Test(mount, noatime_mount_leaves_atime)
 	read_and_list(&na);
 	/* with passthrough the kernel reads the file, under the backing mount's rule */
 	if (!strstr(BF_TEST_OPTS, "passthrough")) {
-		cr_assert_leq(atime_of(bf_path(na.back, "f")), old, "noatime: the read moved atime");
+		cr_assert_leq(atime_of(bf_path(na.back, "f")), old,
+			      "noatime: the read moved atime");
 		cr_assert_leq(atime_of(bf_path(na.mnt, "f")), old);
 	}
 	cr_assert_leq(atime_of(bf_path(na.back, "d")), old, "noatime: the listing moved atime");
@@ -890,20 +891,23 @@ Test(mount, acl_change_drops_setgid_for_non_members)
 	bf_write_file(MNT("f"), "x", 0644);
 	cr_assert_eq(chown(MNT("f"), NOBODY, 4242), 0);
 	cr_assert_eq(chmod(MNT("f"), 02777), 0);
-	cr_assert_eq(bf_system("setpriv --reuid=%d --regid=%d --clear-groups setfacl -m u:%d:rwx '%s'",
-			       NOBODY, NOBODY, NOBODY, MNT("f")),
-		     0);
+	cr_assert_eq(
+		bf_system("setpriv --reuid=%d --regid=%d --clear-groups setfacl -m u:%d:rwx '%s'",
+			  NOBODY, NOBODY, NOBODY, MNT("f")),
+		0);
 	cr_assert_eq(stat(MNT("f"), &st), 0);
 	cr_assert_eq(st.st_mode & 07777, 0777, "not in group 4242: no setgid (%o)",
 		     st.st_mode & 07777);
 	same_stat("f");
 	/* a member keeps it, as root does */
 	cr_assert_eq(chmod(MNT("f"), 02777), 0);
-	cr_assert_eq(bf_system("setpriv --reuid=%d --regid=4242 --clear-groups setfacl -m u:%d:rx '%s'",
-			       NOBODY, NOBODY, MNT("f")),
-		     0);
+	cr_assert_eq(
+		bf_system("setpriv --reuid=%d --regid=4242 --clear-groups setfacl -m u:%d:rx '%s'",
+			  NOBODY, NOBODY, MNT("f")),
+		0);
 	cr_assert_eq(stat(MNT("f"), &st), 0);
-	cr_assert(st.st_mode & S_ISGID, "a member of the group keeps setgid (%o)", st.st_mode & 07777);
+	cr_assert(st.st_mode & S_ISGID, "a member of the group keeps setgid (%o)",
+		  st.st_mode & 07777);
 	same_stat("f");
 }
 
@@ -936,7 +940,8 @@ Test(mount, tmpfile_then_link)
 
 	cr_assert_eq(mkdir(MNT("pub"), 0777), 0);
 	cr_assert_eq(chmod(MNT("pub"), 0777), 0);
-	cr_assert_eq(bf_as_user(NOBODY, NOBODY, 027, tmpfile_link_as_caller, (void *)MNT("pub")), 0);
+	cr_assert_eq(bf_as_user(NOBODY, NOBODY, 027, tmpfile_link_as_caller, (void *)MNT("pub")),
+		     0);
 	cr_assert_eq(stat(BACK("pub/t"), &st), 0);
 	cr_assert_eq(st.st_uid, NOBODY);
 	cr_assert_eq(st.st_gid, NOBODY);
