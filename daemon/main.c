@@ -99,22 +99,23 @@ static void bf_log_to_syslog(void)
 /*
  * The watcher, the maps and the statistics, set up before the daemon forks
  * into the background, so that they are there when bpfused returns. The
- * maps are loaded even
- * without caching (no_maps), for the statistics. All of this is an
- * optimisation: whatever fails here, the mount goes on serving from the
- * backend, and says why once.
+ * maps are loaded even without caching (no_maps), for the statistics. All
+ * of this is an optimisation: whatever fails here, the mount goes on
+ * serving from the backend, and says why once. Nothing here may go through
+ * the mount, which nobody serves yet: the watcher gets watch_fd (or why it
+ * could not be opened), opened before mounting, since BACKING_DIR may be
+ * the mountpoint itself.
  */
 static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char *backing,
-			   const char *mnt)
+			   int watch_fd, const char *mnt)
 {
 	struct bpfuse_config cfg;
 	struct bpfuse *cache;
 	double timeout;
-	int err, fd;
+	int err;
 
 	if (fs->opts.watch) {
-		fd = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		err = fd == -1 ? -errno : bf_watch_open(fs, se, fd, &fs->watch);
+		err = watch_fd < 0 ? watch_fd : bf_watch_open(fs, se, watch_fd, &fs->watch);
 		if (err)
 			fuse_log(FUSE_LOG_WARNING,
 				 "bpfused: not watching %s (%s): changes made there "
@@ -209,6 +210,52 @@ static enum bf_atime_rule bf_atime_rule_of(const char *backing)
 	return sv.f_flag & ST_NOATIME ? BF_ATIME_NEVER : BF_ATIME_STRICT;
 }
 
+/*
+ * fuse_daemonize(), except that the parent (bpfused as its caller sees it)
+ * returns only once the daemon has recorded its pid for bpfusectl: a
+ * `bpfusectl stats` right after bpfused returns finds the daemon alive.
+ * The parent exits 1 if the daemon died before that.
+ */
+static int bf_daemonize(struct bf_fs *fs, bool foreground)
+{
+	int ready[2], nullfd;
+	char ok = 0;
+	pid_t pid;
+
+	if (foreground) {
+		bpfuse_set_pid(fs->cache, getpid());
+		return chdir("/") == -1 ? -errno : 0;
+	}
+	if (pipe2(ready, O_CLOEXEC) == -1)
+		return -errno;
+	pid = fork();
+	if (pid == -1) {
+		close(ready[0]);
+		close(ready[1]);
+		return -errno;
+	}
+	if (pid > 0) {
+		close(ready[1]);
+		_exit(read(ready[0], &ok, 1) == 1 ? 0 : 1);
+	}
+	close(ready[0]);
+	if (setsid() == -1 || chdir("/") == -1)
+		return -errno;
+	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (nullfd == -1)
+		return -errno;
+	dup2(nullfd, 0);
+	dup2(nullfd, 1);
+	dup2(nullfd, 2);
+	if (nullfd > 2)
+		close(nullfd);
+	bpfuse_set_pid(fs->cache, getpid());
+	if (write(ready[1], &ok, 1) != 1)
+		return -errno;
+	close(ready[1]);
+	return 0;
+}
+
 static int bf_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
 {
 	struct fuse_loop_config *cfg;
@@ -240,7 +287,7 @@ int main(int argc, char *argv[])
 	uint64_t underflows;
 	size_t left;
 	unsigned int io_max;
-	int root_fd, ret = 1;
+	int root_fd, watch_fd, ret = 1;
 
 	fs = calloc(1, sizeof(*fs));
 	if (!fs) {
@@ -322,15 +369,20 @@ int main(int argc, char *argv[])
 	fs->se = se;
 	if (fuse_set_signal_handlers(se))
 		goto out_destroy;
-	if (fuse_session_mount(se, mnt))
+	watch_fd = fs->opts.watch ? open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (watch_fd == -1)
+		watch_fd = -errno;
+	if (fuse_session_mount(se, mnt)) {
+		if (watch_fd >= 0)
+			close(watch_fd);
 		goto out_signals;
+	}
 	mounted = true;
 	if (!cmd.foreground)
 		bf_log_to_syslog();
-	bf_caches_open(fs, se, backing, mnt);
-	if (fuse_daemonize(cmd.foreground))
+	bf_caches_open(fs, se, backing, watch_fd, mnt);
+	if (bf_daemonize(fs, cmd.foreground))
 		goto out_unmount;
-	bpfuse_set_pid(fs->cache, getpid());
 	if (fs->watch && bf_watch_run(fs->watch)) {
 		fuse_log(FUSE_LOG_WARNING, "bpfused: failed to start the watcher thread\n");
 		bf_watch_stop(fs->watch);

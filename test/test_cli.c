@@ -8,12 +8,14 @@
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,6 +46,7 @@ static void teardown(void)
 	char cmd[128];
 
 	umount2(mnt, MNT_DETACH);
+	umount2(back, MNT_DETACH); /* mount_over_backing_dir, had it failed */
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	cr_assert_eq(system(cmd), 0);
 }
@@ -155,6 +158,58 @@ Test(cli, background_mount_is_silent)
 		cr_assert(bf_is_mountpoint(mnt));
 		cr_assert_eq(umount(mnt), 0);
 	}
+}
+
+/*
+ * Right after bpfused returns, the mount is there and bpfusectl sees its
+ * daemon alive: the parent returns only once the daemon has said who it is.
+ * Everything runs on one CPU, where the woken parent tends to run before
+ * its child goes on, and the test before either.
+ */
+Test(cli, stats_right_after_mount)
+{
+	const char *const ctl[] = { BPFUSECTL_PATH, "stats", mnt, NULL };
+	char out[8192];
+	cpu_set_t cpu;
+	int i, status = 0;
+
+	CPU_ZERO(&cpu);
+	CPU_SET(0, &cpu);
+	cr_assert_eq(sched_setaffinity(0, sizeof(cpu), &cpu), 0);
+	for (i = 0; i < 50 && !status; i++) {
+		cr_assert_eq(bf_spawn(BPFUSED(back, mnt), 0, out, sizeof(out)), 0, "%s", out);
+		status = bf_spawn(ctl, 0, out, sizeof(out));
+		cr_assert_eq(umount(mnt), 0);
+	}
+	cr_assert_eq(status, 0, "try %d: %s", i, out);
+}
+
+/*
+ * Wrapping a directory in place (BACKING_DIR = MOUNTPOINT, as over an
+ * sshfs mount): the daemon sets everything up from what it opened before
+ * mounting, never through its own mount, so the mount serves at once.
+ */
+Test(cli, mount_over_backing_dir)
+{
+	pid_t pid = fork();
+	int i, status;
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl(BPFUSED_PATH, "bpfused", "-f", back, back, NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500 && !bf_is_mountpoint(back); i++)
+		usleep(10000);
+	/* a daemon stuck on its own mount never answers: give it 5 s */
+	status = bf_system("timeout -s KILL 5 ls '%s' | grep -qx inner", back);
+	kill(pid, status ? SIGKILL : SIGTERM);
+	if (status)
+		umount2(back, MNT_DETACH);
+	waitpid(pid, NULL, 0);
+	cr_assert_eq(status, 0, "the mount over its own backing directory did not serve");
+	cr_assert_not(bf_is_mountpoint(back));
 }
 
 Test(cli, help_documents_every_option)
