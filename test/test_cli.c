@@ -166,7 +166,7 @@ Test(cli, background_mount_is_silent)
  * Everything runs on one CPU, where the woken parent tends to run before
  * its child goes on, and the test before either.
  */
-Test(cli, stats_right_after_mount)
+Test(cli, stats_right_after_mount, .timeout = 180)
 {
 	const char *const ctl[] = { BPFUSECTL_PATH, "stats", mnt, NULL };
 	char out[8192];
@@ -176,7 +176,7 @@ Test(cli, stats_right_after_mount)
 	CPU_ZERO(&cpu);
 	CPU_SET(0, &cpu);
 	cr_assert_eq(sched_setaffinity(0, sizeof(cpu), &cpu), 0);
-	for (i = 0; i < 50 && !status; i++) {
+	for (i = 0; i < 10 && !status; i++) {
 		cr_assert_eq(bf_spawn(BPFUSED(back, mnt), 0, out, sizeof(out)), 0, "%s", out);
 		status = bf_spawn(ctl, 0, out, sizeof(out));
 		cr_assert_eq(umount(mnt), 0);
