@@ -3,9 +3,10 @@
  * bpfusectl: what the caches of bpfuse mounts are doing.
  *
  *   bpfusectl list [-j]
- *   bpfusectl stats MOUNTPOINT [-j|--json] [-z] [INTERVAL [COUNT]]
+ *   bpfusectl stats MOUNTPOINT [-j|--json] [-v] [-z] [--hist] [INTERVAL [COUNT]]
  *   bpfusectl dump MOUNTPOINT
  *   bpfusectl invalidate MOUNTPOINT PATH
+ *   bpfusectl prune
  *
  * A thin client: it reads the maps the daemon pinned under
  * /sys/fs/bpf/bpfuse/<mount id>/ and maps the statistics value, as the
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bpfuse.h"
@@ -272,7 +274,63 @@ static const char *map_life(const struct bpfuse_config *cfg)
 	return buf;
 }
 
-static void print_table(const struct ctl *c, const struct bpfuse_stats *s)
+/* What a report covers: from `since` to `until` (seconds since the epoch). */
+struct period {
+	double since, until;
+	bool from_mount; /* since the mount (no baseline, no interval) */
+	bool baseline; /* since this reader's last -z */
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static const char *clock_of(double t, bool date)
+{
+	static char buf[2][32];
+	static int i;
+	time_t sec = (time_t)t;
+	struct tm tm;
+
+	i ^= 1;
+	localtime_r(&sec, &tm);
+	strftime(buf[i], sizeof(buf[i]), date ? "%Y-%m-%d %H:%M:%S" : "%H:%M:%S", &tm);
+	return buf[i];
+}
+
+static const char *span_of(double s)
+{
+	static char buf[32];
+	unsigned long t = (unsigned long)(s + 0.5);
+
+	if (t >= 3600)
+		snprintf(buf, sizeof(buf), "%luh%02lum", t / 3600, t / 60 % 60);
+	else if (t >= 60)
+		snprintf(buf, sizeof(buf), "%lum%02lus", t / 60, t % 60);
+	else
+		snprintf(buf, sizeof(buf), "%.3gs", s);
+	return buf;
+}
+
+static void print_period(const struct period *p)
+{
+	printf("period: %s %s, %s\n",
+	       p->from_mount ? "since the mount at" : p->baseline ? "since your last -z at" : "from",
+	       clock_of(p->since, true), span_of(p->until - p->since));
+}
+
+static const char legend[] =
+	"(kernel: answered by the kernel extension; daemon: by the daemon from its maps;\n"
+	" backend: the daemon asked the backing file system; hit%: share of kernel + daemon;\n"
+	" upcalls: requests that reached the daemon, of which no-such were answered\n"
+	" ENOENT, ENODATA or ENOSYS (answers, not failures) and errors failed; avg us: per\n"
+	" upcall)\n";
+
+static void print_table(const struct ctl *c, const struct bpfuse_stats *s, const struct period *p)
 {
 	unsigned long entries;
 	__u64 evict;
@@ -280,6 +338,7 @@ static void print_table(const struct ctl *c, const struct bpfuse_stats *s)
 
 	printf("%s: mount %llu, daemon pid %u, %s mode\n", c->mountpoint,
 	       (unsigned long long)c->mnt_id, s->daemon_pid, mode_name(s->mode));
+	print_period(p);
 	printf("timeouts: entry %gs attr %gs negative %gs; maps %s%s\n",
 	       c->cfg.entry_timeout_ns / 1e9, c->cfg.attr_timeout_ns / 1e9,
 	       c->cfg.negative_timeout_ns / 1e9,
@@ -296,19 +355,20 @@ static void print_table(const struct ctl *c, const struct bpfuse_stats *s)
 		       s->upcall_probe == BPFUSE_PROBE_KPROBE
 			       ? " (latency of synchronous requests only)"
 			       : "");
-	printf("%-16s %10s %10s %10s %6s %10s %8s %10s\n", "operation", "kernel", "daemon",
-	       "backend", "hit%", "upcalls", "errors", "avg us");
+	printf("\n%-16s %10s %10s %10s %6s %10s %8s %8s %9s\n", "operation", "kernel", "daemon",
+	       "backend", "hit%", "upcalls", "no-such", "errors", "avg us");
 	for (i = 0; i < BPFUSE_OPCODE_MAX; i++) {
 		const struct bpfuse_op_stats *o = &s->ops[i];
 
 		if (!op_used(o))
 			continue;
-		printf("%-16s %10llu %10llu %10llu %6.1f %10llu %8llu %10.1f\n",
+		printf("%-16s %10llu %10llu %10llu %6.1f %10llu %8llu %8llu %9.1f\n",
 		       op_names[i] ? op_names[i] : "?", (unsigned long long)o->kernel_hits,
 		       (unsigned long long)o->daemon_hits, (unsigned long long)o->backend_calls,
-		       hit_pct(o), (unsigned long long)o->upcalls, (unsigned long long)o->errors,
-		       avg_us(o));
+		       hit_pct(o), (unsigned long long)o->upcalls, (unsigned long long)o->negatives,
+		       (unsigned long long)o->errors, avg_us(o));
 	}
+	fputs(legend, stdout);
 	printf("\n%-8s %10s %10s %10s %10s %10s %10s\n", "cache", "entries", "capacity",
 	       "inserts", "deletes", "evictions", "MiB");
 	for (j = 0; j < BPFUSE_CACHE_MAX; j++) {
@@ -325,8 +385,52 @@ static void print_table(const struct ctl *c, const struct bpfuse_stats *s)
 	printf("\n");
 }
 
-/* Stable JSON: every named operation, cache and cause is always present. */
-static void print_json(const struct ctl *c, const struct bpfuse_stats *s)
+/* All operations together, for one line per interval. */
+static void stats_sum(struct bpfuse_op_stats *t, const struct bpfuse_stats *s)
+{
+	int i, j;
+
+	memset(t, 0, sizeof(*t));
+	for (i = 0; i < BPFUSE_OPCODE_MAX; i++) {
+		const struct bpfuse_op_stats *o = &s->ops[i];
+
+		t->kernel_hits += o->kernel_hits;
+		t->daemon_hits += o->daemon_hits;
+		t->backend_calls += o->backend_calls;
+		t->upcalls += o->upcalls;
+		t->negatives += o->negatives;
+		t->errors += o->errors;
+		t->latency_ns += o->latency_ns;
+		for (j = 0; j < BPFUSE_HIST_SLOTS; j++)
+			t->hist[j] += o->hist[j];
+	}
+}
+
+static void print_line_header(void)
+{
+	printf("%-8s %10s %10s %10s %6s %10s %8s %8s %9s\n", "time", "kernel", "daemon", "backend",
+	       "hit%", "upcalls", "no-such", "errors", "avg us");
+}
+
+/* One line: the interval ending at p->until, all operations together. */
+static void print_line(const struct bpfuse_stats *s, const struct period *p)
+{
+	struct bpfuse_op_stats t;
+
+	stats_sum(&t, s);
+	printf("%-8s %10llu %10llu %10llu %6.1f %10llu %8llu %8llu %9.1f\n", clock_of(p->until, false),
+	       (unsigned long long)t.kernel_hits, (unsigned long long)t.daemon_hits,
+	       (unsigned long long)t.backend_calls, hit_pct(&t), (unsigned long long)t.upcalls,
+	       (unsigned long long)t.negatives, (unsigned long long)t.errors, avg_us(&t));
+}
+
+/*
+ * Stable JSON: every named operation, cache and cause is always present; an
+ * operation's latency histogram only when it has upcalls timed, unless
+ * hist.
+ */
+static void print_json(const struct ctl *c, const struct bpfuse_stats *s, const struct period *p,
+		       bool hist)
 {
 	unsigned long entries;
 	__u64 evict;
@@ -334,8 +438,11 @@ static void print_json(const struct ctl *c, const struct bpfuse_stats *s)
 	int i, j;
 
 	printf("{\"mountpoint\":\"%s\",\"mount_id\":%llu,\"daemon_pid\":%u,\"mode\":\"%s\","
+	       "\"time\":%.3f,\"since\":%.3f,\"interval_s\":%.3f,\"period\":\"%s\","
 	       "\"upcalls_counted\":%s,",
 	       c->mountpoint, (unsigned long long)c->mnt_id, s->daemon_pid, mode_name(s->mode),
+	       p->until, p->since, p->until - p->since,
+	       p->from_mount ? "mount" : p->baseline ? "baseline" : "interval",
 	       probe_name(s->upcall_probe) ? "true" : "false");
 	if (probe_name(s->upcall_probe))
 		printf("\"upcall_probe\":\"%s\",", probe_name(s->upcall_probe));
@@ -354,19 +461,26 @@ static void print_json(const struct ctl *c, const struct bpfuse_stats *s)
 	printf("\"ops\":{");
 	for (i = 0; i < BPFUSE_OPCODE_MAX; i++) {
 		const struct bpfuse_op_stats *o = &s->ops[i];
+		__u64 timed = 0;
 
 		if (!op_names[i])
 			continue;
 		printf("%s\"%s\":{\"kernel_hits\":%llu,\"daemon_hits\":%llu,\"backend_calls\":%llu,"
-		       "\"hit_pct\":%.2f,\"upcalls\":%llu,\"errors\":%llu,\"latency_avg_us\":%.2f,"
-		       "\"latency_hist_us\":[",
+		       "\"hit_pct\":%.2f,\"upcalls\":%llu,\"negatives\":%llu,\"errors\":%llu,"
+		       "\"latency_avg_us\":%.2f",
 		       first ? "" : ",", op_names[i], (unsigned long long)o->kernel_hits,
 		       (unsigned long long)o->daemon_hits, (unsigned long long)o->backend_calls,
-		       hit_pct(o), (unsigned long long)o->upcalls, (unsigned long long)o->errors,
-		       avg_us(o));
+		       hit_pct(o), (unsigned long long)o->upcalls, (unsigned long long)o->negatives,
+		       (unsigned long long)o->errors, avg_us(o));
 		for (j = 0; j < BPFUSE_HIST_SLOTS; j++)
-			printf("%s%llu", j ? "," : "", (unsigned long long)o->hist[j]);
-		printf("]}");
+			timed += o->hist[j];
+		if (timed || hist) {
+			printf(",\"latency_hist_us\":[");
+			for (j = 0; j < BPFUSE_HIST_SLOTS; j++)
+				printf("%s%llu", j ? "," : "", (unsigned long long)o->hist[j]);
+			printf("]");
+		}
+		printf("}");
 		first = false;
 	}
 	printf("},\"caches\":{");
@@ -387,12 +501,81 @@ static void print_json(const struct ctl *c, const struct bpfuse_stats *s)
 	printf("}}\n");
 }
 
-/* Zero the counters, keeping the header the daemon wrote. */
-static void stats_reset(struct bpfuse_stats *s)
-{
-	size_t off = offsetof(struct bpfuse_stats, inserts);
+/*
+ * -z: this reader's baseline, so that its next -z report covers only what
+ * happened since, while the mount's counters (what every other reader
+ * sees) stay as they are. Kept per user in $XDG_RUNTIME_DIR, else in
+ * /run/bpfusectl/<uid>, named by mount id and daemon pid, so that a later
+ * mount with the same id never uses it.
+ */
+struct baseline {
+	double time;
+	struct bpfuse_stats stats;
+};
 
-	memset((char *)s + off, 0, sizeof(*s) - off);
+static void baseline_path(const struct ctl *c, char *buf, size_t size, bool create)
+{
+	const char *run = getenv("XDG_RUNTIME_DIR");
+	char dir[PATH_MAX - 64]; /* room for the name */
+
+	if (run && *run)
+		snprintf(dir, sizeof(dir), "%s/bpfusectl", run);
+	else
+		snprintf(dir, sizeof(dir), "/run/bpfusectl/%u", (unsigned int)getuid());
+	if (create) {
+		if (!run || !*run)
+			mkdir("/run/bpfusectl", 0755);
+		mkdir(dir, 0700);
+	}
+	snprintf(buf, size, "%s/%llu-%u", dir, (unsigned long long)c->mnt_id,
+		 c->stats->daemon_pid);
+}
+
+static bool baseline_load(const struct ctl *c, struct baseline *b)
+{
+	char path[PATH_MAX];
+	bool ok;
+	FILE *f;
+
+	baseline_path(c, path, sizeof(path), false);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	ok = fread(b, sizeof(*b), 1, f) == 1;
+	fclose(f);
+	return ok;
+}
+
+static void baseline_save(const struct ctl *c, const struct baseline *b)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	FILE *f;
+
+	baseline_path(c, path, sizeof(path), true);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "we");
+	if (!f || fwrite(b, sizeof(*b), 1, f) != 1 || fclose(f) || rename(tmp, path))
+		die("failed to save the -z baseline in %s: %s", path, strerror(errno));
+}
+
+/* When the mount's maps were pinned: the start of "since the mount". */
+static double mount_time(const struct ctl *c)
+{
+	struct stat st;
+
+	if (stat(c->dir, &st) == -1)
+		return now_s();
+	return st.st_ctim.tv_sec + st.st_ctim.tv_nsec / 1e9;
+}
+
+static void report(const struct ctl *c, const struct bpfuse_stats *s, const struct period *p,
+		   bool json, bool hist)
+{
+	if (json)
+		print_json(c, s, p, hist);
+	else
+		print_table(c, s, p);
+	fflush(stdout);
 }
 
 static int cmd_stats(int argc, char **argv)
@@ -400,26 +583,36 @@ static int cmd_stats(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "zero", no_argument, NULL, 'z' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "hist", no_argument, NULL, 'H' },
 		{ 0 },
 	};
-	struct bpfuse_stats *prev = NULL, *cur, *shown;
-	bool json = false, zero = false;
+	static const char usage_line[] =
+		"usage: bpfusectl stats MOUNTPOINT [-j|--json] [-v] [-z] [--hist] "
+		"[INTERVAL [COUNT]]";
+	struct bpfuse_stats *prev, *cur, *shown;
+	bool json = false, zero = false, verbose = false, hist = false;
 	long interval = 0, count = 1, i;
+	struct baseline *base;
+	struct period p = { 0 };
 	struct ctl c;
 	char *end;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "jz", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "jzv", longopts, NULL)) != -1) {
 		if (opt == 'j')
 			json = true;
 		else if (opt == 'z')
 			zero = true;
+		else if (opt == 'v')
+			verbose = true;
+		else if (opt == 'H')
+			hist = true;
 		else
-			die("usage: bpfusectl stats MOUNTPOINT [-j|--json] [-z] [INTERVAL "
-			    "[COUNT]]");
+			die("%s", usage_line);
 	}
 	if (optind >= argc)
-		die("usage: bpfusectl stats MOUNTPOINT [-j|--json] [-z] [INTERVAL [COUNT]]");
+		die("%s", usage_line);
 	if (optind + 1 < argc) {
 		interval = strtol(argv[optind + 1], &end, 10);
 		if (*end || interval <= 0)
@@ -431,29 +624,51 @@ static int cmd_stats(int argc, char **argv)
 		if (*end || count <= 0)
 			die("invalid count '%s': expected a number > 0", argv[optind + 2]);
 	}
+	if (optind + 3 < argc || (zero && interval))
+		die("%s (-z: one report, since your last -z)", usage_line);
 	ctl_open(&c, argv[optind]);
 	cur = malloc(sizeof(*cur));
 	shown = malloc(sizeof(*shown));
 	prev = calloc(1, sizeof(*prev));
-	if (!cur || !shown || !prev)
+	base = calloc(1, sizeof(*base));
+	if (!cur || !shown || !prev || !base)
 		die("out of memory");
-	/* the first report counts from the start (or the last -z), later ones per interval */
-	for (i = 0; count < 0 || i < count; i++) {
-		if (i)
-			sleep(interval);
-		memcpy(cur, c.stats, sizeof(*cur));
-		stats_delta(shown, cur, prev);
-		if (json)
-			print_json(&c, shown);
-		else
-			print_table(&c, shown);
-		if (!json && (count < 0 || i + 1 < count))
-			printf("\n");
-		fflush(stdout);
-		memcpy(prev, cur, sizeof(*prev));
+	memcpy(cur, c.stats, sizeof(*cur));
+	p.until = now_s();
+
+	if (!interval) {
+		/* one report: since the mount, or since this reader's last -z */
+		p.from_mount = !zero || !baseline_load(&c, base);
+		p.baseline = !p.from_mount;
+		p.since = p.from_mount ? mount_time(&c) : base->time;
+		stats_delta(shown, cur, p.from_mount ? prev : &base->stats);
+		report(&c, shown, &p, json, hist);
+		if (zero) {
+			base->time = p.until;
+			memcpy(&base->stats, cur, sizeof(*cur));
+			baseline_save(&c, base);
+		}
+		return 0;
 	}
-	if (zero)
-		stats_reset(c.stats);
+	/* every INTERVAL seconds, what happened in it: the first one too */
+	for (i = 0; count < 0 || i < count; i++) {
+		memcpy(prev, cur, sizeof(*prev));
+		p.since = p.until;
+		sleep(interval);
+		memcpy(cur, c.stats, sizeof(*cur));
+		p.until = now_s();
+		stats_delta(shown, cur, prev);
+		if (json || verbose) {
+			report(&c, shown, &p, json, hist);
+			if (!json && (count < 0 || i + 1 < count))
+				printf("\n");
+		} else {
+			if (i % 20 == 0)
+				print_line_header();
+			print_line(shown, &p);
+		}
+		fflush(stdout);
+	}
 	return 0;
 }
 
@@ -480,9 +695,28 @@ static bool mount_path(const char *id, char *buf, size_t size)
 	return found;
 }
 
+/* What the kernel charges for a mount's maps, all of them. */
+static unsigned long long mount_memory(const char *dir)
+{
+	static const char *const names[] = { "lookup", "attr", "xattr", "stats", "mount_cfg" };
+	unsigned long long sum = 0;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		fd = map_open(dir, names[i]);
+		if (fd < 0)
+			continue;
+		sum += map_memory(fd);
+		close(fd);
+	}
+	return sum;
+}
+
 static int cmd_list(int argc, char **argv)
 {
 	char dir[64], path[4096];
+	unsigned long long memory;
 	struct bpfuse_stats st;
 	bool json = argc > 1 && (!strcmp(argv[1], "-j") || !strcmp(argv[1], "--json"));
 	struct dirent *de;
@@ -497,7 +731,7 @@ static int cmd_list(int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-10s %-8s %-6s %-6s %s\n", "mount id", "pid", "mode", "daemon",
+		printf("%-10s %-8s %-6s %-6s %8s %s\n", "mount id", "pid", "mode", "daemon", "MiB",
 		       "mountpoint");
 	while (dp && (de = readdir(dp))) {
 		if (de->d_name[0] == '.' || strlen(de->d_name) > 20)
@@ -513,20 +747,41 @@ static int cmd_list(int argc, char **argv)
 		close(fd);
 		if (!mount_path(de->d_name, path, sizeof(path)))
 			snprintf(path, sizeof(path), "(not mounted)");
+		memory = mount_memory(dir);
 		if (json)
 			printf("%s{\"mount_id\":%s,\"daemon_pid\":%u,\"mode\":\"%s\",\"alive\":%s,"
-			       "\"mountpoint\":\"%s\"}",
+			       "\"memory_bytes\":%llu,\"mountpoint\":\"%s\"}",
 			       first ? "" : ",", de->d_name, st.daemon_pid, mode_name(st.mode),
-			       alive(st.daemon_pid) ? "true" : "false", path);
+			       alive(st.daemon_pid) ? "true" : "false", memory, path);
 		else
-			printf("%-10s %-8u %-6s %-6s %s\n", de->d_name, st.daemon_pid,
-			       mode_name(st.mode), alive(st.daemon_pid) ? "alive" : "gone", path);
+			printf("%-10s %-8u %-6s %-6s %8.1f %s\n", de->d_name, st.daemon_pid,
+			       mode_name(st.mode), alive(st.daemon_pid) ? "alive" : "gone",
+			       memory / 1048576.0, path);
 		first = false;
 	}
 	if (json)
 		printf("]\n");
 	if (dp)
 		closedir(dp);
+	return 0;
+}
+
+/*
+ * prune: remove the pins of mounts whose daemon is gone (killed, crashed)
+ * and which are unmounted; a mount still there keeps them, for `stats` to
+ * say the daemon is gone. The next bpfused does the same on its own.
+ */
+static int cmd_prune(int argc, char **argv)
+{
+	int n;
+
+	(void)argv;
+	if (argc != 1)
+		die("usage: bpfusectl prune");
+	if (access(BPFUSE_PIN_ROOT, R_OK | W_OK | X_OK) == -1 && errno == EACCES)
+		die("%s: %s (run as root)", BPFUSE_PIN_ROOT, strerror(errno));
+	n = bpfuse_sweep_stale();
+	printf("removed the maps of %d dead mount%s\n", n, n == 1 ? "" : "s");
 	return 0;
 }
 
@@ -659,15 +914,22 @@ static int cmd_invalidate(int argc, char **argv)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bpfusectl list [-j]\n"
-		   "       bpfusectl stats MOUNTPOINT [-j|--json] [-z] [INTERVAL [COUNT]]\n"
+		   "       bpfusectl stats MOUNTPOINT [-j|--json] [-v] [-z] [--hist] "
+		   "[INTERVAL [COUNT]]\n"
 		   "       bpfusectl dump MOUNTPOINT\n"
 		   "       bpfusectl invalidate MOUNTPOINT PATH\n"
+		   "       bpfusectl prune\n"
+		   "       bpfusectl --version\n"
 		   "\n"
+		   "list: bpfuse mounts, their daemon and the memory their maps take.\n"
 		   "stats: per operation, requests answered by the kernel extension, by the\n"
-		   "daemon from its maps, and by the backend; upcalls and their latency; the\n"
-		   "caches' entries, capacity and evictions; invalidations by cause. With\n"
-		   "INTERVAL, a report every INTERVAL seconds (COUNT times) of what happened\n"
-		   "since the last; -z zeroes the counters after reporting.\n");
+		   "daemon from its maps, and by the backend; upcalls, answers such as ENOENT,\n"
+		   "errors and latency; the caches' entries, capacity and evictions;\n"
+		   "invalidations by cause; since the mount. -z: since your own last -z\n"
+		   "instead (nobody else's view changes). With INTERVAL, one line every\n"
+		   "INTERVAL seconds (COUNT times) of what happened in it (-v: the whole\n"
+		   "report; -j: one JSON object per line).\n"
+		   "prune: remove the maps of mounts whose daemon died.\n");
 }
 
 int main(int argc, char **argv)
@@ -680,6 +942,10 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf("bpfusectl %s\n", PACKAGE_VERSION);
+		return 0;
+	}
 	if (!strcmp(argv[1], "list"))
 		return cmd_list(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "stats"))
@@ -688,5 +954,7 @@ int main(int argc, char **argv)
 		return cmd_dump(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "invalidate"))
 		return cmd_invalidate(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "prune"))
+		return cmd_prune(argc - 1, argv + 1);
 	die("unknown command '%s' (see bpfusectl --help)", argv[1]);
 }

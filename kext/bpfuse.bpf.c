@@ -72,10 +72,16 @@ static __always_inline __u32 log2_slot(__u64 v)
 }
 
 /*
- * One upcall of opcode that ended with error and took ns nanoseconds (not
- * timed if !timed: the histogram counts the timed ones).
+ * One upcall of opcode that ended with error (0 or -errno) and took ns
+ * nanoseconds (not timed if !timed: the histogram counts the timed ones).
+ * "No such name", "no such attribute" and "not implemented" (how a daemon
+ * turns off OPEN or FLUSH) are answers, counted apart from failures.
  */
-static __always_inline void count_upcall(__u32 opcode, bool timed, __u64 ns, bool error)
+#define BPFUSE_ENOENT 2
+#define BPFUSE_ENOSYS 38
+#define BPFUSE_ENODATA 61
+
+static __always_inline void count_upcall(__u32 opcode, bool timed, __u64 ns, int error)
 {
 	struct bpfuse_op_stats *op;
 	struct bpfuse_stats *st;
@@ -90,7 +96,9 @@ static __always_inline void count_upcall(__u32 opcode, bool timed, __u64 ns, boo
 		__sync_fetch_and_add(&op->latency_ns, ns);
 		__sync_fetch_and_add(&op->hist[log2_slot(ns / 1000)], 1);
 	}
-	if (error)
+	if (error == -BPFUSE_ENOENT || error == -BPFUSE_ENODATA || error == -BPFUSE_ENOSYS)
+		__sync_fetch_and_add(&op->negatives, 1);
+	else if (error)
 		__sync_fetch_and_add(&op->errors, 1);
 }
 
@@ -138,8 +146,8 @@ SEC("kprobe")
 int BPF_KPROBE(request_end, struct fuse_req *req)
 {
 	struct inflight *f;
-	bool error;
 	__u32 opcode;
+	int error;
 	__u64 tid;
 
 	if (!ours(req))

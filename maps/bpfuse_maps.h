@@ -124,7 +124,8 @@ struct bpfuse_op_stats {
 	__u64 daemon_hits;	/* answered by the daemon from the maps */
 	__u64 backend_calls;	/* the daemon asked the backing file system */
 	__u64 upcalls;		/* requests that reached the daemon */
-	__u64 errors;		/* of those, answered with an error */
+	__u64 negatives;	/* of those, answered ENOENT, ENODATA or ENOSYS: answers, not failures */
+	__u64 errors;		/* of those, answered with any other error */
 	__u64 latency_ns;	/* summed over upcalls */
 	__u64 hist[BPFUSE_HIST_SLOTS];	/* upcalls by log2(microseconds) */
 };

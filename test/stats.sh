@@ -22,7 +22,7 @@ expect() {
 repeat() { $py -c "import os, sys
 for _ in range($1): $2" "$work/mnt"; }
 
-plan=31
+plan=40
 echo "1..$plan"
 
 # -- caching off: every stat of /f is one LOOKUP and two GETATTR upcalls:
@@ -84,6 +84,9 @@ requests() {
 }
 requests lookup 450
 expect lookup backend_calls 2
+# the 100 missing names are answers, not errors
+expect lookup errors 0
+if [ "$mode" = ext ]; then expect lookup negatives 1; else expect lookup negatives 100; fi
 maps_hits=$(($(delta lookup daemon_hits) + $(delta lookup kernel_hits)))
 check "lookup: 448 answered from the maps (got $maps_hits)" [ "$maps_hits" = 448 ]
 requests getattr 650
@@ -108,12 +111,32 @@ snap b
 expect lookup backend_calls 1
 check "invalidate counted as a user invalidation" grep -q '"user":[1-9]' "$work/b.json"
 
-# interval reports, one JSON line each; -z zeroes
+# interval reports: one JSON object per line, or one line each under a
+# header; each covers its own interval only (the mount is idle meanwhile)
 lines=$("$ctl" stats -j "$work/mnt" 1 2 | wc -l)
-check "INTERVAL COUNT gives COUNT reports ($lines)" [ "$lines" = 2 ]
-"$ctl" stats -z "$work/mnt" > /dev/null
+check "INTERVAL COUNT gives COUNT JSON reports ($lines)" [ "$lines" = 2 ]
+"$ctl" stats "$work/mnt" 1 2 > "$work/lines.out"
+check "INTERVAL COUNT gives a header and COUNT timestamped lines" awk '
+	NR == 1 && $1 == "time" { h = 1 }
+	NR > 1 && $1 ~ /^[0-9][0-9]:[0-9][0-9]:[0-9][0-9]$/ { n++ }
+	END { exit !(h && n == 2 && NR == 3) }' "$work/lines.out"
+check "an interval line counts that interval only (idle: no upcall)" \
+	awk 'NR == 2 { exit !($6 == 0) }' "$work/lines.out"
+check "the one-shot report says what period it covers" \
+	bash -c "'$ctl' stats '$work/mnt' | grep -q '^period: since the mount at '"
+
+# -z: a reader's own baseline; everybody else still sees the totals
+XDG_RUNTIME_DIR=$work "$ctl" stats -z -j "$work/mnt" > /dev/null
+repeat 5 'os.stat(sys.argv[1] + "/f")'
+XDG_RUNTIME_DIR=$work "$ctl" stats -z -j "$work/mnt" > "$work/z.json"
 snap a
-check "-z zeroes the counters" grep -q '"lookup":{"kernel_hits":0,"daemon_hits":0,"backend_calls":0' "$work/a.json"
+lookups() { $py -c 'import json, sys
+o = json.load(open(sys.argv[1]))["ops"]["lookup"]
+print(o["kernel_hits"] + o["upcalls"])' "$1"; }
+got=$(lookups "$work/z.json")
+check "-z reports since the reader's own last -z (5 lookups, got $got)" [ "$got" = 5 ]
+got=$(lookups "$work/a.json")
+check "-z leaves the mount's counters alone (got $got lookups)" [ "$got" -gt 450 ]
 
 bf_stop
 
@@ -160,6 +183,17 @@ kill -9 "$pid"
 wait "$pid" 2>/dev/null
 pid=
 check "a killed daemon is reported gone" one_line_failure "gone" "$ctl" stats "$work/mnt"
+check "list shows it gone" bash -c "'$ctl' list | awk '\$2 == $killed { exit !(\$4 == \"gone\") }'"
+umount -l "$work/mnt"
+"$ctl" prune > "$work/prune.out"
+check "prune removes a dead mount's maps ($(cat "$work/prune.out"))" [ -z "$(pins_of "$killed")" ]
+bf_start
+check "list shows a live mount's memory" bash -c "'$ctl' list -j | $py -c 'import json, sys
+sys.exit(not any(m[\"daemon_pid\"] == $pid and m[\"memory_bytes\"] > 0 for m in json.load(sys.stdin)))'"
+killed=$pid
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+pid=
 umount -l "$work/mnt"
 bf_start
 check "restart mounts and serves" cmp -s "$work/mnt/f" "$work/back/f"
