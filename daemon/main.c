@@ -306,8 +306,8 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	if (cmd.show_version) {
-		printf("bpfused %s\n", PACKAGE_VERSION);
-		fuse_lowlevel_version();
+		/* not fuse_lowlevel_version(): it runs fusermount3, whose output came first */
+		printf("bpfused %s (libfuse %s)\n", PACKAGE_VERSION, fuse_pkgversion());
 		ret = 0;
 		goto out;
 	}

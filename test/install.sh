@@ -1,0 +1,80 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# make install and uninstall (with DESTDIR), what they put where, the
+# library as another daemon would use it (pkg-config, header, link), the
+# man pages, and mount -t fuse.bpfused from a private fstab after a real
+# install: that one in a private mount namespace whose /usr/local is a
+# tmpfs, so the machine's own /usr/local is never touched. Speaks TAP.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+top=$bf_top
+
+bf_setup install
+dest=$work/dest
+plan=11
+echo "1..$plan"
+
+make -s -C "$top" install DESTDIR="$dest" > "$work/install.log" 2>&1
+check "make install DESTDIR= succeeds" [ $? = 0 ]
+prefix=$dest/usr/local
+want="sbin/bpfused sbin/bpfusectl share/man/man8/bpfused.8 share/man/man8/bpfusectl.8
+include/bpfuse.h include/bpfuse_maps.h lib/libbpfuse.a lib/pkgconfig/bpfuse.pc
+share/doc/bpfuse/examples/mnt-data.mount"
+missing=
+for f in $want; do [ -e "$prefix/$f" ] || missing="$missing $f"; done
+check "it installs binaries, man pages, header, library, pkg-config file, example unit${missing:+ (missing:$missing)}" [ -z "$missing" ]
+echo "# installed: $(cd "$prefix" && find . -type f | sort | tr '\n' ' ')"
+
+for page in bpfused bpfusectl; do
+	check "man page $page(8) renders without warnings" bash -c \
+		"groff -man -ww -z '$prefix/share/man/man8/$page.8' 2>&1 | (! grep -q .)"
+done
+check "bpfused(8) documents every bpfused option --help lists" bash -c "
+	'$prefix/sbin/bpfused' --help | sed -n '/^bpfused options:/,/^\$/p' |
+	grep -o -- '-o [a-z_]*' | sort -u | while read -r _ o; do
+		grep -q -- \"\$o\" '$prefix/share/man/man8/bpfused.8' || { echo \"# missing: \$o\"; exit 1; }
+	done"
+
+# another daemon's build: the installed header and library through pkg-config
+cat > "$work/user.c" <<'EOF'
+#include <bpfuse.h>
+#include <stdio.h>
+
+int main(void)
+{
+	printf("%d\n", bpfuse_sweep_stale() >= 0);
+	return 0;
+}
+EOF
+pc="pkg-config --define-variable=prefix=$prefix"
+PKG_CONFIG_PATH=$prefix/lib/pkgconfig \
+	cc -o "$work/user" "$work/user.c" $(PKG_CONFIG_PATH=$prefix/lib/pkgconfig $pc --cflags bpfuse) \
+	$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig $pc --static --libs bpfuse) 2> "$work/cc.log"
+check "a program builds against the installed library with pkg-config --static" \
+	[ "$("$work/user" 2>/dev/null)" = 1 ]
+
+make -s -C "$top" uninstall DESTDIR="$dest" > /dev/null 2>&1
+left=$(find "$dest" -type f -o -type l | wc -l)
+check "make uninstall removes every file it installed ($left left)" [ "$left" = 0 ]
+
+# mount -t fuse.bpfused after a real install: mount(8) runs libfuse's
+# mount.fuse3, which runs bpfused from mount's own PATH (/usr/local/sbin).
+echo data > "$work/back/f"
+cat > "$work/fstab" <<EOF
+$work/back $work/mnt fuse.bpfused cache=auto,nofail 0 0
+EOF
+unshare --mount --propagation private bash -c "
+	mount -t tmpfs bpfuse-usr-local /usr/local &&
+	make -s -C '$top' install > /dev/null 2>&1 &&
+	mount -T '$work/fstab' '$work/mnt' 2> '$work/mount.err' &&
+	cat '$work/mnt/f' > '$work/read' &&
+	/usr/local/sbin/bpfusectl stats '$work/mnt' > '$work/stats' &&
+	umount '$work/mnt'" > /dev/null 2>&1
+check "mount -T with an fstab line of type fuse.bpfused mounts and serves" \
+	[ "$(cat "$work/read" 2>/dev/null)" = data ]
+check "and bpfusectl sees that mount" grep -q "stock mode\|ext mode" "$work/stats"
+check "a successful mount through mount(8) prints nothing" [ ! -s "$work/mount.err" ]
+check "nothing is left mounted" bash -c "! grep -q ' $work/mnt ' /proc/mounts"
+
+[ "$n" = "$plan" ] || echo "Bail out! planned $plan checks, ran $n"
+exit 0
