@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bpfuse.h"
@@ -256,6 +257,21 @@ static int bf_daemonize(struct bf_fs *fs, bool foreground)
 	return 0;
 }
 
+/* How long the mount served, for the summary at unmount: "2h05m", "3m07s", "12s". */
+static const char *bf_uptime(time_t since)
+{
+	static char buf[32];
+	long s = (long)(time(NULL) - since);
+
+	if (s >= 3600)
+		snprintf(buf, sizeof(buf), "%ldh%02ldm", s / 3600, s / 60 % 60);
+	else if (s >= 60)
+		snprintf(buf, sizeof(buf), "%ldm%02lds", s / 60, s % 60);
+	else
+		snprintf(buf, sizeof(buf), "%lds", s);
+	return buf;
+}
+
 static int bf_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
 {
 	struct fuse_loop_config *cfg;
@@ -288,6 +304,7 @@ int main(int argc, char *argv[])
 	size_t left;
 	unsigned int io_max;
 	int root_fd, watch_fd, ret = 1;
+	time_t mounted_at = 0;
 
 	fs = calloc(1, sizeof(*fs));
 	if (!fs) {
@@ -378,6 +395,7 @@ int main(int argc, char *argv[])
 		goto out_signals;
 	}
 	mounted = true;
+	mounted_at = time(NULL);
 	if (!cmd.foreground)
 		bf_log_to_syslog();
 	bf_caches_open(fs, se, backing, watch_fd, mnt);
@@ -410,11 +428,12 @@ out:
 		left = bf_table_destroy(&fs->table);
 		/* The kernel sends no FORGET at unmount: left is what it held. */
 		if (mounted)
-			fuse_log(FUSE_LOG_INFO,
-				 "bpfused: unmounted %s: %zu nodes still held by the "
-				 "kernel, %llu forget underflows, %llu backend calls\n",
-				 mnt, left, (unsigned long long)underflows,
-				 (unsigned long long)fs->backend_calls);
+			fuse_log(underflows ? FUSE_LOG_WARNING : FUSE_LOG_INFO,
+				 "bpfused: unmounted %s after %s; %llu calls into %s; %zu nodes "
+				 "still held by the kernel, %llu forget underflows (nodes held "
+				 "at unmount are normal; an underflow is a bug)\n",
+				 mnt, bf_uptime(mounted_at), (unsigned long long)fs->backend_calls,
+				 backing, left, (unsigned long long)underflows);
 	}
 	bf_opts_free(&fs->opts);
 	free(cmd.mountpoint);
