@@ -1,17 +1,19 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# make install and uninstall (with DESTDIR), what they put where, the
-# library as another daemon would use it (pkg-config, header, link), the
-# man pages, and mount -t fuse.bpfused from a private fstab after a real
-# install: that one in a private mount namespace whose /usr/local is a
-# tmpfs, so the machine's own /usr/local is never touched. Speaks TAP.
+# What an operator meets: make install and uninstall (with DESTDIR), what
+# they put where, the library as another daemon would use it (pkg-config,
+# header, link), the man pages, mount -t fuse.bpfused from a private fstab
+# after a real install, and the daemon's log in syslog once it is in the
+# background. The last two run in private mount namespaces (a scratch
+# /usr/local; a scratch /dev with its own /dev/log), so the machine's own
+# are never touched. Speaks TAP.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 top=$bf_top
 
-bf_setup install
+bf_setup operator
 dest=$work/dest
-plan=11
+plan=14
 echo "1..$plan"
 
 make -s -C "$top" install DESTDIR="$dest" > "$work/install.log" 2>&1
@@ -75,6 +77,35 @@ check "mount -T with an fstab line of type fuse.bpfused mounts and serves" \
 check "and bpfusectl sees that mount" grep -q "stock mode\|ext mode" "$work/stats"
 check "a successful mount through mount(8) prints nothing" [ ! -s "$work/mount.err" ]
 check "nothing is left mounted" bash -c "! grep -q ' $work/mnt ' /proc/mounts"
+
+# syslog: a daemon in the background logs its mode and, at unmount, its
+# summary there, under its name and pid
+cat > "$work/listen.py" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+open(sys.argv[1] + ".ready", "w").close()
+s.settimeout(5)
+with open(sys.argv[1], "w") as out:
+    while True:
+        try:
+            out.write(s.recv(8192).decode(errors="replace") + "\n")
+            out.flush()
+        except socket.timeout:
+            break
+EOF
+unshare --mount --propagation private bash -c "
+	mount -t tmpfs bpfuse-dev /dev && mknod -m 666 /dev/fuse c 10 229 &&
+	mknod -m 666 /dev/null c 1 3 &&
+	{ $py '$work/listen.py' '$work/syslog' & } &&
+	for _ in \$(seq 100); do [ -e '$work/syslog.ready' ] && break; sleep 0.05; done &&
+	'$top/bpfused' '$work/back' '$work/mnt' > '$work/bg.out' 2>&1 &&
+	cat '$work/mnt/f' > /dev/null && umount '$work/mnt' && wait" > /dev/null 2>&1
+check "in the background, nothing on the terminal" [ ! -s "$work/bg.out" ]
+check "the mode goes to syslog as bpfused[PID]" grep -q "bpfused\[[0-9]*\]: .* mode" "$work/syslog"
+check "and the summary at unmount" grep -q "bpfused\[[0-9]*\]: unmounted $work/mnt after " \
+	"$work/syslog"
+sed 's/^/# syslog: /' "$work/syslog"
 
 [ "$n" = "$plan" ] || echo "Bail out! planned $plan checks, ran $n"
 exit 0
