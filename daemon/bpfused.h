@@ -46,6 +46,7 @@ struct bf_opts {
 	int watch; /* watch the backing file system for changes */
 	int ext; /* attach the kernel extension where the kernel has the hook */
 	double map_timeout; /* seconds a map entry may be served; < 0 until set */
+	double map_negative_timeout; /* the same for negative entries */
 	int passthrough; /* kernel passthrough for file data (needs real opens) */
 	unsigned int io_fds; /* nodes that may keep backing fds open for I/O */
 	unsigned int map_entries; /* capacity of the lookup and attr maps; 0: by memory */
@@ -55,6 +56,7 @@ struct bf_opts {
 int bf_opts_parse(struct fuse_args *args, struct bf_opts *opts);
 int bf_opts_finish(struct bf_opts *opts, bool is_root);
 void bf_opts_timeouts(struct bf_opts *opts, bool watched);
+void bf_opts_map_timeouts(struct bf_opts *opts, bool watched);
 void bf_opts_free(struct bf_opts *opts);
 void bf_opts_help(void);
 int bf_parse_seconds(const char *s, double *out);

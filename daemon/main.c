@@ -123,10 +123,10 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 				 "directly show after the timeouts\n",
 				 backing, strerror(-err));
 	}
-	/* Watched, the kernel's caches may live long; unwatched, 1 s bounds staleness. */
+	/* Watched, the caches may live long; unwatched, their lifetimes bound staleness. */
 	bf_opts_timeouts(&fs->opts, fs->watch != NULL);
-	/* Unwatched, the map lifetime bounds how long such a change goes unseen. */
-	timeout = fs->opts.map_timeout >= 0 ? fs->opts.map_timeout : fs->watch ? 60 : 1;
+	bf_opts_map_timeouts(&fs->opts, fs->watch != NULL);
+	timeout = fs->opts.map_timeout;
 	bpfuse_sweep_stale();
 	err = bpfuse_open(mnt, fs->opts.maps ? timeout : -1,
 			  fs->opts.map_entries ? fs->opts.map_entries : bf_map_entries_default(),
@@ -142,6 +142,7 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 		.attr_timeout_ns = fs->opts.attr_timeout * 1e9,
 		.negative_timeout_ns = fs->opts.negative_timeout * 1e9,
 		.map_timeout_ns = timeout * 1e9,
+		.map_negative_timeout_ns = fs->opts.map_negative_timeout * 1e9,
 		.flags = (fs->opts.maps ? BPFUSE_CFG_CACHING : 0) |
 			 (fs->watch ? BPFUSE_CFG_WATCHING : 0),
 	};

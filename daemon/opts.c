@@ -24,6 +24,7 @@ enum {
 	KEY_ALLOW_OTHER,
 	KEY_NO_ALLOW_OTHER,
 	KEY_MAP_TIMEOUT,
+	KEY_MAP_NEGATIVE_TIMEOUT,
 	KEY_IO_FDS,
 	KEY_MAP_ENTRIES,
 	KEY_NOATIME,
@@ -43,6 +44,7 @@ static const struct fuse_opt bf_opt_spec[] = {
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("no_allow_other", KEY_NO_ALLOW_OTHER),
 	FUSE_OPT_KEY("map_timeout=", KEY_MAP_TIMEOUT),
+	FUSE_OPT_KEY("map_negative_timeout=", KEY_MAP_NEGATIVE_TIMEOUT),
 	FUSE_OPT_KEY("io_fds=", KEY_IO_FDS),
 	FUSE_OPT_KEY("map_entries=", KEY_MAP_ENTRIES),
 	FUSE_OPT_KEY("noatime", KEY_NOATIME),
@@ -63,6 +65,16 @@ static const struct fuse_opt bf_opt_spec[] = {
 
 /* How long the kernel may trust names and attributes when a watcher tells it of changes. */
 #define BF_WATCHED_TIMEOUT 86400
+/*
+ * Unwatched (sshfs, NFS): how long a change made behind the mount may go
+ * unseen, on top of the backend's own caching: as long as sshfs keeps its
+ * attributes by default, within NFS's attribute cache range, so that
+ * bpfused in front of such a backend is not slower than the backend alone
+ * where that one answers from its cache. A name that did not exist is
+ * trusted for 1 s only: a file created on the server shows within 1 s.
+ */
+#define BF_UNWATCHED_TIMEOUT 20
+#define BF_UNWATCHED_NEGATIVE 1
 
 /* Bounds of io_fds=: each node keeps up to two fds. */
 #define BF_IO_FDS_MIN 16
@@ -166,6 +178,8 @@ static int bf_opt_proc(void *data, const char *arg, int key, struct fuse_args *o
 		return bf_opt_seconds(arg, "negative_timeout", &opts->negative_timeout);
 	case KEY_MAP_TIMEOUT:
 		return bf_opt_seconds(arg, "map_timeout", &opts->map_timeout);
+	case KEY_MAP_NEGATIVE_TIMEOUT:
+		return bf_opt_seconds(arg, "map_negative_timeout", &opts->map_negative_timeout);
 	case KEY_IO_FDS:
 		return bf_opt_count(arg, "io_fds", BF_IO_FDS_MIN, BF_IO_FDS_MAX, &opts->io_fds);
 	case KEY_MAP_ENTRIES:
@@ -207,6 +221,7 @@ int bf_opts_parse(struct fuse_args *args, struct bf_opts *opts)
 	opts->watch = 1;
 	opts->ext = 1;
 	opts->map_timeout = -1;
+	opts->map_negative_timeout = -1;
 	if (fuse_opt_parse(args, opts, bf_opt_spec, bf_opt_proc) == -1)
 		return -EINVAL;
 	return 0;
@@ -249,26 +264,52 @@ int bf_opts_finish(struct bf_opts *opts, bool is_root)
  * The kernel's timeouts the user left unset. The cache mode picks them, and
  * an explicit timeout always wins. cache=auto trusts the kernel's caches
  * until the watcher invalidates them when the backing file system is
- * watched (its reports arrive within milliseconds), and 1 s otherwise:
- * then the timeouts alone bound how long an outside change goes unseen.
+ * watched (its reports arrive within milliseconds); otherwise the timeouts
+ * alone bound how long an outside change goes unseen (BF_UNWATCHED_*).
  */
 void bf_opts_timeouts(struct bf_opts *opts, bool watched)
 {
 	static const double defaults[] = {
 		[BF_CACHE_NEVER] = 0,
-		[BF_CACHE_AUTO] = 1,
+		[BF_CACHE_AUTO] = BF_UNWATCHED_TIMEOUT,
 		[BF_CACHE_ALWAYS] = 86400,
 	};
-	double d = defaults[opts->cache];
+	double d = defaults[opts->cache], neg = d;
 
-	if (opts->cache == BF_CACHE_AUTO && watched)
-		d = BF_WATCHED_TIMEOUT;
+	if (opts->cache == BF_CACHE_AUTO)
+		d = neg = watched ? BF_WATCHED_TIMEOUT : BF_UNWATCHED_TIMEOUT;
+	if (opts->cache == BF_CACHE_AUTO && !watched)
+		neg = BF_UNWATCHED_NEGATIVE;
 	if (opts->entry_timeout < 0)
 		opts->entry_timeout = d;
 	if (opts->attr_timeout < 0)
 		opts->attr_timeout = d;
 	if (opts->negative_timeout < 0)
-		opts->negative_timeout = d;
+		opts->negative_timeout = neg;
+}
+
+/*
+ * How long map entries may be served, where the user left it unset (after
+ * bf_opts_timeouts()). Watched: 60 s, "no such name" too; the watcher
+ * invalidates, and the lifetime only bounds staleness in submounts of
+ * other file systems, which it does not watch. Unwatched: as long as the
+ * kernel keeps the same answers (1 s where its timeouts are 0), and "no
+ * such name" or "no such attribute" as long as the kernel keeps negative
+ * entries (1 ms where it keeps none): a map entry must not keep alive what
+ * the kernel already let go.
+ */
+void bf_opts_map_timeouts(struct bf_opts *opts, bool watched)
+{
+	double t = fmax(opts->entry_timeout, opts->attr_timeout);
+
+	if (opts->map_timeout < 0)
+		opts->map_timeout = watched ? 60 : t > 0 ? t : 1;
+	if (opts->map_negative_timeout >= 0)
+		return;
+	t = opts->negative_timeout > 0 ? opts->negative_timeout : 0.001;
+	if (watched || (opts->map_timeout > 0 && opts->map_timeout < t))
+		t = opts->map_timeout;
+	opts->map_negative_timeout = t;
 }
 
 void bf_opts_free(struct bf_opts *opts)
@@ -288,10 +329,12 @@ void bf_opts_help(void)
 	       "bpfused options:\n"
 	       "    -o entry_timeout=SECS  how long the kernel may trust a name (default:\n"
 	       "                           by cache mode: never 0, always 86400, auto\n"
-	       "                           86400 while the watcher invalidates, else 1)\n"
+	       "                           86400 while the watcher invalidates, else 20:\n"
+	       "                           an unwatched backend's changes show within it)\n"
 	       "    -o attr_timeout=SECS   how long the kernel may trust attributes (same)\n"
 	       "    -o negative_timeout=SECS  how long the kernel may trust \"no such\n"
-	       "                           name\" (same; 0 disables negative entries)\n"
+	       "                           name\" (same, but 1 when unwatched; 0 disables\n"
+	       "                           negative entries)\n"
 	       "    -o cache=MODE          never: every access asks the daemon and file\n"
 	       "                           data is re-read at every open; auto: files\n"
 	       "                           and directories open without a message,\n"
@@ -321,7 +364,11 @@ void bf_opts_help(void)
 	       "                           about 700 bytes per entry (default: by memory,\n"
 	       "                           65536 up to 1048576)\n"
 	       "    -o map_timeout=SECS    how long a map entry may be served (default: 60\n"
-	       "                           when the backing file system is watched, else 1)\n"
+	       "                           when the backing file system is watched, else\n"
+	       "                           as long as the kernel's entries)\n"
+	       "    -o map_negative_timeout=SECS  the same for \"no such name\" and \"no such\n"
+	       "                           attribute\" (default: map_timeout when watched,\n"
+	       "                           else negative_timeout)\n"
 	       "    -o watch               watch the backing file system, so changes made\n"
 	       "                           behind the daemon's back show at once (default)\n"
 	       "    -o no_watch            do not: timeouts alone bound staleness\n"

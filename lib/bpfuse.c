@@ -42,6 +42,7 @@ struct bpfuse {
 	int lookup_fd, attr_fd, xattr_fd;
 	uint64_t mnt_id;
 	uint64_t timeout_ns; /* entry lifetime; 0: until invalidated */
+	uint64_t negative_timeout_ns; /* a negative entry's, once configured; else timeout_ns */
 	bool caching; /* false: statistics only */
 	uint32_t entries; /* lookup and attr capacity; 0: the built-in sizes */
 	enum bpfuse_mode mode;
@@ -78,9 +79,12 @@ static uint64_t now_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static uint64_t expiry(const struct bpfuse *b)
+/* When an entry filled now stops being served; negative: "no such name/attribute". */
+static uint64_t expiry(const struct bpfuse *b, bool negative)
 {
-	return b->timeout_ns ? now_ns() + b->timeout_ns : 0;
+	uint64_t t = negative ? b->negative_timeout_ns : b->timeout_ns;
+
+	return t ? now_ns() + t : 0;
 }
 
 static bool expired(uint64_t expires_ns)
@@ -394,6 +398,7 @@ int bpfuse_open(const char *mountpoint, double timeout, uint32_t entries, struct
 	b->mnt_id = stx.stx_mnt_id;
 	b->caching = timeout >= 0;
 	b->timeout_ns = timeout > 0 ? (uint64_t)(timeout * 1e9) : 0;
+	b->negative_timeout_ns = b->timeout_ns;
 	b->entries = entries;
 	/* the kernel's dev_t encoding: MKDEV(major, minor) */
 	kdev = (stx.stx_dev_major << 20) | stx.stx_dev_minor;
@@ -467,6 +472,7 @@ int bpfuse_configure(struct bpfuse *b, const struct bpfuse_config *cfg)
 
 	if (!b)
 		return -ENODEV;
+	b->negative_timeout_ns = cfg->map_negative_timeout_ns;
 	return bpf_map_update_elem(bpf_map__fd(b->skel->maps.mount_cfg), &zero, cfg, BPF_ANY)
 		       ? -errno
 		       : 0;
@@ -699,7 +705,7 @@ int bpfuse_lookup_put(struct bpfuse *b, uint64_t epoch, uint64_t parent, const c
 	err = bpfuse_name_key(key.name, &key.len, name);
 	if (err)
 		return err;
-	val.expires_ns = expiry(b);
+	val.expires_ns = expiry(b, !nodeid);
 	return bpfuse_put(b, epoch, BPFUSE_CACHE_LOOKUP, b->lookup_fd, &key, &val);
 }
 
@@ -723,7 +729,7 @@ int bpfuse_attr_put(struct bpfuse *b, uint64_t epoch, uint64_t nodeid, const str
 
 	if (!b)
 		return -ENODEV;
-	val.expires_ns = expiry(b);
+	val.expires_ns = expiry(b, false);
 	bpfuse_attr_from_stat(&val.attr, st);
 	return bpfuse_put(b, epoch, BPFUSE_CACHE_ATTR, b->attr_fd, &nodeid, &val);
 }
@@ -792,7 +798,7 @@ int bpfuse_xattr_put(struct bpfuse *b, uint64_t epoch, uint64_t nodeid, const ch
 	if (err)
 		return err;
 	memset(&val, 0, sizeof(val));
-	val.expires_ns = expiry(b);
+	val.expires_ns = expiry(b, size == -ENODATA);
 	if (size < 0) {
 		val.err = -size;
 	} else {

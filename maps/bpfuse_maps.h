@@ -141,6 +141,8 @@ struct bpfuse_config {
 	__u64 attr_timeout_ns;
 	__u64 negative_timeout_ns;
 	__u64 map_timeout_ns;	/* how long a map entry may be served; 0: until invalidated */
+	__u64 map_negative_timeout_ns;	/* the same for "no such name" and "no such
+					   attribute"; 0: until invalidated */
 	__u32 flags;		/* BPFUSE_CFG_* */
 	__u32 pad;
 };

@@ -81,9 +81,13 @@ Test(opts, defaults_follow_cache_mode)
 	cr_assert_eq(o.cache, BF_CACHE_AUTO);
 	cr_assert_lt(o.entry_timeout, 0, "auto waits to know whether the backing dir is watched");
 	bf_opts_timeouts(&o, false);
-	cr_assert_float_eq(o.entry_timeout, 1.0, 1e-12);
-	cr_assert_float_eq(o.attr_timeout, 1.0, 1e-12);
+	bf_opts_map_timeouts(&o, false);
+	/* unwatched: 20 s, but a name that did not exist only 1 s, in the maps too */
+	cr_assert_float_eq(o.entry_timeout, 20.0, 1e-12);
+	cr_assert_float_eq(o.attr_timeout, 20.0, 1e-12);
 	cr_assert_float_eq(o.negative_timeout, 1.0, 1e-12);
+	cr_assert_float_eq(o.map_timeout, 20.0, 1e-12);
+	cr_assert_float_eq(o.map_negative_timeout, 1.0, 1e-12);
 	cr_assert_eq(o.passthrough, 0);
 	cr_assert_eq(o.io_fds, 0, "io_fds: sized from RLIMIT_NOFILE at start");
 	cr_assert_eq(o.allow_other, 1);
@@ -114,9 +118,12 @@ Test(opts, watched_auto_trusts_the_kernel_long)
 	cr_assert_eq(PARSE(&o, &args, "-o", "attr_timeout=2,passthrough,io_fds=64", "b", "m"), 0);
 	cr_assert_eq(bf_opts_finish(&o, true), 0);
 	bf_opts_timeouts(&o, true);
+	bf_opts_map_timeouts(&o, true);
 	cr_assert_float_eq(o.entry_timeout, 86400.0, 1e-12);
 	cr_assert_float_eq(o.negative_timeout, 86400.0, 1e-12);
 	cr_assert_float_eq(o.attr_timeout, 2.0, 1e-12, "an explicit timeout wins");
+	cr_assert_float_eq(o.map_timeout, 60.0, 1e-12, "the watcher invalidates the maps");
+	cr_assert_float_eq(o.map_negative_timeout, 60.0, 1e-12);
 	cr_assert_eq(o.passthrough, 1);
 	cr_assert_eq(o.io_fds, 64);
 	bf_opts_free(&o);
@@ -145,6 +152,10 @@ Test(opts, explicit_timeouts_win)
 	cr_assert_float_eq(o.entry_timeout, 0.5, 1e-12);
 	cr_assert_float_eq(o.attr_timeout, 2.0, 1e-12);
 	cr_assert_float_eq(o.negative_timeout, 0.0, 1e-12);
+	bf_opts_map_timeouts(&o, false);
+	cr_assert_float_eq(o.map_timeout, 2.0, 1e-12, "unwatched: the kernel's longest");
+	cr_assert_float_eq(o.map_negative_timeout, 0.001, 1e-12,
+			   "no negative entries in the kernel: hardly any in the maps");
 	cr_assert_eq(o.backend_latency_ns, 1000000);
 	cr_assert_eq(o.writeback, 1);
 	cr_assert_eq(o.allow_other, 0);
