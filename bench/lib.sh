@@ -202,11 +202,13 @@ bb_md_pass() {
 	bb_requests "$wl" "$cfg" "$op/$state" "$calls"
 }
 
-# bb_meta WORKLOAD CONFIG BACK SHAPE ROUNDS: the metadata workload over the
-# mdbench tree in BACK. For each kind of operation: a fresh mount (none for
-# native), dropped caches, one cold pass, then ROUNDS warm passes.
+# bb_meta WORKLOAD CONFIG BACK SHAPE ROUNDS [GAP]: the metadata workload over
+# the mdbench tree in BACK. For each kind of operation: a fresh mount (none
+# for native), dropped caches, one cold pass, then ROUNDS warm passes; with
+# GAP, one more pass after GAP seconds idle ("spaced": what caches with
+# short lifetimes still hold when accesses come that far apart).
 bb_meta() {
-	local wl=$1 cfg=$2 back=$3 shape=$4 rounds=$5 op dir rc=0
+	local wl=$1 cfg=$2 back=$3 shape=$4 rounds=$5 gap=${6:-} op dir rc=0
 	for op in $BB_OPS; do
 		dir=$back
 		if [ "$cfg" != native ]; then
@@ -217,6 +219,10 @@ bb_meta() {
 		bb_drop_caches
 		bb_md_pass "$wl" "$cfg" "$op" cold "$dir" "$shape" 1 &&
 			bb_md_pass "$wl" "$cfg" "$op" warm "$dir" "$shape" "$rounds" || rc=1
+		if [ "$rc" = 0 ] && [ -n "$gap" ]; then
+			sleep "$gap"
+			bb_md_pass "$wl" "$cfg" "$op" spaced "$dir" "$shape" 1 || rc=1
+		fi
 		[ "$cfg" = native ] || bb_umount "$dir"
 		[ "$rc" = 0 ] || return 1
 	done

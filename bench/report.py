@@ -133,10 +133,13 @@ def table(head, rows):
 
 
 def meta_tables(R, wl, cfgs, ref="native", extra_ref=None, ops=OPS):
-    """us per op (x ref) and requests per op, op by op, cold and warm."""
+    """us per op (x ref) and requests per op, op by op: warm, spaced (where
+    measured: after some seconds idle) and cold."""
     if not cfgs:
         return "No figures (see Failed above).\n"
-    cases = [(op, st) for op in ops for st in ("warm", "cold")]
+    states = [st for st in ("warm", "spaced", "cold")
+              if any(R.get(wl, c, f"{op}/{st}", "us") is not None for c in cfgs for op in ops)]
+    cases = [(op, st) for op in ops for st in states]
     rows = []
     for op, st in cases:
         c = f"{op}/{st}"
