@@ -38,6 +38,8 @@ bb_opts() {
 	passthrough) echo passthrough ;;
 	never) echo cache=never,no_maps ;;
 	timeouts) echo cache=auto,no_maps ;;
+	# the unwatched defaults before they became 20 s: 1 s everywhere
+	short) echo entry_timeout=1,attr_timeout=1,negative_timeout=1,map_timeout=1 ;;
 	stock) echo "$BB_TIMEOUTS0,no_ext" ;;
 	ext) echo "$BB_TIMEOUTS0,ext" ;;
 	*) return 1 ;;

@@ -18,11 +18,12 @@ import sys
 OPS = ["stat", "stat-missing", "getxattr", "getxattr-absent", "open-close", "readdir"]
 HOST = ["native", "default", "passthrough", "never", "timeouts", "stock", "pthp", "ptll"]
 LAT = ["native", "default+1ms", "never+1ms", "timeouts+1ms", "stock+1ms"]
-SSHFS = ["native", "sshfs", "sshfs+default", "sshfs+never", "sshfs+timeouts", "sshfs+stock"]
+SSHFS = ["native", "sshfs", "sshfs+default", "sshfs+short", "sshfs+never", "sshfs+timeouts",
+         "sshfs+stock"]
 GUEST = ["native", "stock", "ext"]
 NAMES = {"default": "default", "passthrough": "passthrough", "never": "off",
          "timeouts": "timeouts", "stock": "stock", "ext": "ext", "pthp": "passthrough_hp",
-         "ptll": "passthrough_ll", "native": "native", "sshfs": "sshfs"}
+         "ptll": "passthrough_ll", "native": "native", "sshfs": "sshfs", "short": "1 s lifetimes"}
 
 
 def name(cfg):
@@ -240,7 +241,8 @@ CONFIGS = """\
 | default | `bpfused` with no options: zero-message opens, pages and listings kept, the kernel's caches trusted until the watcher invalidates them (1 day), the maps |
 | passthrough | `bpfused -o passthrough`: the defaults, but files opened for real (OPEN and RELEASE) with kernel passthrough of their data |
 | off | `bpfused -o cache=never,no_maps`: every kernel timeout 0, no maps; every access asks the daemon, which asks the backend |
-| timeouts | `bpfused -o cache=auto,no_maps`: the defaults without the maps: the kernel's own caches, a day long while the watcher invalidates them (1 s over an unwatched backend such as sshfs) |
+| timeouts | `bpfused -o cache=auto,no_maps`: the defaults without the maps: the kernel's own caches, a day long while the watcher invalidates them (20 s, a missing name 1 s, over an unwatched backend such as sshfs) |
+| 1 s lifetimes | `bpfused -o entry_timeout=1,attr_timeout=1,negative_timeout=1,map_timeout=1`: the defaults over an unwatched backend before they became 20 s |
 | stock | `bpfused -o entry_timeout=0,attr_timeout=0,negative_timeout=0,no_ext`: the kernel revalidates every access (coherent), the BPF maps answer in the daemon, the fanotify watch invalidates them; what ext mode builds on |
 | passthrough_hp | libfuse 3.17's example (built for the run from Debian 13's fuse3 source package), its defaults: kernel passthrough of file data, 1 s timeouts |
 | passthrough_ll | libfuse's example (from libfuse3-dev, built for the run), `-o source=DIR,xattr`, its defaults (1 s timeouts) |
@@ -248,6 +250,7 @@ CONFIGS = """\
 | X +1ms | X with `-o backend_latency=1ms`: each metadata call into the backing directory waits 1 ms, like a network file system |
 | sshfs | sshfs (its defaults, including its own caches) to an sshd of the run's own on 127.0.0.1 |
 | X over sshfs | bpfused X with that sshfs mount as its backing directory |
+| spaced | (net workload) one more pass after a few seconds idle: longer than 1 s lifetimes, shorter than sshfs's own 20 s |
 """
 
 

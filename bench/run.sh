@@ -80,7 +80,7 @@ fi
 # BENCH_CONFIGS / BENCH_NET_CONFIGS choose others (names: bench/lib.sh's bb_mount)
 host_configs=${BENCH_CONFIGS:-native default passthrough timeouts stock pthp ptll}
 net_configs=${BENCH_NET_CONFIGS:-native default+1ms never+1ms timeouts+1ms stock+1ms sshfs \
-sshfs+default sshfs+never sshfs+timeouts sshfs+stock}
+sshfs+default sshfs+short sshfs+never sshfs+timeouts sshfs+stock}
 scale_configs=${BENCH_SCALE_CONFIGS:-native default timeouts}
 
 commit=$(git -C "$top" rev-parse --short=12 HEAD 2> /dev/null || echo unknown)
