@@ -189,6 +189,7 @@ struct bf_fs {
 	bool opendir_by_node; /* directories too: listings cached by the kernel */
 	bool passthrough; /* regular files' data goes to the backing file in the kernel */
 	enum bf_atime_rule atime_rule; /* how reads move atime on the backing file system */
+	bool no_xattr; /* the backing file system has no extended attributes at all */
 };
 
 #endif

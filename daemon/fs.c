@@ -1392,6 +1392,21 @@ static bool bf_getxattr_cached(fuse_req_t req, fuse_ino_t ino, const char *name,
  * A miss reads the whole value even for a size query, so that the cache
  * learns it; values too large for the cache are sized and sent as asked.
  */
+/*
+ * A backing file system with no extended attributes at all (sshfs,
+ * ramfs): the first xattr request of each kind is answered ENOSYS, after
+ * which the kernel answers EOPNOTSUPP itself, as on that file system
+ * alone, and the security.capability query before every write costs
+ * nothing.
+ */
+static bool bf_no_xattr(fuse_req_t req)
+{
+	if (!bf_fs(req)->no_xattr)
+		return false;
+	fuse_reply_err(req, ENOSYS);
+	return true;
+}
+
 static void bf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct bf_fs *fs = bf_fs(req);
@@ -1403,6 +1418,8 @@ static void bf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	ssize_t n;
 	int fd, err;
 
+	if (bf_no_xattr(req))
+		return;
 	if (bf_getxattr_cached(req, ino, name, size))
 		return;
 	epoch = bpfuse_epoch(fs->cache);
@@ -1445,6 +1462,8 @@ static void bf_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	ssize_t n;
 	int fd;
 
+	if (bf_no_xattr(req))
+		return;
 	fd = bf_begin(req, ino, FUSE_LISTXATTR);
 	if (fd < 0)
 		return;
@@ -1475,6 +1494,8 @@ static void bf_xattr_set(fuse_req_t req, fuse_ino_t ino, const char *name, const
 	bool acl;
 	int fd, err;
 
+	if (bf_no_xattr(req))
+		return;
 	fd = bf_begin(req, ino, value ? FUSE_SETXATTR : FUSE_REMOVEXATTR);
 	if (fd < 0)
 		return;

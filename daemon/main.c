@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -202,6 +203,27 @@ static int bf_io_limit(struct bf_opts *opts, unsigned int *io_max)
 	return 0;
 }
 
+/*
+ * Whether the backing file system has no extended attributes at all: every
+ * namespace refused and nothing listed (sshfs, ramfs). Probed on the root,
+ * before mounting (BACKING_DIR may be the mountpoint).
+ */
+static bool bf_no_xattrs(int root_fd)
+{
+	static const char *const probes[] = { "user.bpfuse", "trusted.bpfuse", "security.bpfuse",
+					      "system.posix_acl_access" };
+	char path[BF_PROC_FD_MAX];
+	ssize_t n;
+	size_t i;
+
+	bf_proc_fd_path(path, root_fd);
+	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
+		if (getxattr(path, probes[i], NULL, 0) != -1 || errno != EOPNOTSUPP)
+			return false;
+	n = listxattr(path, NULL, 0);
+	return n == 0 || (n == -1 && errno == EOPNOTSUPP);
+}
+
 /* How reads move atime on the backing file system, from its mount flags. */
 static enum bf_atime_rule bf_atime_rule_of(const char *backing)
 {
@@ -375,6 +397,7 @@ int main(int argc, char *argv[])
 	fs->table.noatime = fs->opts.noatime;
 	fs->table.nodiratime = fs->opts.nodiratime;
 	fs->atime_rule = fs->opts.noatime ? BF_ATIME_NEVER : bf_atime_rule_of(backing);
+	fs->no_xattr = bf_no_xattrs(root_fd);
 	if (bf_mount_opts(&args, &fs->opts, backing)) {
 		fprintf(stderr, "bpfused: out of memory\n");
 		goto out;
