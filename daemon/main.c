@@ -17,7 +17,9 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/vfs.h>
 #include <sys/xattr.h>
+#include <linux/magic.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -206,13 +208,15 @@ static int bf_io_limit(struct bf_opts *opts, unsigned int *io_max)
 /*
  * Whether the backing file system has no extended attributes at all: every
  * namespace refused and nothing listed (sshfs, ramfs). Probed on the root,
- * before mounting (BACKING_DIR may be the mountpoint).
+ * before mounting (BACKING_DIR may be the mountpoint). A FUSE backend whose
+ * daemon has no getxattr reports "no ACL" rather than "no ACLs here"; any
+ * other file system must refuse ACLs outright.
  */
 static bool bf_no_xattrs(int root_fd)
 {
-	static const char *const probes[] = { "user.bpfuse", "trusted.bpfuse", "security.bpfuse",
-					      "system.posix_acl_access" };
+	static const char *const probes[] = { "user.bpfuse", "trusted.bpfuse", "security.bpfuse" };
 	char path[BF_PROC_FD_MAX];
+	struct statfs sfs;
 	ssize_t n;
 	size_t i;
 
@@ -220,6 +224,10 @@ static bool bf_no_xattrs(int root_fd)
 	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
 		if (getxattr(path, probes[i], NULL, 0) != -1 || errno != EOPNOTSUPP)
 			return false;
+	if (getxattr(path, "system.posix_acl_access", NULL, 0) != -1 ||
+	    (errno != EOPNOTSUPP &&
+	     !(errno == ENODATA && statfs(path, &sfs) == 0 && sfs.f_type == FUSE_SUPER_MAGIC)))
+		return false;
 	n = listxattr(path, NULL, 0);
 	return n == 0 || (n == -1 && errno == EOPNOTSUPP);
 }
