@@ -760,6 +760,29 @@ static void bf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 }
 
+/*
+ * Reply to CREATE or TMPFILE with the new file open as fd. If the request
+ * was interrupted, the open and the lookup reference are undone.
+ */
+static void bf_reply_created(fuse_req_t req, const struct fuse_entry_param *e, int fd,
+			     struct fuse_file_info *fi)
+{
+	struct bf_fs *fs = bf_fs(req);
+
+	/* as root: the file may be someone else's (see bf_table_open()) */
+	if (fs->table.noatime)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NOATIME);
+	fi->fh = fd;
+	bf_file_cache(fs, fi);
+	if (fs->passthrough)
+		bf_passthrough_open(req, e->ino, fd, fi);
+	if (fuse_reply_create(req, e, fi) == -ENOENT) {
+		close(fd);
+		bf_passthrough_release(fs, NULL, e->ino, fi);
+		bf_table_forget(&fs->table, e->ino, 1);
+	}
+}
+
 static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
@@ -782,9 +805,6 @@ static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 			err = -errno;
 	}
 	bf_creds_leave();
-	/* as root: the file may be someone else's (see bf_table_open()) */
-	if (!err && fs->table.noatime)
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NOATIME);
 	bpfuse_on_create(fs->cache, parent, name);
 	if (!err)
 		err = bf_lookup_at(fs, dirfd, name, &e, NULL);
@@ -798,15 +818,7 @@ static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fuse_reply_err(req, -err);
 		return;
 	}
-	fi->fh = fd;
-	bf_file_cache(fs, fi);
-	if (fs->passthrough)
-		bf_passthrough_open(req, e.ino, fd, fi);
-	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
-		close(fd);
-		bf_passthrough_release(fs, NULL, e.ino, fi);
-		bf_table_forget(&fs->table, e.ino, 1);
-	}
+	bf_reply_created(req, &e, fd, fi);
 }
 
 #ifdef HAVE_FUSE_PASSTHROUGH
@@ -853,17 +865,7 @@ static void bf_tmpfile(fuse_req_t req, fuse_ino_t parent, mode_t mode, struct fu
 		fuse_reply_err(req, -err);
 		return;
 	}
-	if (fs->table.noatime)
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NOATIME);
-	fi->fh = fd;
-	bf_file_cache(fs, fi);
-	if (fs->passthrough)
-		bf_passthrough_open(req, e.ino, fd, fi);
-	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
-		close(fd);
-		bf_passthrough_release(fs, NULL, e.ino, fi);
-		bf_table_forget(&fs->table, e.ino, 1);
-	}
+	bf_reply_created(req, &e, fd, fi);
 }
 #endif
 
