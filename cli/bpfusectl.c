@@ -319,7 +319,9 @@ static const char *span_of(double s)
 static void print_period(const struct period *p)
 {
 	printf("period: %s %s, %s\n",
-	       p->from_mount ? "since the mount at" : p->baseline ? "since your last -z at" : "from",
+	       p->from_mount ? "since the mount at"
+	       : p->baseline ? "since your last -z at"
+			     : "from",
 	       clock_of(p->since, true), span_of(p->until - p->since));
 }
 
@@ -369,8 +371,8 @@ static void print_table(const struct ctl *c, const struct bpfuse_stats *s, const
 		       (unsigned long long)o->errors, avg_us(o));
 	}
 	fputs(legend, stdout);
-	printf("\n%-8s %10s %10s %10s %10s %10s %10s\n", "cache", "entries", "capacity",
-	       "inserts", "deletes", "evictions", "MiB");
+	printf("\n%-8s %10s %10s %10s %10s %10s %10s\n", "cache", "entries", "capacity", "inserts",
+	       "deletes", "evictions", "MiB");
 	for (j = 0; j < BPFUSE_CACHE_MAX; j++) {
 		entries = map_entries(c->fds[j], key_sizes[j]);
 		evict = evictions(s, j, entries);
@@ -418,10 +420,11 @@ static void print_line(const struct bpfuse_stats *s, const struct period *p)
 	struct bpfuse_op_stats t;
 
 	stats_sum(&t, s);
-	printf("%-8s %10llu %10llu %10llu %6.1f %10llu %8llu %8llu %9.1f\n", clock_of(p->until, false),
-	       (unsigned long long)t.kernel_hits, (unsigned long long)t.daemon_hits,
-	       (unsigned long long)t.backend_calls, hit_pct(&t), (unsigned long long)t.upcalls,
-	       (unsigned long long)t.negatives, (unsigned long long)t.errors, avg_us(&t));
+	printf("%-8s %10llu %10llu %10llu %6.1f %10llu %8llu %8llu %9.1f\n",
+	       clock_of(p->until, false), (unsigned long long)t.kernel_hits,
+	       (unsigned long long)t.daemon_hits, (unsigned long long)t.backend_calls, hit_pct(&t),
+	       (unsigned long long)t.upcalls, (unsigned long long)t.negatives,
+	       (unsigned long long)t.errors, avg_us(&t));
 }
 
 /*
@@ -442,7 +445,9 @@ static void print_json(const struct ctl *c, const struct bpfuse_stats *s, const 
 	       "\"upcalls_counted\":%s,",
 	       c->mountpoint, (unsigned long long)c->mnt_id, s->daemon_pid, mode_name(s->mode),
 	       p->until, p->since, p->until - p->since,
-	       p->from_mount ? "mount" : p->baseline ? "baseline" : "interval",
+	       p->from_mount ? "mount"
+	       : p->baseline ? "baseline"
+			     : "interval",
 	       probe_name(s->upcall_probe) ? "true" : "false");
 	if (probe_name(s->upcall_probe))
 		printf("\"upcall_probe\":\"%s\",", probe_name(s->upcall_probe));
@@ -527,8 +532,7 @@ static void baseline_path(const struct ctl *c, char *buf, size_t size, bool crea
 			mkdir("/run/bpfusectl", 0755);
 		mkdir(dir, 0700);
 	}
-	snprintf(buf, size, "%s/%llu-%u", dir, (unsigned long long)c->mnt_id,
-		 c->stats->daemon_pid);
+	snprintf(buf, size, "%s/%llu-%u", dir, (unsigned long long)c->mnt_id, c->stats->daemon_pid);
 }
 
 static bool baseline_load(const struct ctl *c, struct baseline *b)
@@ -801,6 +805,82 @@ static void print_escaped(const unsigned char *v, size_t n)
 	putchar('"');
 }
 
+/* A cached name: which node it names, in which directory. */
+struct name_ent {
+	__u64 node, parent;
+	char name[BPFUSE_NAME_MAX + 1];
+};
+
+static int name_cmp(const void *a, const void *b)
+{
+	const struct name_ent *x = a, *y = b;
+
+	return x->node < y->node ? -1 : x->node > y->node;
+}
+
+/* node's path from the mount's root, through the cached names; "?" where one is missing. */
+static void node_path(const struct name_ent *names, size_t n, __u64 node, char *buf, size_t size,
+		      int depth)
+{
+	struct name_ent key = { .node = node };
+	const struct name_ent *e;
+	char parent[PATH_MAX];
+
+	if (node == FUSE_ROOT_NODE) {
+		snprintf(buf, size, "/");
+		return;
+	}
+	e = depth < 64 ? bsearch(&key, names, n, sizeof(*names), name_cmp) : NULL;
+	if (!e) {
+		snprintf(buf, size, "?/node %llu", (unsigned long long)node);
+		return;
+	}
+	node_path(names, n, e->parent, parent, sizeof(parent), depth + 1);
+	if (snprintf(buf, size, "%s%s%s", parent, strcmp(parent, "/") ? "/" : "", e->name) >=
+	    (int)size)
+		memcpy(buf + size - 4, "...", 4); /* too deep to show whole */
+}
+
+static const char *mode_string(__u32 mode)
+{
+	static const char types[] = "?pc?d?b?-?l?s???";
+	static char buf[11];
+	int i;
+
+	buf[0] = types[(mode >> 12) & 15];
+	for (i = 0; i < 9; i++)
+		buf[1 + i] = mode & (0400 >> i) ? "rwxrwxrwx"[i] : '-';
+	if (mode & S_ISUID)
+		buf[3] = buf[3] == 'x' ? 's' : 'S';
+	if (mode & S_ISGID)
+		buf[6] = buf[6] == 'x' ? 's' : 'S';
+	if (mode & S_ISVTX)
+		buf[9] = buf[9] == 'x' ? 't' : 'T';
+	buf[10] = '\0';
+	return buf;
+}
+
+/* How long an entry may still be served. */
+static const char *expiry_of(__u64 expires_ns)
+{
+	static char buf[32];
+	struct timespec ts;
+	__u64 now;
+
+	if (!expires_ns)
+		return "until invalidated";
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	if (now >= expires_ns)
+		return "expired";
+	snprintf(buf, sizeof(buf), "%.1fs left", (expires_ns - now) / 1e9);
+	return buf;
+}
+
+/*
+ * dump: the three maps, by path where the cached names lead there from the
+ * root (a node none leads to shows as "?/node N").
+ */
 static int cmd_dump(int argc, char **argv)
 {
 	struct bpfuse_lookup_key lk, *lprev = NULL;
@@ -809,42 +889,66 @@ static int cmd_dump(int argc, char **argv)
 	struct bpfuse_xattr_val xv;
 	struct bpfuse_attr_val av;
 	__u64 node, *nprev = NULL;
+	struct name_ent *names = NULL, *grown;
+	size_t n = 0, cap = 0;
+	char path[PATH_MAX];
 	struct ctl c;
 
 	if (argc != 2)
 		die("usage: bpfusectl dump MOUNTPOINT");
 	ctl_open(&c, argv[1]);
-	printf("# lookup: parent/name -> node (0: no such name)\n");
+	printf("# names: path -> node (0: no such name), lifetime left\n");
 	while (bpf_map_get_next_key(c.fds[BPFUSE_CACHE_LOOKUP], lprev, &lk) == 0) {
-		if (!bpf_map_lookup_elem(c.fds[BPFUSE_CACHE_LOOKUP], &lk, &lv))
-			printf("%llu/%.*s -> %llu\n", (unsigned long long)lk.parent, (int)lk.len,
-			       lk.name, (unsigned long long)lv.nodeid);
 		lprev = &lk;
-	}
-	printf("# attr: node -> ino mode nlink uid gid size mtime\n");
-	while (bpf_map_get_next_key(c.fds[BPFUSE_CACHE_ATTR], nprev, &node) == 0) {
-		if (!bpf_map_lookup_elem(c.fds[BPFUSE_CACHE_ATTR], &node, &av))
-			printf("%llu -> %llu %o %u %u %u %llu %llu.%09u\n",
-			       (unsigned long long)node, (unsigned long long)av.attr.ino,
-			       av.attr.mode, av.attr.nlink, av.attr.uid, av.attr.gid,
-			       (unsigned long long)av.attr.size, (unsigned long long)av.attr.mtime,
-			       av.attr.mtimensec);
-		nprev = &node;
-	}
-	printf("# xattr: node name -> value (or an error)\n");
-	while (bpf_map_get_next_key(c.fds[BPFUSE_CACHE_XATTR], xprev, &xk) == 0) {
-		if (!bpf_map_lookup_elem(c.fds[BPFUSE_CACHE_XATTR], &xk, &xv)) {
-			printf("%llu %.*s -> ", (unsigned long long)xk.nodeid, (int)xk.len,
-			       xk.name);
-			if (xv.err)
-				printf("%s\n", strerror(xv.err));
-			else {
-				print_escaped(xv.value, xv.size);
-				putchar('\n');
-			}
+		if (bpf_map_lookup_elem(c.fds[BPFUSE_CACHE_LOOKUP], &lk, &lv) || !lv.nodeid)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			grown = realloc(names, cap * sizeof(*names));
+			if (!grown)
+				die("out of memory");
+			names = grown;
 		}
-		xprev = &xk;
+		names[n].node = lv.nodeid;
+		names[n].parent = lk.parent;
+		snprintf(names[n].name, sizeof(names[n].name), "%.*s", (int)lk.len, lk.name);
+		n++;
 	}
+	qsort(names, n, sizeof(*names), name_cmp);
+	lprev = NULL;
+	while (bpf_map_get_next_key(c.fds[BPFUSE_CACHE_LOOKUP], lprev, &lk) == 0) {
+		lprev = &lk;
+		if (bpf_map_lookup_elem(c.fds[BPFUSE_CACHE_LOOKUP], &lk, &lv))
+			continue;
+		node_path(names, n, lk.parent, path, sizeof(path), 0);
+		printf("%s%s%.*s -> %llu, %s\n", path, strcmp(path, "/") ? "/" : "", (int)lk.len,
+		       lk.name, (unsigned long long)lv.nodeid, expiry_of(lv.expires_ns));
+	}
+	printf("# attributes: path (node) -> mode nlink uid gid size mtime, lifetime left\n");
+	while (bpf_map_get_next_key(c.fds[BPFUSE_CACHE_ATTR], nprev, &node) == 0) {
+		nprev = &node;
+		if (bpf_map_lookup_elem(c.fds[BPFUSE_CACHE_ATTR], &node, &av))
+			continue;
+		node_path(names, n, node, path, sizeof(path), 0);
+		printf("%s (%llu) -> %s %u %u %u %llu %s.%09u, %s\n", path,
+		       (unsigned long long)node, mode_string(av.attr.mode), av.attr.nlink,
+		       av.attr.uid, av.attr.gid, (unsigned long long)av.attr.size,
+		       clock_of(av.attr.mtime, true), av.attr.mtimensec, expiry_of(av.expires_ns));
+	}
+	printf("# xattrs: path name -> value (or an error), lifetime left\n");
+	while (bpf_map_get_next_key(c.fds[BPFUSE_CACHE_XATTR], xprev, &xk) == 0) {
+		xprev = &xk;
+		if (bpf_map_lookup_elem(c.fds[BPFUSE_CACHE_XATTR], &xk, &xv))
+			continue;
+		node_path(names, n, xk.nodeid, path, sizeof(path), 0);
+		printf("%s %.*s -> ", path, (int)xk.len, xk.name);
+		if (xv.err)
+			printf("%s", strerror(xv.err));
+		else
+			print_escaped(xv.value, xv.size);
+		printf(", %s\n", expiry_of(xv.expires_ns));
+	}
+	free(names);
 	return 0;
 }
 

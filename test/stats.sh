@@ -22,7 +22,7 @@ expect() {
 repeat() { $py -c "import os, sys
 for _ in range($1): $2" "$work/mnt"; }
 
-plan=40
+plan=42
 echo "1..$plan"
 
 # -- caching off: every stat of /f is one LOOKUP and two GETATTR upcalls:
@@ -102,6 +102,12 @@ else
 	check "stock mode: nothing answered in the kernel (got $got)" [ "$got" = 0 ]
 fi
 check "lookup hit rate reported" [ "$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["ops"]["lookup"]["hit_pct"] > 99)' "$work/b.json")" = True ]
+
+# dump: by path, with a symbolic mode and the lifetime left
+"$ctl" dump "$work/mnt" > "$work/dump.out"
+check "dump shows f by path, its mode and lifetime" \
+	grep -q '^/f ([0-9]*) -> -rw-r--r-- 1 .*s left$' "$work/dump.out"
+check "dump shows the missing name as such" grep -q '^/missing -> 0, ' "$work/dump.out"
 
 # invalidate drops the entry: the next stat goes to the backend once
 "$ctl" invalidate "$work/mnt" f > "$work/inv.out"
