@@ -94,6 +94,25 @@ static void bf_syslog(enum fuse_log_level level, const char *fmt, va_list ap)
 	free(msg);
 }
 
+/*
+ * Until then, stderr: libfuse's own messages ("fuse: unknown option...")
+ * speak as bpfused, as every other one-line error does.
+ */
+static void bf_stderr(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	static const char theirs[] = "fuse: ";
+	char *msg;
+
+	(void)level;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		return;
+	if (!strncmp(msg, theirs, sizeof(theirs) - 1))
+		fprintf(stderr, "bpfused: %s", msg + sizeof(theirs) - 1);
+	else
+		fputs(msg, stderr);
+	free(msg);
+}
+
 static void bf_log_to_syslog(void)
 {
 	openlog("bpfused", LOG_PID, LOG_DAEMON);
@@ -342,14 +361,14 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "bpfused: out of memory\n");
 		return 1;
 	}
+	fuse_set_log_func(bf_stderr);
 	if (bf_opts_parse(&args, &fs->opts))
 		goto out;
 	if (fuse_parse_cmdline(&args, &cmd) != 0)
 		goto out;
 	if (cmd.show_help) {
+		/* libfuse's own help would list -d, -f, -s, max_threads, allow_other again */
 		bf_opts_help();
-		fuse_cmdline_help();
-		fuse_lowlevel_help();
 		ret = 0;
 		goto out;
 	}

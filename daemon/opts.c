@@ -382,9 +382,15 @@ void bf_opts_help(void)
 	       "                           reads of BACKING_DIR (but with passthrough, whose\n"
 	       "                           file reads follow BACKING_DIR's mount)\n"
 	       "    -o nodiratime          the same for directory listings only\n"
-	       "    -o max_threads=N       at most N worker threads (libfuse option)\n"
+	       "    -o max_threads=N       at most N worker threads (default: 10)\n"
+	       "    -o max_idle_threads=N  at most N of them idle (default: no limit)\n"
+	       "    -o clone_fd            a /dev/fuse fd per worker thread\n"
 	       "    -s                     one worker thread\n"
-	       "    -f                     stay in the foreground\n"
+	       "    -f                     stay in the foreground, log to stderr\n"
 	       "    -d                     debug: log every request (implies -f)\n"
-	       "\n");
+	       "    -h, --help             this help\n"
+	       "    -V, --version          bpfused's and libfuse's versions\n"
+	       "\n"
+	       "Other -o options (ro, nosuid, fsname=, ...) are libfuse's and the kernel's\n"
+	       "mount options. See bpfused(8).\n");
 }

@@ -61,6 +61,7 @@ static void expect_failure(const char *const argv[], uid_t uid, const char *what
 	cr_assert_eq(status, 1, "exit status %d, output: %s", status, out);
 	cr_assert_not_null(nl, "no message");
 	cr_assert_eq(nl[1], '\0', "more than one line: %s", out);
+	cr_assert(!strncmp(out, "bpfused: ", 9), "not in bpfused's words: %s", out);
 	cr_assert_not_null(strstr(out, what), "'%s' does not mention '%s'", out, what);
 	cr_assert_not(bf_is_mountpoint(mnt), "left a mount behind");
 }
@@ -232,9 +233,20 @@ Test(cli, help_documents_every_option)
 	char out[16384];
 	size_t i;
 
+	char *first;
+
 	cr_assert_eq(bf_spawn(BPFUSED("--help"), 0, out, sizeof(out)), 0);
 	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 		cr_assert_not_null(strstr(out, opts[i]), "--help lacks %s", opts[i]);
+	/* each once: libfuse's own help used to repeat some */
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		char line[64];
+
+		snprintf(line, sizeof(line), "    %s%s", opts[i][0] == '-' ? "" : "-o ", opts[i]);
+		first = strstr(out, line);
+		cr_assert_not_null(first, "--help lacks a line for %s", opts[i]);
+		cr_assert_null(strstr(first + 1, line), "--help lists %s twice", opts[i]);
+	}
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
