@@ -203,8 +203,8 @@ Test(cli, mount_over_backing_dir)
 	}
 	for (i = 0; i < 500 && !bf_is_mountpoint(back); i++)
 		usleep(10000);
-	/* a daemon stuck on its own mount never answers: give it 5 s */
-	status = bf_system("timeout -s KILL 5 ls '%s' | grep -qx inner", back);
+	/* a daemon stuck on its own mount never answers: give it 15 s (TCG is slow) */
+	status = bf_system("timeout -s KILL 15 ls '%s' | grep -qx inner", back);
 	kill(pid, status ? SIGKILL : SIGTERM);
 	if (status)
 		umount2(back, MNT_DETACH);
