@@ -61,7 +61,7 @@ join <(tail -n +2 "$work/native" | awk '{print $1, $3}' | sort) \
 echo
 for label in cache=never default; do
 	calls=$(sed -n 's/.*; \([0-9]*\) calls into .*/\1/p' "$work/$label.log")
-	held=$(sed -n 's/.*: \([0-9]*\) nodes still held.*/\1/p' "$work/$label.log")
+	held=$(sed -n 's/.* \([0-9]*\) nodes still held.*/\1/p' "$work/$label.log")
 	printf 'bpfused %-12s %8s backend calls for the whole run, %s nodes held at unmount\n' \
 		"$label:" "$calls" "$held"
 done
