@@ -761,13 +761,21 @@ static void bf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 /*
- * Reply to CREATE or TMPFILE with the new file open as fd. If the request
- * was interrupted, the open and the lookup reference are undone.
+ * Reply to CREATE or TMPFILE: err (-errno; fd, if open, is closed), or the
+ * new file open as fd. If the request was interrupted, the open and the
+ * lookup reference are undone.
  */
-static void bf_reply_created(fuse_req_t req, const struct fuse_entry_param *e, int fd,
+static void bf_reply_created(fuse_req_t req, int err, const struct fuse_entry_param *e, int fd,
 			     struct fuse_file_info *fi)
 {
 	struct bf_fs *fs = bf_fs(req);
+
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+		fuse_reply_err(req, -err);
+		return;
+	}
 
 	/* as root: the file may be someone else's (see bf_table_open()) */
 	if (fs->table.noatime)
@@ -812,13 +820,7 @@ static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	if (!err && (fi->flags & O_TRUNC))
 		bpfuse_on_setattr(fs->cache, e.ino);
 	close(dirfd);
-	if (err) {
-		if (fd >= 0)
-			close(fd);
-		fuse_reply_err(req, -err);
-		return;
-	}
-	bf_reply_created(req, &e, fd, fi);
+	bf_reply_created(req, err, &e, fd, fi);
 }
 
 #ifdef HAVE_FUSE_PASSTHROUGH
@@ -859,13 +861,7 @@ static void bf_tmpfile(fuse_req_t req, fuse_ino_t parent, mode_t mode, struct fu
 		else
 			err = -ENOMEM;
 	}
-	if (err) {
-		if (fd >= 0)
-			close(fd);
-		fuse_reply_err(req, -err);
-		return;
-	}
-	bf_reply_created(req, &e, fd, fi);
+	bf_reply_created(req, err, &e, fd, fi);
 }
 #endif
 
