@@ -437,8 +437,8 @@ int main(int argc, char *argv[])
 	fs->se = se;
 	if (fuse_set_signal_handlers(se))
 		goto out_destroy;
-	watch_fd = fs->opts.watch ? open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-	if (watch_fd == -1)
+	watch_fd = -EBADF; /* not watching */
+	if (fs->opts.watch && (watch_fd = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		watch_fd = -errno;
 	if (fuse_session_mount(se, mnt)) {
 		if (watch_fd >= 0)
