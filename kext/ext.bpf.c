@@ -3,7 +3,7 @@
  * The ext-mode extension: a struct bpfuse_ops (kernel/0001-*.patch) that
  * answers LOOKUP (positive and negative), GETATTR and GETXATTR from the maps
  * the daemon fills, and drops the entries a change makes stale before the
- * change leaves for the daemon. The maps are the daemon's (libbpfuse
+ * change leaves for the daemon, by the rules of bpfuse_rules.h. The maps are the daemon's (libbpfuse
  * reuses their fds here). A lookup it answers takes a reference the daemon
  * collects at FORGET: see "lookup counts in ext mode" in
  * docs/ARCHITECTURE.md.
@@ -14,13 +14,14 @@
 
 #include "hook.bpf.h"
 #include "maps.bpf.h"
+#include "rules.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* Per CPU, because the keys and values are too big for the BPF stack. */
 struct scratch {
-	struct bpfuse_lookup_key lkey;
-	struct bpfuse_xattr_key xkey;
+	struct bpfuse_lookup_key lkey, lkey2;
+	struct bpfuse_xattr_key xkey, xkey2;
 	struct fuse_attr_out attr_out;
 	struct fuse_entry_out entry_out;
 };
@@ -67,11 +68,11 @@ static __always_inline bool name_arg(struct bpfuse_req *req, __u32 i, char *name
 }
 
 static __always_inline bool lookup_key(struct bpfuse_req *req, __u32 i, __u64 parent,
-				       struct scratch *s)
+				       struct bpfuse_lookup_key *k)
 {
-	__builtin_memset(&s->lkey, 0, sizeof(s->lkey));
-	s->lkey.parent = parent;
-	return name_arg(req, i, s->lkey.name, &s->lkey.len);
+	__builtin_memset(k, 0, sizeof(*k));
+	k->parent = parent;
+	return name_arg(req, i, k->name, &k->len);
 }
 
 static __always_inline bool xattr_key(struct bpfuse_req *req, __u32 i, __u64 node,
@@ -122,7 +123,7 @@ static __always_inline int answer_lookup(struct bpfuse_req *req, __u64 parent, s
 	__u64 node;
 
 	cfg = bpf_map_lookup_elem(&mount_cfg, &zero);
-	if (!cfg || !lookup_key(req, 0, parent, s))
+	if (!cfg || !lookup_key(req, 0, parent, &s->lkey))
 		return BPFUSE_CONTINUE;
 	v = bpf_map_lookup_elem(&lookup, &s->lkey);
 	if (!v || expired(v->expires_ns))
@@ -144,6 +145,7 @@ static __always_inline int answer_lookup(struct bpfuse_req *req, __u64 parent, s
 	if (!a || expired(a->expires_ns))
 		return BPFUSE_CONTINUE;
 	e->nodeid = node;
+	e->generation = v->generation;
 	split_ns(cfg->entry_timeout_ns, &e->entry_valid, &e->entry_valid_nsec);
 	split_ns(cfg->attr_timeout_ns, &e->attr_valid, &e->attr_valid_nsec);
 	__builtin_memcpy(&e->attr, &a->attr, sizeof(a->attr));
@@ -207,122 +209,102 @@ static __always_inline int answer_getxattr(struct bpfuse_req *req, __u64 node, s
 
 /* ---- invalidation, before a change leaves for the daemon ------------------ */
 
-static __always_inline void drop_attr(__u64 node)
-{
-	if (node)
-		bpf_map_delete_elem(&attr, &node);
-}
-
-static __always_inline void drop_xattr(struct bpfuse_req *req, __u32 i, __u64 node,
-				       struct scratch *s)
-{
-	if (xattr_key(req, i, node, s))
-		bpf_map_delete_elem(&xattr, &s->xkey);
-}
-
-/* The entry (parent, name in in-arg i) and the attributes of what it names. */
-static __always_inline void drop_entry(struct bpfuse_req *req, __u32 i, __u64 parent,
-				       struct scratch *s)
-{
-	struct bpfuse_lookup_val *v;
-
-	if (!lookup_key(req, i, parent, s))
-		return;
-	v = bpf_map_lookup_elem(&lookup, &s->lkey);
-	if (!v)
-		return;
-	drop_attr(v->nodeid);
-	bpf_map_delete_elem(&lookup, &s->lkey);
-}
-
-#define DROP_XATTR_NAMED(node, s, str)                                \
-	do {                                                          \
-		__builtin_memset(&(s)->xkey, 0, sizeof((s)->xkey));   \
-		(s)->xkey.nodeid = (node);                            \
-		(s)->xkey.len = sizeof(str) - 1;                      \
-		__builtin_memcpy((s)->xkey.name, str, sizeof(str) - 1); \
-		bpf_map_delete_elem(&xattr, &(s)->xkey);              \
-	} while (0)
-
-/* What a change of the mode, owner or size may remove: ACL, file capabilities. */
-static __always_inline void drop_setattr(__u64 node, struct scratch *s)
-{
-	drop_attr(node);
-	DROP_XATTR_NAMED(node, s, "system.posix_acl_access");
-	DROP_XATTR_NAMED(node, s, "security.capability");
-}
-
 /*
- * The daemon applies the same rules after the change (lib/bpfuse.c,
- * bpfuse_on_*), which also covers what a request does not name (a rename's
- * victim that was never looked up, say).
+ * What the request changes, in the terms of bpfuse_rules.h, with its names
+ * copied into the scratch keys; the table decides what goes. The daemon
+ * applies the same table after the change (lib/rules.c), with what a
+ * request does not carry (a rename's victim that was never looked up, say).
  */
 static __always_inline void invalidate(struct bpfuse_req *req, __u32 opcode, __u64 node,
 				       struct scratch *s)
 {
+	struct bpfuse_change_keys c = { .node = node };
 	struct fuse_copy_file_range_in copy;
+	struct bpfuse_config *cfg;
+	__u32 cause, flags = 0, zero = 0;
 	__u64 other = 0;
-	__u32 flags = 0;
+	bool atime;
 
+	cfg = bpf_map_lookup_elem(&mount_cfg, &zero);
+	atime = cfg && (cfg->flags & BPFUSE_CFG_ATIME);
 	switch (opcode) {
 	case FUSE_SETATTR:
-		drop_setattr(node, s);
+		cause = BPFUSE_CAUSE_SETATTR;
 		break;
 	case FUSE_OPEN:
-		if (bpfuse_in_arg(req, 0, &flags, sizeof(flags)) == sizeof(flags) &&
-		    (flags & O_TRUNC))
-			drop_setattr(node, s);
+		if (bpfuse_in_arg(req, 0, &flags, sizeof(flags)) != sizeof(flags) ||
+		    !(flags & O_TRUNC))
+			return;
+		cause = BPFUSE_CAUSE_SETATTR;
 		break;
 	case FUSE_WRITE:
 	case FUSE_FALLOCATE:
+		cause = BPFUSE_CAUSE_WRITE;
+		break;
+	case FUSE_COPY_FILE_RANGE:
+		/* the source is read, the destination written */
+		rules_apply(BPFUSE_CAUSE_ACCESS, &c, atime, &s->xkey2);
+		if (bpfuse_in_arg(req, 0, &copy, sizeof(copy)) != sizeof(copy))
+			return;
+		c.node = copy.nodeid_out;
+		cause = BPFUSE_CAUSE_WRITE;
+		break;
 	case FUSE_READ:
 	case FUSE_READDIR:
 	case FUSE_READDIRPLUS:
 	case FUSE_READLINK:
-		drop_attr(node);	/* size and times, or atime */
-		break;
-	case FUSE_COPY_FILE_RANGE:
-		drop_attr(node);
-		if (bpfuse_in_arg(req, 0, &copy, sizeof(copy)) == sizeof(copy))
-			drop_attr(copy.nodeid_out);
+		cause = BPFUSE_CAUSE_ACCESS;
 		break;
 	case FUSE_SETXATTR:
 	case FUSE_REMOVEXATTR:
-		drop_xattr(req, opcode == FUSE_SETXATTR ? 1 : 0, node, s);
-		drop_attr(node);
+		if (xattr_key(req, opcode == FUSE_SETXATTR ? 1 : 0, node, s))
+			c.xattr = &s->xkey;
+		cause = BPFUSE_CAUSE_XATTR;
 		break;
 	case FUSE_CREATE:
 	case FUSE_MKNOD:
 	case FUSE_MKDIR:
-		drop_entry(req, 1, node, s);	/* the negative entry */
-		drop_attr(node);
-		break;
 	case FUSE_SYMLINK:
-		drop_entry(req, 0, node, s);
-		drop_attr(node);
+		c.node = 0;
+		c.parent = node;
+		if (lookup_key(req, opcode == FUSE_SYMLINK ? 0 : 1, node, &s->lkey))
+			c.entry = &s->lkey;
+		cause = BPFUSE_CAUSE_CREATE;
 		break;
 	case FUSE_LINK:
-		if (bpfuse_in_arg(req, 0, &other, sizeof(other)) == sizeof(other))
-			drop_attr(other);	/* nlink, ctime */
-		drop_entry(req, 1, node, s);
-		drop_attr(node);
+		/* the link's target gains a link; node is the new parent */
+		c.node = bpfuse_in_arg(req, 0, &other, sizeof(other)) == sizeof(other) ? other : 0;
+		c.parent = node;
+		if (lookup_key(req, 1, node, &s->lkey))
+			c.entry = &s->lkey;
+		cause = BPFUSE_CAUSE_LINK;
 		break;
 	case FUSE_UNLINK:
 	case FUSE_RMDIR:
-		drop_entry(req, 0, node, s);	/* and the victim's nlink */
-		drop_attr(node);
+		c.node = 0;
+		c.parent = node;
+		if (lookup_key(req, 0, node, &s->lkey))
+			c.entry = &s->lkey;
+		cause = BPFUSE_CAUSE_UNLINK;
 		break;
 	case FUSE_RENAME:
 	case FUSE_RENAME2:
-		/* both start with the new parent */
+		/* both start with the new parent; the names name the moved and the replaced */
 		if (bpfuse_in_arg(req, 0, &other, sizeof(other)) != sizeof(other))
 			other = node;
-		drop_entry(req, 1, node, s);	/* and the moved node */
-		drop_entry(req, 2, other, s);	/* and the replaced one */
-		drop_attr(node);
-		drop_attr(other);
+		c.node = 0;
+		c.parent = node;
+		c.newparent = other;
+		if (lookup_key(req, 1, node, &s->lkey))
+			c.entry = &s->lkey;
+		if (lookup_key(req, 2, other, &s->lkey2))
+			c.newentry = &s->lkey2;
+		cause = BPFUSE_CAUSE_RENAME;
 		break;
+	default:
+		return;
 	}
+	rules_apply(cause, &c, atime, &s->xkey2);
 }
 
 SEC("struct_ops/request")

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The only types the kernel extensions (kext/) and user space (lib/, cli/)
- * share: keys and values of the per-mount maps. No includes: the includer
- * provides __u32 and friends (vmlinux.h in BPF, <linux/types.h> in user
- * space). Fixed-size fields only; test/test_maps.c checks the sizes.
+ * The only types the kernel extensions (kext/) and user space (lib/) share:
+ * keys and values of the per-mount maps, and (bpfuse_rules.h) the
+ * invalidation rules. The includer provides __u32 and friends (vmlinux.h
+ * in BPF, <linux/types.h> in user space). Fixed-size fields only;
+ * test/test_maps.c checks the sizes. Daemons never see these: the public
+ * header (lib/include/bpfuse.h) has no map types.
  */
 #ifndef BPFUSE_MAPS_H
 #define BPFUSE_MAPS_H
+
+#include "bpfuse_rules.h"
 
 #define BPFUSE_NAME_MAX	      255	/* a file name, as NAME_MAX */
 #define BPFUSE_XATTR_NAME_MAX 255	/* an xattr name, as XATTR_NAME_MAX */
@@ -56,6 +60,7 @@ struct bpfuse_lookup_key {
 /* The node's attributes live in the attr map only, so one update serves both. */
 struct bpfuse_lookup_val {
 	__u64 nodeid;		/* 0: a negative entry, "no such name" */
+	__u64 generation;	/* the node's, as the daemon replies it */
 	__u64 expires_ns;	/* CLOCK_MONOTONIC; 0: until invalidated */
 	__u32 kref;		/* the node's slot in "krefs", or BPFUSE_KREF_NONE */
 	__u32 kref_gen;		/* the slot's generation when this entry was made */
@@ -102,28 +107,12 @@ enum bpfuse_cache {
 	BPFUSE_CACHE_MAX,
 };
 
-/* Why entries were invalidated. */
-enum bpfuse_cause {
-	BPFUSE_CAUSE_SETATTR,
-	BPFUSE_CAUSE_WRITE,	/* write, fallocate, copy_file_range, O_TRUNC */
-	BPFUSE_CAUSE_ACCESS,	/* read, readdir, readlink: atime moves */
-	BPFUSE_CAUSE_CREATE,	/* create, mknod, mkdir, symlink */
-	BPFUSE_CAUSE_LINK,
-	BPFUSE_CAUSE_UNLINK,	/* unlink, rmdir */
-	BPFUSE_CAUSE_RENAME,
-	BPFUSE_CAUSE_XATTR,	/* setxattr, removexattr */
-	BPFUSE_CAUSE_FORGET,
-	BPFUSE_CAUSE_EXTERNAL,	/* a change made behind the daemon's back */
-	BPFUSE_CAUSE_USER,	/* bpfusectl invalidate */
-	BPFUSE_CAUSE_MAX,
-};
-
 /* Per FUSE opcode: who answered, and how the daemon's answers took. */
 struct bpfuse_op_stats {
 	__u64 kernel_hits;	/* answered by the kernel extension */
 	__u64 daemon_hits;	/* answered by the daemon from the maps */
-	__u64 backend_calls;	/* the daemon asked the backing file system */
-	__u64 upcalls;		/* requests that reached the daemon */
+	__u64 upcalls;		/* requests that reached the daemon: less the daemon's
+				   hits, those its backend answered */
 	__u64 negatives;	/* of those, answered ENOENT, ENODATA or ENOSYS: answers, not failures */
 	__u64 errors;		/* of those, answered with any other error */
 	__u64 latency_ns;	/* summed over upcalls */
@@ -133,6 +122,7 @@ struct bpfuse_op_stats {
 enum bpfuse_mode {
 	BPFUSE_MODE_STOCK = 1,	/* no FUSE BPF hook: the daemon serves hits */
 	BPFUSE_MODE_EXT = 2,	/* the kernel extension serves hits */
+	BPFUSE_MODE_COUNT = 3,	/* a FUSE mount no bpfuse daemon serves: requests counted only */
 };
 
 /* The single value of the "mount_cfg" array map: how the mount is set up. */
@@ -149,6 +139,7 @@ struct bpfuse_config {
 
 #define BPFUSE_CFG_CACHING  (1u << 0)	/* the maps serve requests */
 #define BPFUSE_CFG_WATCHING (1u << 1)	/* outside changes are watched */
+#define BPFUSE_CFG_ATIME    (1u << 2)	/* reads move atime: the ACCESS rule applies */
 
 /* How the requests that reach the daemon are counted. */
 enum bpfuse_probe {
@@ -163,8 +154,13 @@ struct bpfuse_stats {
 	__s32 upcall_err;	/* 0, or why upcalls are not counted (-errno) */
 	__u32 upcall_probe;	/* enum bpfuse_probe */
 	__u32 pad;
-	__u32 daemon_pid;
+	__u32 daemon_pid;	/* or, in COUNT mode, the counting process's */
 	__u32 dev;		/* the mount's st_dev, as the kernel encodes it */
+	/*
+	 * Moved before every invalidation, by anyone (daemon, bpfusectl): a
+	 * fill that saw it move since its backend call began is undone.
+	 */
+	__u64 epoch;
 	__u64 inserts[BPFUSE_CACHE_MAX];
 	__u64 deletes[BPFUSE_CACHE_MAX];
 	__u64 invalidations[BPFUSE_CAUSE_MAX];

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The invalidation rules of bpfuse_rules.h, BPF side: the same table the
+ * library applies (lib/rules.c), on a change whose names the caller has
+ * already copied into keys. Included by the extension and by the test
+ * program that checks both sides agree (test/rules.bpf.c).
+ */
+#ifndef BPFUSE_RULES_BPF_H
+#define BPFUSE_RULES_BPF_H
+
+#include "maps.bpf.h"
+
+static const __u32 bpfuse_rules[BPFUSE_CAUSE_MAX] = BPFUSE_RULES_INIT;
+
+/* A change, as struct bpfuse_change, with its names in keys (NULL: none). */
+struct bpfuse_change_keys {
+	__u64 node;
+	__u64 parent;
+	__u64 newparent;
+	__u64 victim;
+	struct bpfuse_lookup_key *entry;	/* (parent, name) */
+	struct bpfuse_lookup_key *newentry;	/* (newparent, newname) */
+	struct bpfuse_xattr_key *xattr;		/* (node, xattr name); else scratch */
+};
+
+static __always_inline void rules_drop_attr(__u64 node)
+{
+	if (node)
+		bpf_map_delete_elem(&attr, &node);
+}
+
+/* The entry and the attributes of what it names. */
+static __always_inline void rules_drop_entry(struct bpfuse_lookup_key *key)
+{
+	struct bpfuse_lookup_val *v;
+
+	if (!key)
+		return;
+	v = bpf_map_lookup_elem(&lookup, key);
+	if (!v)
+		return;
+	rules_drop_attr(v->nodeid);
+	bpf_map_delete_elem(&lookup, key);
+}
+
+/* An xattr of node named by a constant string, through scratch key k. */
+#define RULES_DROP_XATTR_NAMED(k, id, str)                         \
+	do {                                                       \
+		__builtin_memset((k), 0, sizeof(*(k)));            \
+		(k)->nodeid = (id);                                \
+		(k)->len = sizeof(str) - 1;                        \
+		__builtin_memcpy((k)->name, str, sizeof(str) - 1); \
+		bpf_map_delete_elem(&xattr, (k));                  \
+	} while (0)
+
+/*
+ * Apply cause's rules to c. atime: whether reads move atime on this mount
+ * (the ACCESS rule applies). x: a key to build constant-named xattr keys
+ * in, after c->xattr has been used.
+ */
+static __always_inline void rules_apply(__u32 cause, struct bpfuse_change_keys *c, bool atime,
+					struct bpfuse_xattr_key *x)
+{
+	__u32 rules;
+
+	if (cause >= BPFUSE_CAUSE_MAX || (cause == BPFUSE_CAUSE_ACCESS && !atime))
+		return;
+	rules = bpfuse_rules[cause];
+	if (rules & BPFUSE_T(ENTRY))
+		rules_drop_entry(c->entry);
+	if (rules & BPFUSE_T(NEWENTRY))
+		rules_drop_entry(c->newentry);
+	if (rules & BPFUSE_T(NODE_ATTR))
+		rules_drop_attr(c->node);
+	if ((rules & BPFUSE_T(NODE_XATTR)) && c->xattr)
+		bpf_map_delete_elem(&xattr, c->xattr);
+	if (rules & BPFUSE_T(NODE_ACL))
+		RULES_DROP_XATTR_NAMED(x, c->node, BPFUSE_XATTR_ACL);
+	if (rules & BPFUSE_T(NODE_CAPS))
+		RULES_DROP_XATTR_NAMED(x, c->node, BPFUSE_XATTR_CAPS);
+	if (rules & BPFUSE_T(PARENT_ATTR))
+		rules_drop_attr(c->parent);
+	if (rules & BPFUSE_T(NEWPARENT_ATTR))
+		rules_drop_attr(c->newparent);
+	if (rules & BPFUSE_T(VICTIM_ATTR))
+		rules_drop_attr(c->victim);
+}
+
+#endif
