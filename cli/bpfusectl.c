@@ -6,16 +6,15 @@
  *   bpfusectl stats MOUNTPOINT [-j|--json] [-v] [-z] [--hist] [INTERVAL [COUNT]]
  *   bpfusectl dump MOUNTPOINT
  *   bpfusectl invalidate MOUNTPOINT PATH
+ *   bpfusectl stop MOUNTPOINT
  *   bpfusectl prune
  *
- * A thin client: it reads the maps the daemon pinned under
- * /sys/fs/bpf/bpfuse/<mount id>/ and maps the statistics value, as the
- * daemon does.
+ * A thin client of libbpfuse (bpfuse_ctl.h): it reads and invalidates the
+ * maps a daemon pinned through the library's own code, and has the
+ * library count the requests of FUSE mounts no bpfuse daemon serves.
  */
 #include "config.h"
 
-#include <bpf/bpf.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -31,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bpfuse.h"
+#include "bpfuse_ctl.h"
 
 #define FUSE_ROOT_NODE 1
 
@@ -74,10 +73,8 @@ static const char *const cause_names[BPFUSE_CAUSE_MAX] = {
 struct ctl {
 	const char *mountpoint;
 	uint64_t mnt_id;
-	char dir[64];
-	struct bpfuse_stats *stats; /* mapped from the pinned "stats" map */
-	size_t stats_len;
-	int fds[BPFUSE_CACHE_MAX]; /* lookup, attr, xattr */
+	struct bpfuse *b;
+	const struct bpfuse_stats *stats; /* live */
 	struct bpfuse_config cfg;
 };
 
@@ -95,113 +92,57 @@ static int die(const char *fmt, ...)
 	exit(1);
 }
 
-static bool alive(pid_t pid)
+/* Say in one line why path cannot be opened (or counted), and exit. */
+static void die_open(const char *path, int err, int why)
 {
-	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+	if (err == -EINVAL)
+		die("%s is not a mount point", path);
+	if (err == -EMEDIUMTYPE)
+		die("%s is not a FUSE mount", path);
+	if (err == -ENOTCONN)
+		die("%s: the daemon is gone (transport endpoint is not connected)", path);
+	if (err == -EACCES || err == -EPERM)
+		die("%s: %s (run as root)", BPFUSE_PIN_ROOT, strerror(-err));
+	if (err == -ENOMEDIUM)
+		die("no BPF file system at /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)");
+	if (err == -EOPNOTSUPP)
+		die("%s: this kernel offers no way to count FUSE requests (%s)", path,
+		    strerror(-why));
+	if (err == -ENXIO)
+		die("%s is not a bpfuse mount (nothing pinned for it)", path);
+	if (err == -ESRCH)
+		die("%s: its daemon is gone", path);
+	die("%s: %s", path, strerror(-err));
 }
 
-static int map_open(const char *dir, const char *name)
+/*
+ * Open the mount at path through the library, or say in one line why not.
+ * count: a FUSE mount that nothing counts yet starts being counted.
+ */
+static void ctl_open(struct ctl *c, const char *path, bool count)
 {
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return bpf_obj_get(path);
-}
-
-/* Open the pinned maps of the mount at path, or say in one line why not. */
-static void ctl_open(struct ctl *c, const char *path)
-{
-	static const char *const names[BPFUSE_CACHE_MAX] = { "lookup", "attr", "xattr" };
-	struct statx stx;
-	void *mem;
-	int fd, i;
+	int err, why = 0;
+	pid_t pid;
 
 	memset(c, 0, sizeof(*c));
 	c->mountpoint = path;
-	if (statx(AT_FDCWD, path, AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) == -1) {
-		if (errno == ENOTCONN)
-			die("%s: the daemon is gone (transport endpoint is not connected)", path);
-		die("%s: %s", path, strerror(errno));
+	err = bpfuse_view_open(path, &c->b);
+	if (err == -ENXIO && count) {
+		err = bpfuse_counter_start(path, &pid, &why);
+		if (!err) {
+			fprintf(stderr,
+				"bpfusectl: %s is not served by bpfuse: counting its requests from "
+				"now on (pid %d) until it is unmounted or `bpfusectl stop %s`\n",
+				path, (int)pid, path);
+			err = bpfuse_view_open(path, &c->b);
+		}
 	}
-	if (!(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
-		die("%s is not a mount point", path);
-	c->mnt_id = stx.stx_mnt_id;
-	bpfuse_pin_dir(c->mnt_id, c->dir, sizeof(c->dir));
-	if (access(c->dir, F_OK) == -1) {
-		if (errno == EACCES)
-			die("%s: %s (run as root)", BPFUSE_PIN_ROOT, strerror(errno));
-		die("%s is not a bpfuse mount (no maps pinned at %s)", path, c->dir);
-	}
-	fd = map_open(c->dir, "stats");
-	if (fd < 0)
-		die("failed to open %s/stats: %s", c->dir, strerror(errno));
-	c->stats_len = (sizeof(struct bpfuse_stats) + 4095) & ~4095UL;
-	mem = mmap(NULL, c->stats_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (mem == MAP_FAILED)
-		die("failed to map %s/stats: %s", c->dir, strerror(errno));
-	c->stats = mem;
-	if (!alive(c->stats->daemon_pid))
-		die("%s: its daemon (pid %u) is gone", path, c->stats->daemon_pid);
-	fd = map_open(c->dir, "mount_cfg");
-	if (fd < 0 || bpf_map_lookup_elem(fd, &(__u32){ 0 }, &c->cfg))
-		die("failed to read %s/mount_cfg: %s", c->dir, strerror(errno));
-	close(fd);
-	for (i = 0; i < BPFUSE_CACHE_MAX; i++) {
-		c->fds[i] = map_open(c->dir, names[i]);
-		if (c->fds[i] < 0)
-			die("failed to open %s/%s: %s", c->dir, names[i], strerror(errno));
-	}
+	if (err)
+		die_open(path, err, why);
+	c->mnt_id = bpfuse_view_mount_id(c->b);
+	c->stats = bpfuse_view_stats(c->b);
+	c->cfg = *bpfuse_view_config(c->b);
 }
-
-static unsigned long map_entries(int fd, size_t key_size)
-{
-	char key[512], next[512];
-	unsigned long n = 0;
-	void *prev = NULL;
-
-	if (key_size > sizeof(key))
-		return 0;
-	while (bpf_map_get_next_key(fd, prev, next) == 0) {
-		memcpy(key, next, key_size);
-		prev = key;
-		n++;
-	}
-	return n;
-}
-
-/* The map's capacity, as the daemon sized it (-o map_entries). */
-static unsigned int map_capacity(int fd)
-{
-	struct bpf_map_info info = { 0 };
-	__u32 len = sizeof(info);
-
-	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.max_entries;
-}
-
-/* Bytes the kernel charges for the map: LRU maps are allocated whole. */
-static unsigned long long map_memory(int fd)
-{
-	char path[64], line[128];
-	unsigned long long bytes = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "memlock: %llu", &bytes) == 1)
-			break;
-	fclose(f);
-	return bytes;
-}
-
-static const size_t key_sizes[BPFUSE_CACHE_MAX] = {
-	sizeof(struct bpfuse_lookup_key),
-	sizeof(__u64),
-	sizeof(struct bpfuse_xattr_key),
-};
 
 /* ---- stats --------------------------------------------------------------- */
 
@@ -226,12 +167,18 @@ static const char *probe_name(__u32 probe)
 
 static const char *mode_name(__u32 mode)
 {
-	return mode == BPFUSE_MODE_EXT ? "ext" : "stock";
+	return mode == BPFUSE_MODE_EXT ? "ext" : mode == BPFUSE_MODE_COUNT ? "count" : "stock";
+}
+
+/* Upcalls the daemon's maps did not answer: its backend did. */
+static __u64 backend(const struct bpfuse_op_stats *o)
+{
+	return o->upcalls > o->daemon_hits ? o->upcalls - o->daemon_hits : 0;
 }
 
 static double hit_pct(const struct bpfuse_op_stats *o)
 {
-	__u64 hits = o->kernel_hits + o->daemon_hits, all = hits + o->backend_calls;
+	__u64 hits = o->kernel_hits + o->daemon_hits, all = hits + backend(o);
 
 	return all ? 100.0 * hits / all : 0;
 }
@@ -248,7 +195,7 @@ static double avg_us(const struct bpfuse_op_stats *o)
 
 static bool op_used(const struct bpfuse_op_stats *o)
 {
-	return o->kernel_hits || o->daemon_hits || o->backend_calls || o->upcalls;
+	return o->kernel_hits || o->daemon_hits || o->upcalls;
 }
 
 /* d = a - b, counter by counter (the header fields are copied from a). */
@@ -332,12 +279,76 @@ static const char legend[] =
 	" ENOENT, ENODATA or ENOSYS (answers, not failures) and errors failed; avg us: per\n"
 	" upcall)\n";
 
+/* Latency of one operation's upcalls, as bcc's biolatency draws it. */
+static void print_hist(const char *op, const __u64 *hist)
+{
+	__u64 max = 0;
+	int i, last = -1, stars;
+
+	for (i = 0; i < BPFUSE_HIST_SLOTS; i++) {
+		if (hist[i])
+			last = i;
+		if (hist[i] > max)
+			max = hist[i];
+	}
+	if (last < 0)
+		return;
+	printf("\n%s:\n%20s : %-10s distribution\n", op, "usecs", "count");
+	for (i = 0; i <= last; i++) {
+		stars = max ? (int)(hist[i] * 40 / max) : 0;
+		printf("%9llu -> %-7llu : %-10llu |%-40.*s|\n", i ? 1ULL << i : 0ULL,
+		       (2ULL << i) - 1, (unsigned long long)hist[i], stars,
+		       "****************************************");
+	}
+}
+
+static void print_hists(const struct bpfuse_stats *s)
+{
+	for (int i = 0; i < BPFUSE_OPCODE_MAX; i++)
+		print_hist(op_names[i] ? op_names[i] : "?", s->ops[i].hist);
+}
+
+/*
+ * A mount no bpfuse daemon serves: its requests only (every one reaches
+ * its daemon), as bcc's tools count them.
+ */
+static void print_count_table(const struct ctl *c, const struct bpfuse_stats *s,
+			      const struct period *p)
+{
+	int i;
+
+	printf("%s: mount %llu, not served by bpfuse: requests counted by pid %u\n",
+	       c->mountpoint, (unsigned long long)c->mnt_id, s->daemon_pid);
+	print_period(p);
+	printf("requests counted by: %s%s\n", probe_name(s->upcall_probe),
+	       s->upcall_probe == BPFUSE_PROBE_KPROBE ? " (latency of synchronous requests only)"
+						      : "");
+	printf("\n%-16s %10s %8s %8s %9s\n", "operation", "requests", "no-such", "errors",
+	       "avg us");
+	for (i = 0; i < BPFUSE_OPCODE_MAX; i++) {
+		const struct bpfuse_op_stats *o = &s->ops[i];
+
+		if (!o->upcalls)
+			continue;
+		printf("%-16s %10llu %8llu %8llu %9.1f\n", op_names[i] ? op_names[i] : "?",
+		       (unsigned long long)o->upcalls, (unsigned long long)o->negatives,
+		       (unsigned long long)o->errors, avg_us(o));
+	}
+	fputs("(requests: sent to the daemon and answered; no-such: answered ENOENT, ENODATA\n"
+	      " or ENOSYS; errors: any other error; avg us: per request)\n",
+	      stdout);
+}
+
 static void print_table(const struct ctl *c, const struct bpfuse_stats *s, const struct period *p)
 {
-	unsigned long entries;
+	struct bpfuse_cache_info ci;
 	__u64 evict;
 	int i, j;
 
+	if (s->mode == BPFUSE_MODE_COUNT) {
+		print_count_table(c, s, p);
+		return;
+	}
 	printf("%s: mount %llu, daemon pid %u, %s mode\n", c->mountpoint,
 	       (unsigned long long)c->mnt_id, s->daemon_pid, mode_name(s->mode));
 	print_period(p);
@@ -366,7 +377,7 @@ static void print_table(const struct ctl *c, const struct bpfuse_stats *s, const
 			continue;
 		printf("%-16s %10llu %10llu %10llu %6.1f %10llu %8llu %8llu %9.1f\n",
 		       op_names[i] ? op_names[i] : "?", (unsigned long long)o->kernel_hits,
-		       (unsigned long long)o->daemon_hits, (unsigned long long)o->backend_calls,
+		       (unsigned long long)o->daemon_hits, (unsigned long long)backend(o),
 		       hit_pct(o), (unsigned long long)o->upcalls, (unsigned long long)o->negatives,
 		       (unsigned long long)o->errors, avg_us(o));
 	}
@@ -374,12 +385,12 @@ static void print_table(const struct ctl *c, const struct bpfuse_stats *s, const
 	printf("\n%-8s %10s %10s %10s %10s %10s %10s\n", "cache", "entries", "capacity", "inserts",
 	       "deletes", "evictions", "MiB");
 	for (j = 0; j < BPFUSE_CACHE_MAX; j++) {
-		entries = map_entries(c->fds[j], key_sizes[j]);
-		evict = evictions(s, j, entries);
-		printf("%-8s %10lu %10u %10llu %10llu %10llu %10.1f\n", cache_names[j], entries,
-		       map_capacity(c->fds[j]), (unsigned long long)s->inserts[j],
+		bpfuse_view_cache_info(c->b, j, &ci);
+		evict = evictions(s, j, ci.entries);
+		printf("%-8s %10lu %10u %10llu %10llu %10llu %10.1f\n", cache_names[j], ci.entries,
+		       ci.capacity, (unsigned long long)s->inserts[j],
 		       (unsigned long long)s->deletes[j], (unsigned long long)evict,
-		       map_memory(c->fds[j]) / 1048576.0);
+		       ci.memory_bytes / 1048576.0);
 	}
 	printf("\ninvalidations:");
 	for (j = 0; j < BPFUSE_CAUSE_MAX; j++)
@@ -398,7 +409,6 @@ static void stats_sum(struct bpfuse_op_stats *t, const struct bpfuse_stats *s)
 
 		t->kernel_hits += o->kernel_hits;
 		t->daemon_hits += o->daemon_hits;
-		t->backend_calls += o->backend_calls;
 		t->upcalls += o->upcalls;
 		t->negatives += o->negatives;
 		t->errors += o->errors;
@@ -408,10 +418,14 @@ static void stats_sum(struct bpfuse_op_stats *t, const struct bpfuse_stats *s)
 	}
 }
 
-static void print_line_header(void)
+static void print_line_header(__u32 mode)
 {
-	printf("%-8s %10s %10s %10s %6s %10s %8s %8s %9s\n", "time", "kernel", "daemon", "backend",
-	       "hit%", "upcalls", "no-such", "errors", "avg us");
+	if (mode == BPFUSE_MODE_COUNT)
+		printf("%-8s %10s %8s %8s %9s\n", "time", "requests", "no-such", "errors",
+		       "avg us");
+	else
+		printf("%-8s %10s %10s %10s %6s %10s %8s %8s %9s\n", "time", "kernel", "daemon",
+		       "backend", "hit%", "upcalls", "no-such", "errors", "avg us");
 }
 
 /* One line: the interval ending at p->until, all operations together. */
@@ -420,9 +434,15 @@ static void print_line(const struct bpfuse_stats *s, const struct period *p)
 	struct bpfuse_op_stats t;
 
 	stats_sum(&t, s);
+	if (s->mode == BPFUSE_MODE_COUNT) {
+		printf("%-8s %10llu %8llu %8llu %9.1f\n", clock_of(p->until, false),
+		       (unsigned long long)t.upcalls, (unsigned long long)t.negatives,
+		       (unsigned long long)t.errors, avg_us(&t));
+		return;
+	}
 	printf("%-8s %10llu %10llu %10llu %6.1f %10llu %8llu %8llu %9.1f\n",
 	       clock_of(p->until, false), (unsigned long long)t.kernel_hits,
-	       (unsigned long long)t.daemon_hits, (unsigned long long)t.backend_calls, hit_pct(&t),
+	       (unsigned long long)t.daemon_hits, (unsigned long long)backend(&t), hit_pct(&t),
 	       (unsigned long long)t.upcalls, (unsigned long long)t.negatives,
 	       (unsigned long long)t.errors, avg_us(&t));
 }
@@ -435,7 +455,7 @@ static void print_line(const struct bpfuse_stats *s, const struct period *p)
 static void print_json(const struct ctl *c, const struct bpfuse_stats *s, const struct period *p,
 		       bool hist)
 {
-	unsigned long entries;
+	struct bpfuse_cache_info ci;
 	__u64 evict;
 	bool first = true;
 	int i, j;
@@ -474,7 +494,7 @@ static void print_json(const struct ctl *c, const struct bpfuse_stats *s, const 
 		       "\"hit_pct\":%.2f,\"upcalls\":%llu,\"negatives\":%llu,\"errors\":%llu,"
 		       "\"latency_avg_us\":%.2f",
 		       first ? "" : ",", op_names[i], (unsigned long long)o->kernel_hits,
-		       (unsigned long long)o->daemon_hits, (unsigned long long)o->backend_calls,
+		       (unsigned long long)o->daemon_hits, (unsigned long long)backend(o),
 		       hit_pct(o), (unsigned long long)o->upcalls, (unsigned long long)o->negatives,
 		       (unsigned long long)o->errors, avg_us(o));
 		for (j = 0; j < BPFUSE_HIST_SLOTS; j++)
@@ -490,14 +510,14 @@ static void print_json(const struct ctl *c, const struct bpfuse_stats *s, const 
 	}
 	printf("},\"caches\":{");
 	for (j = 0; j < BPFUSE_CACHE_MAX; j++) {
-		entries = map_entries(c->fds[j], key_sizes[j]);
-		evict = evictions(s, j, entries);
+		bpfuse_view_cache_info(c->b, j, &ci);
+		evict = evictions(s, j, ci.entries);
 		printf("%s\"%s\":{\"entries\":%lu,\"capacity\":%u,\"inserts\":%llu,\"deletes\":%"
 		       "llu,"
 		       "\"evictions\":%llu,\"memory_bytes\":%llu}",
-		       j ? "," : "", cache_names[j], entries, map_capacity(c->fds[j]),
+		       j ? "," : "", cache_names[j], ci.entries, ci.capacity,
 		       (unsigned long long)s->inserts[j], (unsigned long long)s->deletes[j],
-		       (unsigned long long)evict, map_memory(c->fds[j]));
+		       (unsigned long long)evict, ci.memory_bytes);
 	}
 	printf("},\"invalidations\":{");
 	for (j = 0; j < BPFUSE_CAUSE_MAX; j++)
@@ -562,16 +582,6 @@ static void baseline_save(const struct ctl *c, const struct baseline *b)
 		die("failed to save the -z baseline in %s: %s", path, strerror(errno));
 }
 
-/* When the mount's maps were pinned: the start of "since the mount". */
-static double mount_time(const struct ctl *c)
-{
-	struct stat st;
-
-	if (stat(c->dir, &st) == -1)
-		return now_s();
-	return st.st_ctim.tv_sec + st.st_ctim.tv_nsec / 1e9;
-}
-
 static void report(const struct ctl *c, const struct bpfuse_stats *s, const struct period *p,
 		   bool json, bool hist)
 {
@@ -579,6 +589,8 @@ static void report(const struct ctl *c, const struct bpfuse_stats *s, const stru
 		print_json(c, s, p, hist);
 	else
 		print_table(c, s, p);
+	if (hist && !json)
+		print_hists(s);
 	fflush(stdout);
 }
 
@@ -630,7 +642,7 @@ static int cmd_stats(int argc, char **argv)
 	}
 	if (optind + 3 < argc || (zero && interval))
 		die("%s (-z: one report, since your last -z)", usage_line);
-	ctl_open(&c, argv[optind]);
+	ctl_open(&c, argv[optind], true);
 	cur = malloc(sizeof(*cur));
 	shown = malloc(sizeof(*shown));
 	prev = calloc(1, sizeof(*prev));
@@ -644,7 +656,7 @@ static int cmd_stats(int argc, char **argv)
 		/* one report: since the mount, or since this reader's last -z */
 		p.from_mount = !zero || !baseline_load(&c, base);
 		p.baseline = !p.from_mount;
-		p.since = p.from_mount ? mount_time(&c) : base->time;
+		p.since = p.from_mount ? bpfuse_view_since(c.b) : base->time;
 		stats_delta(shown, cur, p.from_mount ? prev : &base->stats);
 		report(&c, shown, &p, json, hist);
 		if (zero) {
@@ -668,7 +680,7 @@ static int cmd_stats(int argc, char **argv)
 				printf("\n");
 		} else {
 			if (i % 20 == 0)
-				print_line_header();
+				print_line_header(shown->mode);
 			print_line(shown, &p);
 		}
 		fflush(stdout);
@@ -678,102 +690,50 @@ static int cmd_stats(int argc, char **argv)
 
 /* ---- list ---------------------------------------------------------------- */
 
-/* The mountpoint of a mount id, from /proc/self/mountinfo. */
-static bool mount_path(const char *id, char *buf, size_t size)
+static int list_one(const struct bpfuse_mount_info *mi, void *ctx)
 {
-	char line[4096], path[4096];
-	size_t n = strlen(id);
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	bool found = false;
+	bool *json_first = ctx; /* [0]: json, [1]: first */
 
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, id, n) || line[n] != ' ')
-			continue;
-		found = sscanf(line, "%*s %*s %*s %*s %4095s", path) == 1;
-	}
-	fclose(f);
-	if (found)
-		snprintf(buf, size, "%s", path);
-	return found;
-}
-
-/* What the kernel charges for a mount's maps, all of them. */
-static unsigned long long mount_memory(const char *dir)
-{
-	static const char *const names[] = { "lookup", "attr", "xattr", "stats", "mount_cfg" };
-	unsigned long long sum = 0;
-	size_t i;
-	int fd;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		fd = map_open(dir, names[i]);
-		if (fd < 0)
-			continue;
-		sum += map_memory(fd);
-		close(fd);
-	}
-	return sum;
+	if (json_first[0])
+		printf("%s{\"mount_id\":%llu,\"daemon_pid\":%u,\"mode\":\"%s\",\"alive\":%s,"
+		       "\"memory_bytes\":%llu,\"mountpoint\":\"%s\"}",
+		       json_first[1] ? "" : ",", (unsigned long long)mi->mnt_id, mi->pid,
+		       mode_name(mi->mode), mi->alive ? "true" : "false", mi->memory_bytes,
+		       mi->mountpoint);
+	else
+		printf("%-10llu %-8u %-6s %-6s %8.1f %s\n", (unsigned long long)mi->mnt_id, mi->pid,
+		       mode_name(mi->mode), mi->alive ? "alive" : "gone",
+		       mi->memory_bytes / 1048576.0, mi->mountpoint);
+	json_first[1] = false;
+	return 0;
 }
 
 static int cmd_list(int argc, char **argv)
 {
-	char dir[64], path[4096];
-	unsigned long long memory;
-	struct bpfuse_stats st;
-	bool json = argc > 1 && (!strcmp(argv[1], "-j") || !strcmp(argv[1], "--json"));
-	struct dirent *de;
-	bool first = true;
-	__u32 zero = 0;
-	int fd;
-	DIR *dp;
+	bool json_first[2] = { argc > 1 && (!strcmp(argv[1], "-j") || !strcmp(argv[1], "--json")),
+			       true };
+	int err;
 
-	dp = opendir(BPFUSE_PIN_ROOT);
-	if (!dp && errno == EACCES)
-		die("%s: %s (run as root)", BPFUSE_PIN_ROOT, strerror(errno));
-	if (json)
+	if (json_first[0])
 		printf("[");
 	else
 		printf("%-10s %-8s %-6s %-6s %8s %s\n", "mount id", "pid", "mode", "daemon", "MiB",
 		       "mountpoint");
-	while (dp && (de = readdir(dp))) {
-		if (de->d_name[0] == '.' || strlen(de->d_name) > 20)
-			continue;
-		snprintf(dir, sizeof(dir), "%s/%.20s", BPFUSE_PIN_ROOT, de->d_name);
-		fd = map_open(dir, "stats");
-		if (fd < 0)
-			continue;
-		if (bpf_map_lookup_elem(fd, &zero, &st)) {
-			close(fd);
-			continue;
-		}
-		close(fd);
-		if (!mount_path(de->d_name, path, sizeof(path)))
-			snprintf(path, sizeof(path), "(not mounted)");
-		memory = mount_memory(dir);
-		if (json)
-			printf("%s{\"mount_id\":%s,\"daemon_pid\":%u,\"mode\":\"%s\",\"alive\":%s,"
-			       "\"memory_bytes\":%llu,\"mountpoint\":\"%s\"}",
-			       first ? "" : ",", de->d_name, st.daemon_pid, mode_name(st.mode),
-			       alive(st.daemon_pid) ? "true" : "false", memory, path);
-		else
-			printf("%-10s %-8u %-6s %-6s %8.1f %s\n", de->d_name, st.daemon_pid,
-			       mode_name(st.mode), alive(st.daemon_pid) ? "alive" : "gone",
-			       memory / 1048576.0, path);
-		first = false;
-	}
-	if (json)
+	err = bpfuse_view_list(list_one, json_first);
+	if (err == -EACCES || err == -EPERM)
+		die("%s: %s (run as root)", BPFUSE_PIN_ROOT, strerror(-err));
+	if (err)
+		die("failed to list %s: %s", BPFUSE_PIN_ROOT, strerror(-err));
+	if (json_first[0])
 		printf("]\n");
-	if (dp)
-		closedir(dp);
 	return 0;
 }
 
 /*
  * prune: remove the pins of mounts whose daemon is gone (killed, crashed)
- * and which are unmounted; a mount still there keeps them, for `stats` to
- * say the daemon is gone. The next bpfused does the same on its own.
+ * and which are unmounted, and of counters that died; a mount still there
+ * keeps its daemon's pins, for `stats` to say the daemon is gone. The next
+ * bpfused does the same on its own.
  */
 static int cmd_prune(int argc, char **argv)
 {
@@ -784,8 +744,30 @@ static int cmd_prune(int argc, char **argv)
 		die("usage: bpfusectl prune");
 	if (access(BPFUSE_PIN_ROOT, R_OK | W_OK | X_OK) == -1 && errno == EACCES)
 		die("%s: %s (run as root)", BPFUSE_PIN_ROOT, strerror(errno));
-	n = bpfuse_sweep_stale();
+	n = bpfuse_mount_sweep();
 	printf("removed the maps of %d dead mount%s\n", n, n == 1 ? "" : "s");
+	return 0;
+}
+
+/* stop: end the counting that `stats` started on a mount bpfuse does not serve. */
+static int cmd_stop(int argc, char **argv)
+{
+	pid_t pid = 0;
+	int err;
+
+	if (argc != 2)
+		die("usage: bpfusectl stop MOUNTPOINT");
+	err = bpfuse_counter_stop(argv[1], &pid);
+	if (err == -EEXIST)
+		die("%s is served by a bpfuse daemon (pid %d): its statistics end with the mount",
+		    argv[1], (int)pid);
+	if (err == -ENXIO)
+		die("%s is not counted (nothing pinned for it)", argv[1]);
+	if (err == -ETIMEDOUT)
+		die("%s: the counting process %d did not stop", argv[1], (int)pid);
+	if (err)
+		die_open(argv[1], err, 0);
+	printf("%s: stopped counting (pid %d)\n", argv[1], (int)pid);
 	return 0;
 }
 
@@ -877,102 +859,121 @@ static const char *expiry_of(__u64 expires_ns)
 	return buf;
 }
 
+/* What dump collects and prints with. */
+struct dump {
+	struct name_ent *names; /* sorted by node once collected */
+	size_t n, cap;
+};
+
+static int dump_collect(const struct bpfuse_lookup_key *k, const struct bpfuse_lookup_val *v,
+			void *ctx)
+{
+	struct dump *d = ctx;
+	struct name_ent *grown;
+
+	if (!v->nodeid)
+		return 0;
+	if (d->n == d->cap) {
+		d->cap = d->cap ? 2 * d->cap : 1024;
+		grown = realloc(d->names, d->cap * sizeof(*d->names));
+		if (!grown)
+			die("out of memory");
+		d->names = grown;
+	}
+	d->names[d->n].node = v->nodeid;
+	d->names[d->n].parent = k->parent;
+	snprintf(d->names[d->n].name, sizeof(d->names[d->n].name), "%.*s", (int)k->len, k->name);
+	d->n++;
+	return 0;
+}
+
+static int dump_name(const struct bpfuse_lookup_key *k, const struct bpfuse_lookup_val *v,
+		     void *ctx)
+{
+	struct dump *d = ctx;
+	char path[PATH_MAX];
+
+	node_path(d->names, d->n, k->parent, path, sizeof(path), 0);
+	printf("%s%s%.*s -> %llu, %s\n", path, strcmp(path, "/") ? "/" : "", (int)k->len, k->name,
+	       (unsigned long long)v->nodeid, expiry_of(v->expires_ns));
+	return 0;
+}
+
+static int dump_attr(__u64 node, const struct bpfuse_attr_val *av, void *ctx)
+{
+	struct dump *d = ctx;
+	char path[PATH_MAX];
+
+	node_path(d->names, d->n, node, path, sizeof(path), 0);
+	printf("%s (%llu) -> %s %u %u %u %llu %s.%09u, %s\n", path, (unsigned long long)node,
+	       mode_string(av->attr.mode), av->attr.nlink, av->attr.uid, av->attr.gid,
+	       (unsigned long long)av->attr.size, clock_of(av->attr.mtime, true),
+	       av->attr.mtimensec, expiry_of(av->expires_ns));
+	return 0;
+}
+
+static int dump_xattr(const struct bpfuse_xattr_key *k, const struct bpfuse_xattr_val *v,
+		      void *ctx)
+{
+	struct dump *d = ctx;
+	char path[PATH_MAX];
+
+	node_path(d->names, d->n, k->nodeid, path, sizeof(path), 0);
+	printf("%s %.*s -> ", path, (int)k->len, k->name);
+	if (v->err)
+		printf("%s", strerror(v->err));
+	else
+		print_escaped(v->value, v->size);
+	printf(", %s\n", expiry_of(v->expires_ns));
+	return 0;
+}
+
 /*
  * dump: the three maps, by path where the cached names lead there from the
  * root (a node none leads to shows as "?/node N").
  */
 static int cmd_dump(int argc, char **argv)
 {
-	struct bpfuse_lookup_key lk, *lprev = NULL;
-	struct bpfuse_xattr_key xk, *xprev = NULL;
-	struct bpfuse_lookup_val lv;
-	struct bpfuse_xattr_val xv;
-	struct bpfuse_attr_val av;
-	__u64 node, *nprev = NULL;
-	struct name_ent *names = NULL, *grown;
-	size_t n = 0, cap = 0;
-	char path[PATH_MAX];
+	struct dump d = { 0 };
 	struct ctl c;
 
 	if (argc != 2)
 		die("usage: bpfusectl dump MOUNTPOINT");
-	ctl_open(&c, argv[1]);
+	ctl_open(&c, argv[1], false);
+	if (c.stats->mode == BPFUSE_MODE_COUNT)
+		die("%s is not served by bpfuse: it has no caches to dump", argv[1]);
+	bpfuse_view_walk_names(c.b, dump_collect, &d);
+	qsort(d.names, d.n, sizeof(*d.names), name_cmp);
 	printf("# names: path -> node (0: no such name), lifetime left\n");
-	while (bpf_map_get_next_key(c.fds[BPFUSE_CACHE_LOOKUP], lprev, &lk) == 0) {
-		lprev = &lk;
-		if (bpf_map_lookup_elem(c.fds[BPFUSE_CACHE_LOOKUP], &lk, &lv) || !lv.nodeid)
-			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 1024;
-			grown = realloc(names, cap * sizeof(*names));
-			if (!grown)
-				die("out of memory");
-			names = grown;
-		}
-		names[n].node = lv.nodeid;
-		names[n].parent = lk.parent;
-		snprintf(names[n].name, sizeof(names[n].name), "%.*s", (int)lk.len, lk.name);
-		n++;
-	}
-	qsort(names, n, sizeof(*names), name_cmp);
-	lprev = NULL;
-	while (bpf_map_get_next_key(c.fds[BPFUSE_CACHE_LOOKUP], lprev, &lk) == 0) {
-		lprev = &lk;
-		if (bpf_map_lookup_elem(c.fds[BPFUSE_CACHE_LOOKUP], &lk, &lv))
-			continue;
-		node_path(names, n, lk.parent, path, sizeof(path), 0);
-		printf("%s%s%.*s -> %llu, %s\n", path, strcmp(path, "/") ? "/" : "", (int)lk.len,
-		       lk.name, (unsigned long long)lv.nodeid, expiry_of(lv.expires_ns));
-	}
+	bpfuse_view_walk_names(c.b, dump_name, &d);
 	printf("# attributes: path (node) -> mode nlink uid gid size mtime, lifetime left\n");
-	while (bpf_map_get_next_key(c.fds[BPFUSE_CACHE_ATTR], nprev, &node) == 0) {
-		nprev = &node;
-		if (bpf_map_lookup_elem(c.fds[BPFUSE_CACHE_ATTR], &node, &av))
-			continue;
-		node_path(names, n, node, path, sizeof(path), 0);
-		printf("%s (%llu) -> %s %u %u %u %llu %s.%09u, %s\n", path,
-		       (unsigned long long)node, mode_string(av.attr.mode), av.attr.nlink,
-		       av.attr.uid, av.attr.gid, (unsigned long long)av.attr.size,
-		       clock_of(av.attr.mtime, true), av.attr.mtimensec, expiry_of(av.expires_ns));
-	}
+	bpfuse_view_walk_attrs(c.b, dump_attr, &d);
 	printf("# xattrs: path name -> value (or an error), lifetime left\n");
-	while (bpf_map_get_next_key(c.fds[BPFUSE_CACHE_XATTR], xprev, &xk) == 0) {
-		xprev = &xk;
-		if (bpf_map_lookup_elem(c.fds[BPFUSE_CACHE_XATTR], &xk, &xv))
-			continue;
-		node_path(names, n, xk.nodeid, path, sizeof(path), 0);
-		printf("%s %.*s -> ", path, (int)xk.len, xk.name);
-		if (xv.err)
-			printf("%s", strerror(xv.err));
-		else
-			print_escaped(xv.value, xv.size);
-		printf(", %s\n", expiry_of(xv.expires_ns));
-	}
-	free(names);
+	bpfuse_view_walk_xattrs(c.b, dump_xattr, &d);
+	free(d.names);
+	bpfuse_mount_close(c.b);
 	return 0;
 }
 
 /* ---- invalidate ---------------------------------------------------------- */
 
 /*
- * Drop what the maps hold for PATH: its lookup entry, its attributes and
- * its xattrs. Node ids are found by walking the cached lookup entries from
- * the root; a path whose walk leaves the cache has nothing cached.
+ * Drop what the maps hold for PATH: its name, its attributes and its
+ * xattrs, through the library, which moves the epoch so that a fill under
+ * way in the daemon does not bring them back.
  */
 static int cmd_invalidate(int argc, char **argv)
 {
-	struct bpfuse_lookup_key key;
-	struct bpfuse_lookup_val val;
-	struct bpfuse_xattr_key xk, next;
-	__u64 node = FUSE_ROOT_NODE;
-	unsigned long n = 0;
-	const char *p, *end;
+	const char *p;
 	size_t mlen;
 	struct ctl c;
+	long n;
 
 	if (argc != 3)
 		die("usage: bpfusectl invalidate MOUNTPOINT PATH");
-	ctl_open(&c, argv[1]);
+	ctl_open(&c, argv[1], false);
+	if (c.stats->mode == BPFUSE_MODE_COUNT)
+		die("%s is not served by bpfuse: it has no caches to invalidate", argv[1]);
 	p = argv[2];
 	mlen = strlen(argv[1]);
 	if (p[0] == '/') {
@@ -980,38 +981,16 @@ static int cmd_invalidate(int argc, char **argv)
 			die("%s is not inside %s", argv[2], argv[1]);
 		p += mlen;
 	}
-	for (;;) {
-		p += strspn(p, "/");
-		if (!*p)
-			break;
-		end = strchrnul(p, '/');
-		memset(&key, 0, sizeof(key));
-		key.parent = node;
-		key.len = end - p;
-		if (key.len > BPFUSE_NAME_MAX)
-			die("%s: a name is longer than %d bytes", argv[2], BPFUSE_NAME_MAX);
-		memcpy(key.name, p, key.len);
-		if (bpf_map_lookup_elem(c.fds[BPFUSE_CACHE_LOOKUP], &key, &val)) {
-			printf("%s: not cached\n", argv[2]);
-			return 0;
-		}
-		node = val.nodeid;
-		p = end;
-		if (!p[strspn(p, "/")])
-			n += bpf_map_delete_elem(c.fds[BPFUSE_CACHE_LOOKUP], &key) == 0;
-	}
-	if (node) {
-		n += bpf_map_delete_elem(c.fds[BPFUSE_CACHE_ATTR], &node) == 0;
-		/* xattrs of that node, wherever the map keeps them */
-		memset(&xk, 0, sizeof(xk));
-		while (bpf_map_get_next_key(c.fds[BPFUSE_CACHE_XATTR], &xk, &next) == 0) {
-			xk = next;
-			if (xk.nodeid == node)
-				n += bpf_map_delete_elem(c.fds[BPFUSE_CACHE_XATTR], &xk) == 0;
-		}
-	}
-	__atomic_fetch_add(&c.stats->invalidations[BPFUSE_CAUSE_USER], n, __ATOMIC_RELAXED);
-	printf("%s: %lu entries invalidated\n", argv[2], n);
+	n = bpfuse_view_invalidate(c.b, p);
+	if (n == -ENAMETOOLONG)
+		die("%s: a name is longer than %d bytes", argv[2], BPFUSE_NAME_MAX);
+	if (n < 0)
+		die("failed to invalidate %s: %s", argv[2], strerror((int)-n));
+	if (n == 0)
+		printf("%s: not cached\n", argv[2]);
+	else
+		printf("%s: %ld entries invalidated\n", argv[2], n);
+	bpfuse_mount_close(c.b);
 	return 0;
 }
 
@@ -1022,17 +1001,22 @@ static void usage(FILE *f)
 		   "[INTERVAL [COUNT]]\n"
 		   "       bpfusectl dump MOUNTPOINT\n"
 		   "       bpfusectl invalidate MOUNTPOINT PATH\n"
+		   "       bpfusectl stop MOUNTPOINT\n"
 		   "       bpfusectl prune\n"
 		   "       bpfusectl --version\n"
 		   "\n"
-		   "list: bpfuse mounts, their daemon and the memory their maps take.\n"
+		   "list: bpfuse mounts and counted mounts, their daemon (or counter) and the\n"
+		   "memory their maps take.\n"
 		   "stats: per operation, requests answered by the kernel extension, by the\n"
 		   "daemon from its maps, and by the backend; upcalls, answers such as ENOENT,\n"
 		   "errors and latency; the caches' entries, capacity and evictions;\n"
 		   "invalidations by cause; since the mount. -z: since your own last -z\n"
 		   "instead (nobody else's view changes). With INTERVAL, one line every\n"
 		   "INTERVAL seconds (COUNT times) of what happened in it (-v: the whole\n"
-		   "report; -j: one JSON object per line).\n"
+		   "report; -j: one JSON object per line). --hist: latency histograms.\n"
+		   "On a FUSE mount no bpfuse daemon serves (sshfs, say), the first stats\n"
+		   "starts counting its requests, until it is unmounted or stopped.\n"
+		   "stop: end that counting.\n"
 		   "prune: remove the maps of mounts whose daemon died.\n");
 }
 
@@ -1058,6 +1042,8 @@ int main(int argc, char **argv)
 		return cmd_dump(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "invalidate"))
 		return cmd_invalidate(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "stop"))
+		return cmd_stop(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "prune"))
 		return cmd_prune(argc - 1, argv + 1);
 	die("unknown command '%s' (see bpfusectl --help)", argv[1]);

@@ -89,7 +89,7 @@ struct bf_inode {
 	int fd; /* O_PATH fd, or -1 when held by handle only */
 	int mount_fd; /* borrowed from table->mounts for open_by_handle_at */
 	struct file_handle *fh; /* NULL when the file system has no handles */
-	uint32_t kref; /* ext mode: its slot for kernel-taken lookups, or BPFUSE_KREF_NONE;
+	uint32_t kref; /* ext mode: its slot for kernel-taken lookups, or BPFUSE_NODE_NONE;
 			  set at creation, fixed until the node is freed */
 	/* I/O by node (zero-message opens): protected by table->lock */
 	int rfd, wfd; /* cached backing fds for reading, for writing; -1 if none */

@@ -43,6 +43,11 @@ static struct bf_fs *bf_fs(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* Drop what a change made stale, by the rules of bpfuse_rules.h. */
+#define bf_changed(fs, cause, ...)                                      \
+	bpfuse_cache_invalidate((fs)->cache, BPFUSE_CAUSE_##cause,      \
+				&(struct bpfuse_change){ __VA_ARGS__ })
+
 /*
  * A metadata call into the backing directory: counted, and delayed by
  * backend_latency= to emulate a network file system behind the daemon.
@@ -53,7 +58,6 @@ static void bf_backend(struct bf_fs *fs, unsigned int opcode)
 	struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
 
 	atomic_fetch_add_explicit(&fs->backend_calls, 1, memory_order_relaxed);
-	bpfuse_count(fs->cache, opcode, BPFUSE_BACKEND);
 	if (ns)
 		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 			;
@@ -152,7 +156,7 @@ static bool bf_atime_moves(const struct bf_fs *fs, const struct stat *st)
 static void bf_on_access(struct bf_fs *fs, fuse_ino_t ino)
 {
 	if (bf_table_take_atime_moves(&fs->table, ino))
-		bpfuse_on_access(fs->cache, ino);
+		bf_changed(fs, ACCESS, .node = ino);
 }
 
 /* ---- caller credentials -------------------------------------------------- */
@@ -269,19 +273,17 @@ static void bf_reply_entry(fuse_req_t req, const struct fuse_entry_param *e)
 static int bf_lookup_cached(struct bf_fs *fs, fuse_ino_t parent, const char *name,
 			    struct fuse_entry_param *e)
 {
-	uint64_t nodeid;
+	struct bpfuse_entry ent;
 
-	if (bpfuse_lookup_get(fs->cache, parent, name, &nodeid))
-		return 1;
-	if (!nodeid)
-		return -ENOENT;
-	if (fs->passthrough && bf_table_writing(&fs->table, nodeid))
-		return 1; /* its attributes are not cached meanwhile */
 	bf_entry_init(fs, e);
-	/* the node's attributes, and the node itself, must still be there */
-	if (bpfuse_attr_get(fs->cache, nodeid, &e->attr) || !bf_table_ref_id(&fs->table, nodeid))
+	if (bpfuse_entry_get(fs->cache, parent, name, &ent, &e->attr))
 		return 1;
-	e->ino = nodeid;
+	if (!ent.nodeid)
+		return -ENOENT;
+	/* the node itself must still be there */
+	if (!bf_table_ref_id(&fs->table, ent.nodeid))
+		return 1;
+	e->ino = ent.nodeid;
 	return 0;
 }
 
@@ -289,23 +291,25 @@ static void bf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct bf_fs *fs = bf_fs(req);
 	struct fuse_entry_param e;
+	struct bpfuse_entry ent;
 	uint64_t epoch;
 	uint32_t kref;
 	int err;
 
 	err = bf_lookup_cached(fs, parent, name, &e);
-	if (err <= 0) {
-		bpfuse_count(fs->cache, FUSE_LOOKUP, BPFUSE_HIT);
-	} else {
-		epoch = bpfuse_epoch(fs->cache);
+	if (err > 0) {
+		epoch = bpfuse_cache_epoch(fs->cache);
 		bf_backend(fs, FUSE_LOOKUP);
 		err = bf_do_lookup(fs, parent, name, &e, &kref);
 		if (!err) {
 			if (!fs->passthrough || !bf_table_writing(&fs->table, e.ino))
-				bpfuse_attr_put(fs->cache, epoch, e.ino, &e.attr);
-			bpfuse_lookup_put(fs->cache, epoch, parent, name, e.ino, kref);
+				bpfuse_attr_put(fs->cache, epoch, e.ino, &e.attr,
+						BPFUSE_LIFETIME_DEFAULT);
+			ent = (struct bpfuse_entry){ .nodeid = e.ino, .node = kref };
+			bpfuse_entry_put(fs->cache, epoch, parent, name, &ent);
 		} else if (err == -ENOENT) {
-			bpfuse_lookup_put(fs->cache, epoch, parent, name, 0, BPFUSE_KREF_NONE);
+			ent = (struct bpfuse_entry){ .node = BPFUSE_NODE_NONE };
+			bpfuse_entry_put(fs->cache, epoch, parent, name, &ent);
 		}
 	}
 	if (err == -ENOENT && fs->opts.negative_timeout > 0) {
@@ -323,7 +327,7 @@ static void bf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void bf_do_forget(struct bf_fs *fs, fuse_ino_t ino, uint64_t nlookup)
 {
 	if (bf_table_forget(&fs->table, ino, nlookup))
-		bpfuse_on_forget(fs->cache, ino);
+		bf_changed(fs, FORGET, .node = ino);
 }
 
 static void bf_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -355,11 +359,10 @@ static void bf_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	(void)fi; /* by node: with zero-message opens there is no fh to use */
 	if (!writing && bpfuse_attr_get(fs->cache, ino, &st) == 0) {
-		bpfuse_count(fs->cache, FUSE_GETATTR, BPFUSE_HIT);
 		fuse_reply_attr(req, &st, fs->opts.attr_timeout);
 		return;
 	}
-	epoch = bpfuse_epoch(fs->cache);
+	epoch = bpfuse_cache_epoch(fs->cache);
 	bf_backend(fs, FUSE_GETATTR);
 	fd = bf_fd(fs, ino, O_PATH);
 	if (fd < 0) {
@@ -375,7 +378,7 @@ static void bf_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 	/* passthrough writes never reach us: nothing to invalidate them by */
 	if (!writing)
-		bpfuse_attr_put(fs->cache, epoch, ino, &st);
+		bpfuse_attr_put(fs->cache, epoch, ino, &st, BPFUSE_LIFETIME_DEFAULT);
 	bf_table_set_atime_moves(&fs->table, ino, bf_atime_moves(fs, &st));
 	fuse_reply_attr(req, &st, fs->opts.attr_timeout);
 }
@@ -441,7 +444,7 @@ static void bf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 	(void)fi;
 	err = bf_do_setattr(pfd, attr, valid);
 	/* even a failure may have applied part of the change */
-	bpfuse_on_setattr(fs->cache, ino);
+	bf_changed(fs, SETATTR, .node = ino);
 	if (!err && fstatat(pfd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1)
 		err = -errno;
 	if (!err)
@@ -503,7 +506,7 @@ static void bf_make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 out_leave:
 	bf_creds_leave();
 	/* EEXIST too: a cached "no such name" was wrong then */
-	bpfuse_on_create(fs->cache, parent, name);
+	bf_changed(fs, CREATE, .parent = parent, .name = name);
 	if (!err)
 		err = bf_lookup_at(fs, dirfd, name, &e, NULL);
 	close(dirfd);
@@ -547,7 +550,7 @@ static void bf_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const cha
 	}
 	if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == -1)
 		err = -errno;
-	bpfuse_on_link(fs->cache, ino, parent, name);
+	bf_changed(fs, LINK, .node = ino, .parent = parent, .name = name);
 	if (!err)
 		err = bf_lookup_at(fs, dirfd, name, &e, NULL);
 out:
@@ -573,7 +576,7 @@ static void bf_remove(fuse_req_t req, fuse_ino_t parent, const char *name, int f
 	victim = bf_table_node_at(&fs->table, dirfd, name, !(flags & AT_REMOVEDIR));
 	if (unlinkat(dirfd, name, flags) == -1)
 		err = errno;
-	bpfuse_on_unlink(fs->cache, parent, name, victim);
+	bf_changed(fs, UNLINK, .parent = parent, .name = name, .victim = victim);
 	close(dirfd);
 	fuse_reply_err(req, err);
 }
@@ -611,7 +614,8 @@ static void bf_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	victim = bf_table_node_at(&fs->table, newdir, newname, !(flags & RENAME_EXCHANGE));
 	if (renameat2(olddir, name, newdir, newname, flags) == -1)
 		err = errno;
-	bpfuse_on_rename(fs->cache, parent, name, newparent, newname, moved, victim);
+	bf_changed(fs, RENAME, .node = moved, .parent = parent, .name = name,
+		   .newparent = newparent, .newname = newname, .victim = victim);
 out:
 	if (olddir >= 0)
 		close(olddir);
@@ -688,7 +692,7 @@ static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct f
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (write && fi->backing_id)
-		bpfuse_on_write(fs->cache, ino);
+		bf_changed(fs, WRITE, .node = ino);
 }
 
 /*
@@ -718,7 +722,7 @@ static void bf_passthrough_release(struct bf_fs *fs, fuse_req_t req, fuse_ino_t 
 	pthread_mutex_unlock(&t->lock);
 	/* what was written through the kernel may be cached from before */
 	if (write)
-		bpfuse_on_write(fs->cache, ino);
+		bf_changed(fs, WRITE, .node = ino);
 }
 #else
 static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct fuse_file_info *fi)
@@ -745,7 +749,7 @@ static void bf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fd = bf_fd(fs, ino, bf_open_flags(fs, fi->flags));
 	/* truncating is a setattr: it also drops capabilities */
 	if (fi->flags & O_TRUNC)
-		bpfuse_on_setattr(fs->cache, ino);
+		bf_changed(fs, SETATTR, .node = ino);
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;
@@ -813,12 +817,12 @@ static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 			err = -errno;
 	}
 	bf_creds_leave();
-	bpfuse_on_create(fs->cache, parent, name);
+	bf_changed(fs, CREATE, .parent = parent, .name = name);
 	if (!err)
 		err = bf_lookup_at(fs, dirfd, name, &e, NULL);
 	/* it may have existed already, and been truncated */
 	if (!err && (fi->flags & O_TRUNC))
-		bpfuse_on_setattr(fs->cache, e.ino);
+		bf_changed(fs, SETATTR, .node = e.ino);
 	close(dirfd);
 	bf_reply_created(req, err, &e, fd, fi);
 }
@@ -969,7 +973,7 @@ static void bf_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_
 		out.buf[0].pos = off;
 		res = fuse_buf_copy(&out, in_buf, 0);
 	}
-	bpfuse_on_write(fs->cache, ino);
+	bf_changed(fs, WRITE, .node = ino);
 	if (res < 0)
 		fuse_reply_err(req, -res);
 	else
@@ -1027,7 +1031,7 @@ static void bf_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	if (fd < 0)
 		return;
 	err = fallocate(fd, mode, off, len) == -1 ? errno : 0;
-	bpfuse_on_write(fs->cache, ino);
+	bf_changed(fs, WRITE, .node = ino);
 	bf_file_put(fs, held);
 	fuse_reply_err(req, err);
 }
@@ -1052,7 +1056,7 @@ static void bf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	res = copy_file_range(fd_in, &off_in, fd_out, &off_out, len, flags);
 	err = res == -1 ? errno : 0;
 	bf_on_access(fs, ino_in);
-	bpfuse_on_write(fs->cache, ino_out);
+	bf_changed(fs, WRITE, .node = ino_out);
 	bf_file_put(fs, held_out);
 	bf_file_put(fs, held_in);
 	if (err)
@@ -1370,13 +1374,12 @@ static void bf_statfs(fuse_req_t req, fuse_ino_t ino)
 static bool bf_getxattr_cached(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct bpfuse *cache = bf_fs(req)->cache;
-	char buf[BPFUSE_XATTR_SIZE_MAX];
+	char buf[BPFUSE_XATTR_VALUE_MAX];
 	ssize_t n;
 
 	n = bpfuse_xattr_get(cache, ino, name, buf, size < sizeof(buf) ? size : sizeof(buf));
 	if (n == -ENOENT)
 		return false;
-	bpfuse_count(cache, FUSE_GETXATTR, BPFUSE_HIT);
 	if (n < 0)
 		fuse_reply_err(req, -n);
 	else if (size)
@@ -1408,7 +1411,7 @@ static bool bf_no_xattr(fuse_req_t req)
 static void bf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct bf_fs *fs = bf_fs(req);
-	size_t len = size > BPFUSE_XATTR_SIZE_MAX ? size : BPFUSE_XATTR_SIZE_MAX;
+	size_t len = size > BPFUSE_XATTR_VALUE_MAX ? size : BPFUSE_XATTR_VALUE_MAX;
 	char path[BF_PROC_FD_MAX];
 	uint64_t epoch;
 	bool sized_only;
@@ -1420,7 +1423,7 @@ static void bf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		return;
 	if (bf_getxattr_cached(req, ino, name, size))
 		return;
-	epoch = bpfuse_epoch(fs->cache);
+	epoch = bpfuse_cache_epoch(fs->cache);
 	fd = bf_begin(req, ino, FUSE_GETXATTR);
 	if (fd < 0)
 		return;
@@ -1436,9 +1439,10 @@ static void bf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		n = getxattr(path, name, NULL, 0); /* too big for the cache anyway */
 	err = n == -1 ? errno : 0;
 	if (n >= 0 && !sized_only)
-		bpfuse_xattr_put(fs->cache, epoch, ino, name, buf, n);
+		bpfuse_xattr_put(fs->cache, epoch, ino, name, buf, n, BPFUSE_LIFETIME_DEFAULT);
 	else if (err == ENODATA || err == EOPNOTSUPP)
-		bpfuse_xattr_put(fs->cache, epoch, ino, name, NULL, -err);
+		bpfuse_xattr_put(fs->cache, epoch, ino, name, NULL, -err,
+				 BPFUSE_LIFETIME_DEFAULT);
 
 	if (err)
 		fuse_reply_err(req, err);
@@ -1513,7 +1517,7 @@ static void bf_xattr_set(fuse_req_t req, fuse_ino_t ino, const char *name, const
 			      : 0;
 	if (acl)
 		bf_creds_leave();
-	bpfuse_on_xattr(bf_fs(req)->cache, ino, name);
+	bf_changed(bf_fs(req), XATTR, .node = ino, .xattr = name);
 	fuse_reply_err(req, err);
 	close(fd);
 }

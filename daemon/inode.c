@@ -165,7 +165,7 @@ int bf_table_init(struct bf_table *t, int root_fd)
 	t->root->hashed = true;
 	t->root->fd = root_fd;
 	t->root->mount_fd = -1;
-	t->root->kref = BPFUSE_KREF_NONE; /* the kernel never looks the root up */
+	t->root->kref = BPFUSE_NODE_NONE; /* the kernel never looks the root up */
 	bf_inode_init_io(t->root);
 	g_hash_table_insert(t->by_id, &t->root->nodeid, t->root);
 	g_hash_table_add(t->by_key, t->root);
@@ -266,7 +266,7 @@ struct bf_inode *bf_table_ref(struct bf_table *t, struct bf_inode *proto)
 	in->nlookup = 1;
 	in->pinned = false;
 	in->hashed = true;
-	in->kref = bpfuse_kref_alloc(t->ext);
+	in->kref = bpfuse_node_create(t->ext);
 	bf_inode_init_io(in);
 	in->atime_moves = proto->atime_moves;
 	g_hash_table_insert(t->by_id, &in->nodeid, in);
@@ -327,17 +327,10 @@ bool bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n)
 		t->underflows++;
 		goto out;
 	}
-	in->nlookup += bpfuse_kref_take(t->ext, in->kref);
-	if (n > in->nlookup) {
+	if (bpfuse_node_forget(t->ext, &in->kref, &in->nlookup, n))
 		t->underflows++;
-		n = in->nlookup;
-	}
-	in->nlookup -= n;
-	if (in->nlookup || in->pinned) {
-		bpfuse_kref_resume(t->ext, in->kref);
+	if (in->nlookup || in->pinned)
 		goto out;
-	}
-	bpfuse_kref_free(t->ext, in->kref);
 	bf_io_drop(t, in);
 	if (in->hashed)
 		g_hash_table_remove(t->by_key, in);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -119,6 +120,18 @@ static void bf_log_to_syslog(void)
 	fuse_set_log_func(bf_syslog);
 }
 
+/* The maps are pinned on the BPF file system: mount it where nobody has. */
+static int bf_mount_bpffs(void)
+{
+	struct statfs sfs;
+
+	if (statfs("/sys/fs/bpf", &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") == -1)
+		return -errno;
+	return 0;
+}
+
 /*
  * The watcher, the maps and the statistics, set up before the daemon forks
  * into the background, so that they are there when bpfused returns. The
@@ -132,9 +145,8 @@ static void bf_log_to_syslog(void)
 static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char *backing,
 			   int watch_fd, const char *mnt)
 {
-	struct bpfuse_config cfg;
+	struct bpfuse_opts o = { .sz = sizeof(o) };
 	struct bpfuse *cache;
-	double timeout;
 	int err;
 
 	if (fs->opts.watch) {
@@ -148,30 +160,30 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 	/* Watched, the caches may live long; unwatched, their lifetimes bound staleness. */
 	bf_opts_timeouts(&fs->opts, fs->watch != NULL);
 	bf_opts_map_timeouts(&fs->opts, fs->watch != NULL);
-	timeout = fs->opts.map_timeout;
-	bpfuse_sweep_stale();
-	err = bpfuse_open(mnt, fs->opts.maps ? timeout : -1,
-			  fs->opts.map_entries ? fs->opts.map_entries : bf_map_entries_default(),
-			  &cache);
+	o.no_cache = !fs->opts.maps;
+	o.watched = fs->watch != NULL;
+	/* the daemon tells which reads moved atime; the extension drops at each */
+	o.atime = true;
+	o.entries = fs->opts.map_entries ? fs->opts.map_entries : bf_map_entries_default();
+	o.lifetime_ns = fs->opts.map_timeout * 1e9;
+	o.negative_lifetime_ns = fs->opts.map_negative_timeout * 1e9;
+	o.entry_timeout_ns = fs->opts.entry_timeout * 1e9;
+	o.attr_timeout_ns = fs->opts.attr_timeout * 1e9;
+	o.negative_timeout_ns = fs->opts.negative_timeout * 1e9;
+	err = bf_mount_bpffs();
+	if (!err) {
+		bpfuse_mount_sweep();
+		err = bpfuse_mount_open(mnt, &o, &cache);
+	}
 	if (err) {
 		fuse_log(FUSE_LOG_WARNING,
 			 "bpfused: BPF maps unavailable (%s): serving without them\n",
 			 strerror(-err));
 		return;
 	}
-	cfg = (struct bpfuse_config){
-		.entry_timeout_ns = fs->opts.entry_timeout * 1e9,
-		.attr_timeout_ns = fs->opts.attr_timeout * 1e9,
-		.negative_timeout_ns = fs->opts.negative_timeout * 1e9,
-		.map_timeout_ns = timeout * 1e9,
-		.map_negative_timeout_ns = fs->opts.map_negative_timeout * 1e9,
-		.flags = (fs->opts.maps ? BPFUSE_CFG_CACHING : 0) |
-			 (fs->watch ? BPFUSE_CFG_WATCHING : 0),
-	};
-	bpfuse_configure(cache, &cfg);
 	/* the watcher thread may read it from now on */
 	__atomic_store_n(&fs->cache, cache, __ATOMIC_RELEASE);
-	err = fs->opts.ext ? bpfuse_attach(fs->cache, fuse_session_fd(se)) : -EOPNOTSUPP;
+	err = fs->opts.ext ? bpfuse_mount_attach(fs->cache, fuse_session_fd(se)) : -EOPNOTSUPP;
 	if (!fs->opts.ext)
 		fuse_log(FUSE_LOG_INFO, "bpfused: no_ext: stock mode\n");
 	else if (err == -EOPNOTSUPP)
@@ -186,7 +198,7 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 		fs->table.ext = fs->cache;
 		fuse_log(FUSE_LOG_INFO, "bpfused: ext mode: the kernel answers cache hits\n");
 	}
-	err = bpfuse_upcall_status(fs->cache);
+	err = bpfuse_mount_upcall_status(fs->cache);
 	if (err)
 		fuse_log(FUSE_LOG_WARNING, "bpfused: request statistics unavailable: %s\n",
 			 strerror(-err));
@@ -274,7 +286,7 @@ static int bf_daemonize(struct bf_fs *fs, bool foreground)
 	pid_t pid;
 
 	if (foreground) {
-		bpfuse_set_pid(fs->cache, getpid());
+		bpfuse_mount_set_pid(fs->cache, getpid());
 		return chdir("/") == -1 ? -errno : 0;
 	}
 	if (pipe2(ready, O_CLOEXEC) == -1)
@@ -300,7 +312,7 @@ static int bf_daemonize(struct bf_fs *fs, bool foreground)
 	dup2(nullfd, 2);
 	if (nullfd > 2)
 		close(nullfd);
-	bpfuse_set_pid(fs->cache, getpid());
+	bpfuse_mount_set_pid(fs->cache, getpid());
 	if (write(ready[1], &ok, 1) != 1)
 		return -errno;
 	close(ready[1]);
@@ -473,7 +485,7 @@ out_signals:
 out_destroy:
 	fuse_session_destroy(se);
 out:
-	bpfuse_close(fs->cache);
+	bpfuse_mount_close(fs->cache);
 	if (have_table) {
 		underflows = fs->table.underflows;
 		left = bf_table_destroy(&fs->table);

@@ -106,20 +106,20 @@ static void bf_watch_apply(struct bf_watch *w, const struct bf_event *ev)
 		obj = dir;
 		dir = 0;
 	}
-	/* a deleted or moved-away object is found by its old name */
-	if (!obj && dir && ev->name && bpfuse_lookup_get(cache, dir, ev->name, &cached) == 0)
-		obj = cached;
 	if (dirent && dir && ev->name) {
-		bpfuse_inval_entry(cache, dir, ev->name, BPFUSE_CAUSE_EXTERNAL);
-		bpfuse_inval_attr(cache, dir, BPFUSE_CAUSE_EXTERNAL);
+		cached = bpfuse_entry_inval(cache, dir, ev->name, BPFUSE_CAUSE_EXTERNAL);
+		/* a deleted or moved-away object is found by its old name */
+		if (!obj)
+			obj = cached;
+		bpfuse_attr_inval(cache, dir, BPFUSE_CAUSE_EXTERNAL);
 		fuse_lowlevel_notify_inval_entry(w->se, dir, ev->name, strlen(ev->name));
 		/* its attributes, and the listing the kernel may have cached */
 		fuse_lowlevel_notify_inval_inode(w->se, dir, 0, 0);
 	}
 	if (obj) {
-		bpfuse_inval_attr(cache, obj, BPFUSE_CAUSE_EXTERNAL);
+		bpfuse_attr_inval(cache, obj, BPFUSE_CAUSE_EXTERNAL);
 		if (ev->mask & FAN_ATTRIB)
-			bpfuse_inval_xattrs(cache, obj, BPFUSE_CAUSE_EXTERNAL);
+			bpfuse_xattr_inval(cache, obj, NULL, BPFUSE_CAUSE_EXTERNAL);
 		/* data too when the content changed */
 		fuse_lowlevel_notify_inval_inode(w->se, obj, ev->mask & FAN_MODIFY ? 0 : -1, 0);
 	}

@@ -13,14 +13,14 @@ top=$bf_top
 
 bf_setup operator
 dest=$work/dest
-plan=14
+plan=15
 echo "1..$plan"
 
 make -s -C "$top" install DESTDIR="$dest" > "$work/install.log" 2>&1
 check "make install DESTDIR= succeeds" [ $? = 0 ]
 prefix=$dest/usr/local
 want="sbin/bpfused sbin/bpfusectl share/man/man8/bpfused.8 share/man/man8/bpfusectl.8
-include/bpfuse.h include/bpfuse_maps.h lib/libbpfuse.a lib/pkgconfig/bpfuse.pc
+include/bpfuse.h include/bpfuse_rules.h lib/libbpfuse.a lib/pkgconfig/bpfuse.pc
 share/doc/bpfuse/examples/mnt-data.mount"
 missing=
 for f in $want; do [ -e "$prefix/$f" ] || missing="$missing $f"; done
@@ -40,11 +40,16 @@ check "bpfused(8) documents every bpfused option --help lists" bash -c "
 # another daemon's build: the installed header and library through pkg-config
 cat > "$work/user.c" <<'EOF'
 #include <bpfuse.h>
+#include <errno.h>
 #include <stdio.h>
 
 int main(void)
 {
-	printf("%d\n", bpfuse_sweep_stale() >= 0);
+	struct bpfuse_entry e = { .node = bpfuse_node_create(NULL) };
+
+	/* no maps (NULL): every call misses and does nothing */
+	printf("%d\n", bpfuse_mount_sweep() >= 0 && e.node == BPFUSE_NODE_NONE &&
+			       bpfuse_entry_get(NULL, 1, "x", &e, NULL) == -ENOENT);
 	return 0;
 }
 EOF
@@ -54,6 +59,8 @@ PKG_CONFIG_PATH=$prefix/lib/pkgconfig \
 	$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig $pc --static --libs bpfuse) 2> "$work/cc.log"
 check "a program builds against the installed library with pkg-config --static" \
 	[ "$("$work/user" 2>/dev/null)" = 1 ]
+check "the installed headers carry no map types" \
+	bash -c "! grep -l 'struct bpfuse_lookup_key\|struct bpfuse_stats' '$prefix'/include/bpfuse*.h"
 
 make -s -C "$top" uninstall DESTDIR="$dest" > /dev/null 2>&1
 left=$(find "$dest" -type f -o -type l | wc -l)

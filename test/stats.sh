@@ -22,7 +22,7 @@ expect() {
 repeat() { $py -c "import os, sys
 for _ in range($1): $2" "$work/mnt"; }
 
-plan=42
+plan=43
 echo "1..$plan"
 
 # -- caching off: every stat of /f is one LOOKUP and two GETATTR upcalls:
@@ -169,7 +169,8 @@ one_line_failure() {	# WHAT CMD...: exit 1, one line mentioning WHAT
 	rc=$?
 	[ "$rc" = 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] && [[ $out == *"$what"* ]]
 }
-check "not a bpfuse mount" one_line_failure "not a bpfuse mount" "$ctl" stats /proc
+check "not a bpfuse mount" one_line_failure "not a bpfuse mount" "$ctl" dump /proc
+check "stats: not a FUSE mount" one_line_failure "not a FUSE mount" "$ctl" stats /proc
 check "missing path" one_line_failure "No such file" "$ctl" stats /nonexistent/bpfuse
 check "not root" one_line_failure "run as root" setpriv --reuid=65534 --regid=65534 \
 	--clear-groups "$ctl" stats "$work/mnt"

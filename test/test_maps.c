@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * libbpfuse against real maps: the shared types' layout, round trips
- * through each cache, expiry, the epoch that keeps slow fills out, and each
- * invalidation rule (what it removes, and what it leaves alone).
+ * through each cache, lifetimes (the mount's and a fill's own), the epoch
+ * that keeps slow fills out (moved by a tool's invalidation too), the hits
+ * the gets count, node handles, and each invalidation rule (what it
+ * removes, and what it leaves alone).
  */
 #include "config.h"
 
@@ -18,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bpfuse.h"
+#include "bpfuse_i.h"
 #include "mount_helpers.h"
 
 _Static_assert(sizeof(struct bpfuse_attr) == sizeof(struct fuse_attr), "fuse_attr layout");
@@ -27,7 +29,7 @@ _Static_assert(offsetof(struct bpfuse_attr, blksize) == offsetof(struct fuse_att
 	       "blksize");
 _Static_assert(sizeof(struct bpfuse_lookup_key) == 272, "lookup key");
 _Static_assert(sizeof(struct bpfuse_xattr_key) == 272, "xattr key");
-_Static_assert(sizeof(struct bpfuse_lookup_val) == 24, "lookup value");
+_Static_assert(sizeof(struct bpfuse_lookup_val) == 32, "lookup value");
 _Static_assert(sizeof(struct bpfuse_xattr_val) == 16 + BPFUSE_XATTR_SIZE_MAX, "xattr value");
 
 static char dir[] = "/tmp/bpfuse-maps.XXXXXX";
@@ -39,19 +41,19 @@ static void setup(void)
 	bf_require_root();
 	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(mount("bpfuse-maps", dir, "tmpfs", 0, NULL), 0);
-	cr_assert_eq(bpfuse_open(dir, 0, 0, &b), 0);
+	cr_assert_eq(bpfuse_mount_open(dir, NULL, &b), 0);
 }
 
-static void reopen(double timeout)
+static void reopen(const struct bpfuse_opts *o)
 {
-	bpfuse_close(b);
+	bpfuse_mount_close(b);
 	b = NULL;
-	cr_assert_eq(bpfuse_open(dir, timeout, 0, &b), 0);
+	cr_assert_eq(bpfuse_mount_open(dir, o, &b), 0);
 }
 
 static void teardown(void)
 {
-	bpfuse_close(b);
+	bpfuse_mount_close(b);
 	umount2(dir, MNT_DETACH);
 	rmdir(dir);
 }
@@ -86,9 +88,10 @@ static bool has_attr(uint64_t node)
 
 static bool has_entry(uint64_t parent, const char *name)
 {
-	uint64_t node;
+	struct bpfuse_entry e;
+	struct stat st;
 
-	return bpfuse_lookup_get(b, parent, name, &node) == 0;
+	return bpfuse_entry_get(b, parent, name, &e, &st) == 0;
 }
 
 static bool has_xattr(uint64_t node, const char *name)
@@ -100,30 +103,41 @@ static void put_attr(uint64_t node)
 {
 	struct stat st = some_stat(node);
 
-	cr_assert_eq(bpfuse_attr_put(b, bpfuse_epoch(b), node, &st), 0);
+	cr_assert_eq(bpfuse_attr_put(b, bpfuse_cache_epoch(b), node, &st, BPFUSE_LIFETIME_DEFAULT),
+		     0);
 }
 
+/* A name, and (a positive one) the attributes an entry needs to be a hit. */
 static void put_entry(uint64_t parent, const char *name, uint64_t node)
 {
-	cr_assert_eq(bpfuse_lookup_put(b, bpfuse_epoch(b), parent, name, node, BPFUSE_KREF_NONE), 0);
+	struct bpfuse_entry e = { .nodeid = node, .node = BPFUSE_NODE_NONE };
+
+	cr_assert_eq(bpfuse_entry_put(b, bpfuse_cache_epoch(b), parent, name, &e), 0);
+	if (node && !has_attr(node))
+		put_attr(node);
 }
 
 static void put_xattr(uint64_t node, const char *name)
 {
-	cr_assert_eq(bpfuse_xattr_put(b, bpfuse_epoch(b), node, name, "v", 1), 0);
+	cr_assert_eq(bpfuse_xattr_put(b, bpfuse_cache_epoch(b), node, name, "v", 1,
+				      BPFUSE_LIFETIME_DEFAULT),
+		     0);
 }
+
+#define changed(cause, ...) \
+	bpfuse_cache_invalidate(b, BPFUSE_CAUSE_##cause, &(struct bpfuse_change){ __VA_ARGS__ })
 
 Test(maps, pinned_root_only_and_removed_on_close)
 {
 	char pin[64], path[96];
 	struct stat st;
 
-	cr_assert_eq(bpfuse_pin_dir(bpfuse_mount_id(b), pin, sizeof(pin)), 0);
+	cr_assert_eq(bpfuse_pin_dir(b->mnt_id, pin, sizeof(pin)), 0);
 	cr_assert_eq(stat(pin, &st), 0, "%s: %s", pin, strerror(errno));
 	cr_assert_eq(st.st_mode & 0777, 0700);
 	snprintf(path, sizeof(path), "%s/lookup", pin);
 	cr_assert_eq(access(path, F_OK), 0);
-	bpfuse_close(b);
+	bpfuse_mount_close(b);
 	b = NULL;
 	cr_assert_eq(access(pin, F_OK), -1, "pins must go with the mount");
 }
@@ -149,73 +163,172 @@ Test(maps, attr_round_trip_keeps_every_field)
 
 Test(maps, lookup_positive_negative_and_exact_names)
 {
+	struct bpfuse_entry e = { .nodeid = 5 };
 	char longname[300];
-	uint64_t node = 99;
+	struct stat st;
 
 	put_entry(1, "abc", 7);
 	put_entry(1, "gone", 0);
-	cr_assert_eq(bpfuse_lookup_get(b, 1, "abc", &node), 0);
-	cr_assert_eq(node, 7);
-	cr_assert_eq(bpfuse_lookup_get(b, 1, "gone", &node), 0);
-	cr_assert_eq(node, 0, "a negative entry");
+	cr_assert_eq(bpfuse_entry_get(b, 1, "abc", &e, &st), 0);
+	cr_assert_eq(e.nodeid, 7);
+	cr_assert_eq(st.st_ino, 7, "the node's attributes come with it");
+	cr_assert_eq(bpfuse_entry_get(b, 1, "gone", &e, &st), 0);
+	cr_assert_eq(e.nodeid, 0, "a negative entry");
 	/* no prefix, suffix or other parent may match */
-	cr_assert_eq(bpfuse_lookup_get(b, 1, "ab", &node), -ENOENT);
-	cr_assert_eq(bpfuse_lookup_get(b, 1, "abcd", &node), -ENOENT);
-	cr_assert_eq(bpfuse_lookup_get(b, 2, "abc", &node), -ENOENT);
+	cr_assert_eq(bpfuse_entry_get(b, 1, "ab", &e, &st), -ENOENT);
+	cr_assert_eq(bpfuse_entry_get(b, 1, "abcd", &e, &st), -ENOENT);
+	cr_assert_eq(bpfuse_entry_get(b, 2, "abc", &e, &st), -ENOENT);
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	cr_assert_eq(bpfuse_lookup_put(b, bpfuse_epoch(b), 1, longname, 5, BPFUSE_KREF_NONE), -ENAMETOOLONG);
+	e = (struct bpfuse_entry){ .nodeid = 5 };
+	cr_assert_eq(bpfuse_entry_put(b, bpfuse_cache_epoch(b), 1, longname, &e), -ENAMETOOLONG);
+	/* a name without its node's attributes is no answer */
+	e = (struct bpfuse_entry){ .nodeid = 8, .node = BPFUSE_NODE_NONE };
+	cr_assert_eq(bpfuse_entry_put(b, bpfuse_cache_epoch(b), 1, "bare", &e), 0);
+	cr_assert_eq(bpfuse_entry_get(b, 1, "bare", &e, &st), -ENOENT);
 }
 
 Test(maps, xattr_values_sizes_and_absence)
 {
-	char buf[BPFUSE_XATTR_SIZE_MAX + 1] = { 0 };
+	char buf[BPFUSE_XATTR_VALUE_MAX + 1] = { 0 };
 
-	cr_assert_eq(bpfuse_xattr_put(b, bpfuse_epoch(b), 5, "user.a", "hello", 5), 0);
-	cr_assert_eq(bpfuse_xattr_put(b, bpfuse_epoch(b), 5, "user.none", NULL, -ENODATA), 0);
+	cr_assert_eq(bpfuse_xattr_put(b, bpfuse_cache_epoch(b), 5, "user.a", "hello", 5, 0), 0);
+	cr_assert_eq(bpfuse_xattr_put(b, bpfuse_cache_epoch(b), 5, "user.none", NULL, -ENODATA, 0), 0);
 	cr_assert_eq(bpfuse_xattr_get(b, 5, "user.a", NULL, 0), 5, "size query");
 	cr_assert_eq(bpfuse_xattr_get(b, 5, "user.a", buf, 3), -ERANGE);
 	cr_assert_eq(bpfuse_xattr_get(b, 5, "user.a", buf, sizeof(buf)), 5);
 	cr_assert_str_eq(buf, "hello");
 	cr_assert_eq(bpfuse_xattr_get(b, 5, "user.none", buf, sizeof(buf)), -ENODATA);
-	cr_assert_eq(bpfuse_xattr_put(b, bpfuse_epoch(b), 5, "x.y", NULL, -EOPNOTSUPP), 0);
+	cr_assert_eq(bpfuse_xattr_put(b, bpfuse_cache_epoch(b), 5, "x.y", NULL, -EOPNOTSUPP, 0), 0);
 	cr_assert_eq(bpfuse_xattr_get(b, 5, "x.y", NULL, 0), -EOPNOTSUPP);
-	cr_assert_eq(bpfuse_xattr_put(b, bpfuse_epoch(b), 5, "x.z", NULL, -EIO), -EINVAL,
+	cr_assert_eq(bpfuse_xattr_put(b, bpfuse_cache_epoch(b), 5, "x.z", NULL, -EIO, 0), -EINVAL,
 		     "only the errors that cannot change are cached");
 	cr_assert_eq(bpfuse_xattr_get(b, 6, "user.a", buf, sizeof(buf)), -ENOENT);
-	cr_assert_eq(bpfuse_xattr_put(b, bpfuse_epoch(b), 5, "user.big", buf, sizeof(buf)), -E2BIG);
+	cr_assert_eq(bpfuse_xattr_put(b, bpfuse_cache_epoch(b), 5, "user.big", buf, sizeof(buf), 0),
+		     -E2BIG);
 	cr_assert_eq(bpfuse_xattr_get(b, 5, "user.big", buf, sizeof(buf)), -ENOENT);
 }
 
 Test(maps, fill_older_than_an_invalidation_is_dropped)
 {
 	struct stat st = some_stat(8);
-	uint64_t epoch = bpfuse_epoch(b);
+	uint64_t epoch = bpfuse_cache_epoch(b);
 
-	bpfuse_on_write(b, 8); /* an invalidation lands while the fill is under way */
-	cr_assert_eq(bpfuse_attr_put(b, epoch, 8, &st), -ESTALE);
+	changed(WRITE, .node = 8); /* an invalidation lands while the fill is under way */
+	cr_assert_eq(bpfuse_attr_put(b, epoch, 8, &st, 0), -ESTALE);
 	cr_assert_not(has_attr(8));
-	cr_assert_eq(bpfuse_attr_put(b, bpfuse_epoch(b), 8, &st), 0);
+	cr_assert_eq(bpfuse_attr_put(b, bpfuse_cache_epoch(b), 8, &st, 0), 0);
 	cr_assert(has_attr(8));
+}
+
+/* bpfusectl's invalidation goes through a view: it moves the daemon's epoch too. */
+Test(maps, a_tools_invalidation_moves_the_epoch)
+{
+	struct stat st = some_stat(5);
+	struct bpfuse *view;
+	uint64_t epoch;
+
+	put_entry(1, "f", 5);
+	put_xattr(5, "user.x");
+	epoch = bpfuse_cache_epoch(b);
+	cr_assert_eq(bpfuse_view_open(dir, &view), 0);
+	cr_assert_eq(bpfuse_view_invalidate(view, "/f"), 3, "name, attributes, xattr");
+	cr_assert_eq(bpfuse_view_stats(view)->invalidations[BPFUSE_CAUSE_USER], 3);
+	bpfuse_mount_close(view);
+	cr_assert_not(has_entry(1, "f"));
+	cr_assert_not(has_xattr(5, "user.x"));
+	cr_assert_eq(bpfuse_attr_put(b, epoch, 5, &st, 0), -ESTALE, "a fill from before it");
+	cr_assert_not(has_attr(5));
+}
+
+/* Hits are counted by the gets themselves, per opcode; misses are not. */
+Test(maps, gets_count_their_hits)
+{
+	const struct bpfuse_stats *s;
+	struct bpfuse_entry e;
+	struct bpfuse *view;
+	struct stat st;
+	char buf[8];
+
+	put_entry(1, "f", 5);
+	put_xattr(5, "user.x");
+	cr_assert_eq(bpfuse_entry_get(b, 1, "f", &e, &st), 0);
+	cr_assert_eq(bpfuse_entry_get(b, 1, "missing", &e, &st), -ENOENT);
+	cr_assert_eq(bpfuse_attr_get(b, 5, &st), 0);
+	cr_assert_eq(bpfuse_attr_get(b, 5, &st), 0);
+	cr_assert_eq(bpfuse_xattr_get(b, 5, "user.x", buf, sizeof(buf)), 1);
+	cr_assert_eq(bpfuse_view_open(dir, &view), 0);
+	s = bpfuse_view_stats(view);
+	cr_assert_eq(s->ops[FUSE_LOOKUP].daemon_hits, 1);
+	cr_assert_eq(s->ops[FUSE_GETATTR].daemon_hits, 2);
+	cr_assert_eq(s->ops[FUSE_GETXATTR].daemon_hits, 1);
+	bpfuse_mount_close(view);
+}
+
+Test(maps, generation_round_trip)
+{
+	struct bpfuse_entry e = { .nodeid = 12, .generation = 77, .node = BPFUSE_NODE_NONE };
+	struct stat st = some_stat(12);
+
+	cr_assert_eq(bpfuse_attr_put(b, bpfuse_cache_epoch(b), 12, &st, 0), 0);
+	cr_assert_eq(bpfuse_entry_put(b, bpfuse_cache_epoch(b), 1, "g", &e), 0);
+	memset(&e, 0, sizeof(e));
+	cr_assert_eq(bpfuse_entry_get(b, 1, "g", &e, &st), 0);
+	cr_assert_eq(e.generation, 77);
+}
+
+/* Outside ext mode a node has no handle, and forget is the daemon's count alone. */
+Test(maps, node_forget_counts)
+{
+	uint32_t node = bpfuse_node_create(b);
+	uint64_t nlookup = 3;
+
+	cr_assert_eq(node, BPFUSE_NODE_NONE, "stock mode: no kernel references to collect");
+	cr_assert_eq(bpfuse_node_forget(b, &node, &nlookup, 2), 0);
+	cr_assert_eq(nlookup, 1);
+	cr_assert_eq(bpfuse_node_forget(b, &node, &nlookup, 5), 4, "forgot 4 more than given");
+	cr_assert_eq(nlookup, 0);
+	cr_assert_eq(bpfuse_node_forget(NULL, &node, &nlookup, 0), 0);
 }
 
 Test(maps, entries_expire)
 {
 	const struct timespec pause = { .tv_nsec = 80 * 1000 * 1000 };
 
-	reopen(0.05);
+	struct bpfuse_opts o = { .sz = sizeof(o), .lifetime_ns = 50 * 1000 * 1000 };
+	struct stat st = some_stat(3);
+
+	reopen(&o);
 	put_attr(1);
 	put_entry(1, "x", 2);
+	cr_assert_eq(bpfuse_attr_put(b, bpfuse_cache_epoch(b), 3, &st, BPFUSE_LIFETIME_FOREVER), 0);
 	cr_assert(has_attr(1));
 	nanosleep(&pause, NULL);
 	cr_assert_not(has_attr(1), "expired after 50 ms");
 	cr_assert_not(has_entry(1, "x"));
+	cr_assert(has_attr(3), "a fill's own lifetime wins over the mount's");
+}
+
+/* An object store gives each answer its own lifetime, whatever the mount's. */
+Test(maps, a_fill_lifetime_of_its_own)
+{
+	const struct timespec pause = { .tv_nsec = 80 * 1000 * 1000 };
+	struct stat st = some_stat(4);
+
+	cr_assert_eq(bpfuse_attr_put(b, bpfuse_cache_epoch(b), 4, &st, 50 * 1000 * 1000), 0);
+	put_attr(5); /* the mount's default here: until invalidated */
+	nanosleep(&pause, NULL);
+	cr_assert_not(has_attr(4));
+	cr_assert(has_attr(5));
 }
 
 Test(maps, statistics_only_never_caches)
 {
-	reopen(-1);
-	cr_assert_eq(bpfuse_attr_put(b, bpfuse_epoch(b), 1, &(struct stat){ 0 }), -ENODEV);
+	struct bpfuse_opts o = { .sz = sizeof(o), .no_cache = true };
+
+	reopen(&o);
+	cr_assert_eq(bpfuse_attr_put(b, bpfuse_cache_epoch(b), 1, &(struct stat){ 0 }, 0),
+		     -ENODEV);
 	cr_assert_not(has_attr(1));
 }
 
@@ -228,7 +341,7 @@ Test(maps, rule_setattr)
 	put_xattr(10, "security.capability");
 	put_xattr(10, "system.posix_acl_access");
 	put_xattr(10, "user.keep");
-	bpfuse_on_setattr(b, 10);
+	changed(SETATTR, .node = 10);
 	cr_assert_not(has_attr(10));
 	cr_assert_not(has_xattr(10, "security.capability"));
 	cr_assert_not(has_xattr(10, "system.posix_acl_access"));
@@ -240,10 +353,14 @@ Test(maps, rule_write_and_access)
 {
 	put_attr(10);
 	put_attr(11);
-	bpfuse_on_write(b, 10);
+	changed(WRITE, .node = 10);
 	cr_assert_not(has_attr(10));
 	cr_assert(has_attr(11));
-	bpfuse_on_access(b, 11);
+	changed(ACCESS, .node = 11);
+	cr_assert(has_attr(11), "reads move no atime on this mount");
+	reopen(&(struct bpfuse_opts){ .sz = sizeof(struct bpfuse_opts), .atime = true });
+	put_attr(11);
+	changed(ACCESS, .node = 11);
 	cr_assert_not(has_attr(11));
 }
 
@@ -253,7 +370,7 @@ Test(maps, rule_create)
 	put_entry(1, "other", 0);
 	put_attr(1);
 	put_attr(5);
-	bpfuse_on_create(b, 1, "new");
+	changed(CREATE, .parent = 1, .name = "new");
 	cr_assert_not(has_entry(1, "new"), "the negative entry goes");
 	cr_assert_not(has_attr(1), "the parent's mtime changed");
 	cr_assert(has_entry(1, "other"));
@@ -266,7 +383,7 @@ Test(maps, rule_link)
 	put_attr(2);
 	put_attr(7);
 	put_attr(8);
-	bpfuse_on_link(b, 7, 2, "alias");
+	changed(LINK, .node = 7, .parent = 2, .name = "alias");
 	cr_assert_not(has_entry(2, "alias"));
 	cr_assert_not(has_attr(2));
 	cr_assert_not(has_attr(7), "nlink changed");
@@ -280,7 +397,7 @@ Test(maps, rule_unlink)
 	put_attr(1);
 	put_attr(9);
 	put_attr(10);
-	bpfuse_on_unlink(b, 1, "victim", 9);
+	changed(UNLINK, .parent = 1, .name = "victim", .victim = 9);
 	cr_assert_not(has_entry(1, "victim"));
 	cr_assert_not(has_attr(1));
 	cr_assert_not(has_attr(9), "nlink changed");
@@ -298,7 +415,8 @@ Test(maps, rule_rename)
 	put_attr(20);
 	put_attr(21);
 	put_attr(22);
-	bpfuse_on_rename(b, 1, "a", 3, "b", 20, 21);
+	changed(RENAME, .node = 20, .parent = 1, .name = "a", .newparent = 3, .newname = "b",
+		.victim = 21);
 	cr_assert_not(has_entry(1, "a"));
 	cr_assert_not(has_entry(3, "b"));
 	cr_assert_not(has_attr(1));
@@ -314,7 +432,7 @@ Test(maps, rule_xattr)
 	put_xattr(30, "user.a");
 	put_xattr(30, "user.b");
 	put_attr(30);
-	bpfuse_on_xattr(b, 30, "user.a");
+	changed(XATTR, .node = 30, .xattr = "user.a");
 	cr_assert_not(has_xattr(30, "user.a"));
 	cr_assert_not(has_attr(30), "ctime, and the mode for an ACL");
 	cr_assert(has_xattr(30, "user.b"));
@@ -324,7 +442,7 @@ Test(maps, rule_forget)
 {
 	put_attr(40);
 	put_attr(41);
-	bpfuse_on_forget(b, 40);
+	changed(FORGET, .node = 40);
 	cr_assert_not(has_attr(40));
 	cr_assert(has_attr(41));
 }
@@ -333,7 +451,7 @@ Test(maps, sweep_removes_a_dead_daemons_pins)
 {
 	char pin[64];
 
-	cr_assert_eq(bpfuse_pin_dir(bpfuse_mount_id(b), pin, sizeof(pin)), 0);
-	bpfuse_sweep_stale();
+	cr_assert_eq(bpfuse_pin_dir(b->mnt_id, pin, sizeof(pin)), 0);
+	bpfuse_mount_sweep();
 	cr_assert_eq(access(pin, F_OK), 0, "a live daemon's pins stay");
 }

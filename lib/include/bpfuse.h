@@ -1,109 +1,136 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libbpfuse: BPF-map caches for a libfuse low-level daemon.
+ * libbpfuse: caches of lookup, attr and xattr answers for a libfuse
+ * low-level daemon, kept in BPF maps that the kernel answers from itself
+ * where it carries the FUSE BPF hook (ext mode), and that the daemon
+ * answers from otherwise (stock mode). docs/ADOPTING.md walks through a
+ * daemon's side; in short:
  *
- * After mounting, a daemon opens one struct bpfuse for its mount. That
- * creates the mount's maps, pins them under BPFUSE_PIN_ROOT/<mount id>/
- * (root only) and loads the statistics programs. Then, per request:
+ *   after mounting      bpfuse_mount_open(), then bpfuse_mount_attach()
+ *                       with the session's /dev/fuse fd (ext mode where
+ *                       the kernel allows it)
+ *   a new node          bpfuse_node_create(): the handle its entries carry
+ *   lookup, getattr,    ask the cache first (..._get: a hit is counted
+ *   getxattr            for bpfusectl); on a miss note bpfuse_cache_epoch(),
+ *                       ask the backend, fill (..._put): a fill whose epoch
+ *                       an invalidation passed meanwhile is undone, so a
+ *                       slow miss never caches stale data
+ *   a change            bpfuse_cache_invalidate() after it reached the
+ *                       backend, before replying
+ *   forget              bpfuse_node_forget() under the daemon's node lock
+ *   unmount             bpfuse_mount_close()
  *
- *   lookup, getattr, getxattr   ask the cache first (..._get); on a miss
- *                               note bpfuse_epoch(), ask the backend, and
- *                               fill the cache (..._put): a put whose epoch
- *                               an invalidation has passed is dropped, so
- *                               a slow miss never caches stale data
- *   changes                     invalidate (bpfuse_inval_*) before replying
- *   everything                  bpfuse_count() says who answered
- *
- * A negative timeout at bpfuse_open() keeps the statistics and leaves the
- * caches unused: every get misses, puts and invalidations do nothing.
- * entries sizes the lookup and attr caches (the xattr cache a quarter of
- * that); 0 keeps BPFUSE_LOOKUP_ENTRIES and friends. The maps are allocated
- * whole at open: bpfusectl stats shows their memory.
+ * Node ids must never be reused while the mount lives: cached names embed
+ * their parent's id, and FORGET drops a node's attributes only. A daemon
+ * that uses pointers as node ids (as libfuse's examples do) must not.
  *
  * Every call is safe from any thread. Calls with a NULL struct bpfuse do
- * nothing and miss, so a daemon runs unchanged when the maps are
- * unavailable.
+ * nothing and miss, so a daemon runs unchanged without the maps (no BPF,
+ * not root). The library changes no process-wide state: libbpf's print
+ * callback is restored after loading, and the BPF file system must already
+ * be mounted at /sys/fs/bpf (systemd does that; bpfused does it itself).
  */
 #ifndef BPFUSE_H
 #define BPFUSE_H
 
-#include <linux/types.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "bpfuse_maps.h"
+#include "bpfuse_rules.h"
 
 #define BPFUSE_PIN_ROOT "/sys/fs/bpf/bpfuse"
 
+/* One mount's caches: opaque. */
 struct bpfuse;
 
-/* Where the answer to a request came from. */
-enum bpfuse_source {
-	BPFUSE_HIT, /* the maps */
-	BPFUSE_BACKEND, /* the backing file system */
+/* How a mount's caches behave; zero-initialise, set sz, then what you need. */
+struct bpfuse_opts {
+	size_t sz;			/* sizeof(struct bpfuse_opts) */
+	bool no_cache;			/* statistics only: gets miss, fills do nothing */
+	bool watched;			/* outside changes reach the daemon (shown only) */
+	bool atime;			/* reads move atime: reads invalidate attributes */
+	uint32_t entries;		/* lookup and attr capacity; 0: 65536 */
+	uint64_t lifetime_ns;		/* an entry's default lifetime; 0: until invalidated */
+	uint64_t negative_lifetime_ns;	/* the same for "no such name/attribute" */
+	/* what the kernel may cache of an answer, replied by the extension in ext mode */
+	uint64_t entry_timeout_ns;
+	uint64_t attr_timeout_ns;
+	uint64_t negative_timeout_ns;
 };
 
-int bpfuse_open(const char *mountpoint, double timeout, uint32_t entries, struct bpfuse **out);
-void bpfuse_close(struct bpfuse *b);
-void bpfuse_set_pid(struct bpfuse *b, pid_t pid);
-int bpfuse_attach(struct bpfuse *b, int fuse_dev_fd);
-int bpfuse_configure(struct bpfuse *b, const struct bpfuse_config *cfg);
-enum bpfuse_mode bpfuse_mode(const struct bpfuse *b);
-int bpfuse_upcall_status(const struct bpfuse *b);
-uint64_t bpfuse_mount_id(const struct bpfuse *b);
+/* A fill's lifetime: the mount's default, or until invalidated. */
+#define BPFUSE_LIFETIME_DEFAULT 0
+#define BPFUSE_LIFETIME_FOREVER UINT64_MAX
 
-void bpfuse_count(struct bpfuse *b, unsigned int opcode, enum bpfuse_source src);
+/* Longer xattr values are never cached: fills of them fail with -E2BIG. */
+#define BPFUSE_XATTR_VALUE_MAX 256
 
-int bpfuse_lookup_get(struct bpfuse *b, uint64_t parent, const char *name, uint64_t *nodeid);
-uint64_t bpfuse_epoch(struct bpfuse *b);
-int bpfuse_lookup_put(struct bpfuse *b, uint64_t epoch, uint64_t parent, const char *name,
-		      uint64_t nodeid, uint32_t kref);
+/* A node handle that carries no kernel-taken references (stock mode). */
+#define BPFUSE_NODE_NONE UINT32_MAX
+
+int bpfuse_mount_open(const char *mountpoint, const struct bpfuse_opts *opts,
+		      struct bpfuse **out);
+void bpfuse_mount_close(struct bpfuse *b);
+int bpfuse_mount_attach(struct bpfuse *b, int fuse_dev_fd);
+bool bpfuse_mount_is_ext(const struct bpfuse *b);
+int bpfuse_mount_upcall_status(const struct bpfuse *b);
+void bpfuse_mount_set_pid(struct bpfuse *b, pid_t pid);
+int bpfuse_mount_sweep(void);
+
+/*
+ * Nodes. In ext mode the extension answers a node's lookups only while it
+ * holds a handle, and the kernel's FORGET counts those answers too:
+ * bpfuse_node_forget() adds them to *nlookup before subtracting n, and
+ * frees the handle when *nlookup reaches 0. Call both under the lock of
+ * the daemon's node table.
+ */
+uint32_t bpfuse_node_create(struct bpfuse *b);
+uint64_t bpfuse_node_forget(struct bpfuse *b, uint32_t *node, uint64_t *nlookup, uint64_t n);
+
+/* A name's answer, as the cache holds it. */
+struct bpfuse_entry {
+	uint64_t nodeid;	/* 0: "no such name" */
+	uint64_t generation;
+	uint32_t node;		/* bpfuse_node_create()'s handle, or BPFUSE_NODE_NONE */
+	uint64_t lifetime_ns;	/* a fill's: BPFUSE_LIFETIME_DEFAULT, _FOREVER or ns */
+};
+
+uint64_t bpfuse_cache_epoch(struct bpfuse *b);
+
+int bpfuse_entry_get(struct bpfuse *b, uint64_t parent, const char *name, struct bpfuse_entry *e,
+		     struct stat *st);
+int bpfuse_entry_put(struct bpfuse *b, uint64_t epoch, uint64_t parent, const char *name,
+		     const struct bpfuse_entry *e);
+uint64_t bpfuse_entry_inval(struct bpfuse *b, uint64_t parent, const char *name,
+			    enum bpfuse_cause cause);
+
 int bpfuse_attr_get(struct bpfuse *b, uint64_t nodeid, struct stat *st);
-int bpfuse_attr_put(struct bpfuse *b, uint64_t epoch, uint64_t nodeid, const struct stat *st);
+int bpfuse_attr_put(struct bpfuse *b, uint64_t epoch, uint64_t nodeid, const struct stat *st,
+		    uint64_t lifetime_ns);
+void bpfuse_attr_inval(struct bpfuse *b, uint64_t nodeid, enum bpfuse_cause cause);
+
 ssize_t bpfuse_xattr_get(struct bpfuse *b, uint64_t nodeid, const char *name, void *buf,
 			 size_t size);
 int bpfuse_xattr_put(struct bpfuse *b, uint64_t epoch, uint64_t nodeid, const char *name,
-		     const void *value, ssize_t size);
-
-/*
- * Ext mode: the extension answers a node's lookups only while the node has
- * a live slot, and the kernel's FORGET counts those answers too. Give a
- * node a slot when it is created (its lookup_put entries carry it); on
- * FORGET, add bpfuse_kref_take() to the node's count before subtracting,
- * then either resume the slot or free it with the node. Serialise the
- * calls for one slot (the daemon's table lock).
- */
-uint32_t bpfuse_kref_alloc(struct bpfuse *b);
-uint64_t bpfuse_kref_take(struct bpfuse *b, uint32_t slot);
-void bpfuse_kref_resume(struct bpfuse *b, uint32_t slot);
-void bpfuse_kref_free(struct bpfuse *b, uint32_t slot);
-
-void bpfuse_inval_entry(struct bpfuse *b, uint64_t parent, const char *name,
+		     const void *value, ssize_t size, uint64_t lifetime_ns);
+void bpfuse_xattr_inval(struct bpfuse *b, uint64_t nodeid, const char *name,
 			enum bpfuse_cause cause);
-void bpfuse_inval_attr(struct bpfuse *b, uint64_t nodeid, enum bpfuse_cause cause);
-void bpfuse_inval_xattr(struct bpfuse *b, uint64_t nodeid, const char *name,
-			enum bpfuse_cause cause);
-void bpfuse_inval_xattrs(struct bpfuse *b, uint64_t nodeid, enum bpfuse_cause cause);
 
-/* The invalidation rules: call after the change, before replying. */
-void bpfuse_on_setattr(struct bpfuse *b, uint64_t ino);
-void bpfuse_on_write(struct bpfuse *b, uint64_t ino);
-void bpfuse_on_access(struct bpfuse *b, uint64_t ino);
-void bpfuse_on_create(struct bpfuse *b, uint64_t parent, const char *name);
-void bpfuse_on_link(struct bpfuse *b, uint64_t ino, uint64_t parent, const char *name);
-void bpfuse_on_unlink(struct bpfuse *b, uint64_t parent, const char *name, uint64_t victim);
-void bpfuse_on_rename(struct bpfuse *b, uint64_t parent, const char *name, uint64_t newparent,
-		      const char *newname, uint64_t moved, uint64_t victim);
-void bpfuse_on_xattr(struct bpfuse *b, uint64_t ino, const char *name);
-void bpfuse_on_forget(struct bpfuse *b, uint64_t ino);
+/* What a change names; 0 and NULL where it names nothing of the kind. */
+struct bpfuse_change {
+	uint64_t node;		/* the node changed, linked or moved */
+	uint64_t parent;	/* the directory of the name created, removed or renamed */
+	const char *name;
+	uint64_t newparent;	/* rename: the destination */
+	const char *newname;
+	uint64_t victim;	/* the node that lost a name (unlink, rename over) */
+	const char *xattr;	/* setxattr, removexattr: the attribute */
+};
 
-int bpfuse_sweep_stale(void);
-
-/* Helpers shared with bpfusectl. */
-int bpfuse_pin_dir(uint64_t mnt_id, char *buf, size_t size);
-void bpfuse_attr_from_stat(struct bpfuse_attr *a, const struct stat *st);
-void bpfuse_attr_to_stat(struct stat *st, const struct bpfuse_attr *a);
+void bpfuse_cache_invalidate(struct bpfuse *b, enum bpfuse_cause cause,
+			     const struct bpfuse_change *c);
 
 #endif

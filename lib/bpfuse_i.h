@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libbpfuse's insides, shared by its files: mount.c loads, pins and
+ * attaches; node.c hands out the kernel-reference slots; cache.c gets,
+ * fills and invalidates; rules.c applies bpfuse_rules.h; view.c opens a
+ * mount for tools; counter.c counts requests of mounts no bpfuse daemon
+ * serves.
+ */
+#ifndef BPFUSE_I_H
+#define BPFUSE_I_H
+
+#include <linux/types.h>
+#include <pthread.h>
+
+#include "bpfuse.h"
+#include "bpfuse_ctl.h"
+#include "bpfuse_maps.h"
+
+struct bpfuse_bpf;
+struct ext_bpf;
+struct bpf_link;
+
+struct bpfuse {
+	struct bpfuse_bpf *skel;	/* NULL for a view: its maps are pinned ones */
+	struct bpfuse_stats *stats;	/* the "stats" map, mapped */
+	size_t stats_len;
+	int fds[BPFUSE_CACHE_MAX];	/* lookup, attr, xattr */
+	int cfg_fd;			/* mount_cfg */
+	uint64_t mnt_id;
+	uint32_t kdev;			/* st_dev, as the kernel encodes it */
+	uint64_t lifetime_ns;		/* a fill's default; 0: until invalidated */
+	uint64_t negative_lifetime_ns;
+	bool caching;			/* false: statistics only */
+	bool owner;			/* created the pins: removes them at close */
+	bool counter;			/* counts an unmodified daemon's mount: no caches */
+	uint32_t entries;
+	enum bpfuse_mode mode;
+	enum bpfuse_probe probe;	/* how upcalls are counted */
+	struct bpf_link *links[3];	/* the counting programs, attached */
+	struct ext_bpf *ext;		/* the extension, registered; NULL in stock mode */
+	struct bpf_link *ext_link;
+	int ext_err;			/* why the extension did not load, where the hook exists */
+	int upcall_err;
+	char pin_dir[64];
+	struct bpfuse_config cfg;	/* as written to mount_cfg, or read from it */
+	/*
+	 * Ext mode: the "krefs" words, mapped, and the free slots, a FIFO
+	 * so that a slot is reused as late as possible.
+	 */
+	uint64_t *krefs;
+	size_t krefs_len;
+	pthread_mutex_t kref_lock;
+	uint32_t *kref_free;		/* ring of free slots; protected by kref_lock */
+	uint32_t kref_head, kref_count;	/* protected by kref_lock */
+};
+
+/* mount.c */
+int bpfuse_pin_dir(uint64_t mnt_id, char *buf, size_t size);
+int bpfuse_unpin_dir(const char *dir);
+int bpfuse_load(struct bpfuse *b);
+int bpfuse_pin(struct bpfuse *b, bool with_caches);
+int bpfuse_map_stats(struct bpfuse *b, int fd);
+void bpfuse_detach(struct bpfuse *b);
+struct bpfuse *bpfuse_alloc(void);
+int bpfuse_mount_ids(const char *mountpoint, uint64_t *mnt_id, uint32_t *kdev);
+bool bpfuse_mount_exists(const char *id);
+bool bpfuse_alive(pid_t pid);
+
+/* node.c */
+int bpfuse_kref_init(struct bpfuse *b, int fd);
+uint32_t bpfuse_kref_gen(struct bpfuse *b, uint32_t slot);
+
+/* cache.c */
+void bpfuse_attr_from_stat(struct bpfuse_attr *a, const struct stat *st);
+void bpfuse_attr_to_stat(struct stat *st, const struct bpfuse_attr *a);
+uint64_t bpfuse_lookup_peek(struct bpfuse *b, uint64_t parent, const char *name, bool *found);
+void bpfuse_xattrs_inval(struct bpfuse *b, uint64_t nodeid, enum bpfuse_cause cause);
+
+#endif

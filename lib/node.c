@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * libbpfuse: node handles, the slots of lookup references the kernel
+ * extension hands out in ext mode. One word per slot of the mmapable
+ * "krefs" array (bpfuse_maps.h): ALIVE while the daemon holds the node,
+ * the slot's generation, and the references taken in the kernel since the
+ * daemon last collected them (docs/ARCHITECTURE.md, "lookup counts").
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "bpfuse_i.h"
+
+int bpfuse_kref_init(struct bpfuse *b, int fd)
+{
+	uint32_t i;
+	void *mem;
+
+	b->krefs_len = BPFUSE_KREF_ENTRIES * sizeof(uint64_t);
+	mem = mmap(NULL, b->krefs_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	b->kref_free = malloc(BPFUSE_KREF_ENTRIES * sizeof(uint32_t));
+	if (!b->kref_free) {
+		munmap(mem, b->krefs_len);
+		return -ENOMEM;
+	}
+	for (i = 0; i < BPFUSE_KREF_ENTRIES; i++)
+		b->kref_free[i] = i;
+	b->kref_count = BPFUSE_KREF_ENTRIES;
+	b->krefs = mem;
+	return 0;
+}
+
+/* The slot's generation now: an entry made with it matches this owner only. */
+uint32_t bpfuse_kref_gen(struct bpfuse *b, uint32_t slot)
+{
+	return (__atomic_load_n(&b->krefs[slot], __ATOMIC_ACQUIRE) >> BPFUSE_KREF_GEN_SHIFT) &
+	       BPFUSE_KREF_GEN_MASK;
+}
+
+/* The node lives on: let the kernel take references again. */
+static void bpfuse_kref_resume(struct bpfuse *b, uint32_t slot)
+{
+	__atomic_fetch_or(&b->krefs[slot], BPFUSE_KREF_ALIVE, __ATOMIC_RELEASE);
+}
+
+/*
+ * A handle for a node the daemon is about to hand to the kernel, so that
+ * the extension may answer its lookups; BPFUSE_NODE_NONE outside ext mode
+ * or when every slot is taken (its lookups then all go to the daemon).
+ */
+uint32_t bpfuse_node_create(struct bpfuse *b)
+{
+	uint32_t slot;
+
+	if (!b || !b->krefs)
+		return BPFUSE_NODE_NONE;
+	pthread_mutex_lock(&b->kref_lock);
+	if (!b->kref_count) {
+		pthread_mutex_unlock(&b->kref_lock);
+		return BPFUSE_NODE_NONE;
+	}
+	slot = b->kref_free[b->kref_head];
+	b->kref_head = (b->kref_head + 1) % BPFUSE_KREF_ENTRIES;
+	b->kref_count--;
+	pthread_mutex_unlock(&b->kref_lock);
+	/* a free slot holds its generation only (see bpfuse_kref_free()) */
+	bpfuse_kref_resume(b, slot);
+	return slot;
+}
+
+/*
+ * The node is gone: move the slot's generation, so that lookup entries
+ * still naming it never match again, and queue it.
+ */
+static void bpfuse_kref_free(struct bpfuse *b, uint32_t slot)
+{
+	uint64_t gen;
+
+	gen = (__atomic_load_n(&b->krefs[slot], __ATOMIC_RELAXED) >> BPFUSE_KREF_GEN_SHIFT) + 1;
+	__atomic_store_n(&b->krefs[slot], (gen & BPFUSE_KREF_GEN_MASK) << BPFUSE_KREF_GEN_SHIFT,
+			 __ATOMIC_RELEASE);
+	pthread_mutex_lock(&b->kref_lock);
+	b->kref_free[(b->kref_head + b->kref_count) % BPFUSE_KREF_ENTRIES] = slot;
+	b->kref_count++;
+	pthread_mutex_unlock(&b->kref_lock);
+}
+
+/*
+ * FORGET of n lookup references on a node the daemon counts *nlookup of:
+ * collects the references the kernel took on its handle (stopping it from
+ * taking more meanwhile), adds them, subtracts n, and then lets the kernel
+ * go on, or frees the handle (*node becomes BPFUSE_NODE_NONE) once
+ * *nlookup is 0. Returns by how much n exceeded the count (the kernel
+ * forgot more than it was given: 0 unless something is wrong).
+ */
+uint64_t bpfuse_node_forget(struct bpfuse *b, uint32_t *node, uint64_t *nlookup, uint64_t n)
+{
+	bool slot = b && b->krefs && *node < BPFUSE_KREF_ENTRIES;
+	uint64_t over = 0;
+
+	if (slot)
+		/* one atomic step: ALIVE and the references go, the generation stays */
+		*nlookup += __atomic_fetch_and(&b->krefs[*node],
+					       ~(BPFUSE_KREF_ALIVE | BPFUSE_KREF_REFS_MASK),
+					       __ATOMIC_ACQ_REL) &
+			    BPFUSE_KREF_REFS_MASK;
+	if (n > *nlookup) {
+		over = n - *nlookup;
+		n = *nlookup;
+	}
+	*nlookup -= n;
+	if (!slot)
+		return over;
+	if (*nlookup) {
+		bpfuse_kref_resume(b, *node);
+	} else {
+		bpfuse_kref_free(b, *node);
+		*node = BPFUSE_NODE_NONE;
+	}
+	return over;
+}
