@@ -5,16 +5,18 @@
 # exits 0 only if the guest printed "N passed, 0 failed". A panic, a hang
 # (timeout) or a missing summary is a failure, with the console shown.
 #   test/vm/run.sh [TEST...]     (default: the ext-mode tests, then the unit,
-#                                maps, mount, CLI, statistics and coherence
-#                                suites, all with the extension attached)
+#                                maps, rules, mount, CLI, statistics, counting
+#                                and coherence suites, all with the extension
+#                                attached)
 # BPFUSE_VM_CMDLINE adds words to the guest kernel's command line; name=value
 # words reach the guest's init, and so the tests, as environment variables.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 timeout=${BPFUSE_VM_TIMEOUT:-1500}
 tests=${*:-test/vm/hook_smoke.sh test/vm/ext.sh test/vm/accept.sh test/test_opts \
-test/test_inode test/test_path test/test_maps test/test_mount test/test_mount_nocache \
-test/test_cli test/stats.sh test/fastpath.sh test/coherence.py}
+test/test_inode test/test_path test/test_maps test/test_rules test/test_mount \
+test/test_mount_nocache test/test_cli test/stats.sh test/counter.sh test/fastpath.sh \
+test/coherence.py}
 
 kernel=$("$top/test/vm/build-kernel.sh") || exit 1
 log=$(mktemp /tmp/bpfuse-vm.XXXXXX.log)
