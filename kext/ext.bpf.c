@@ -42,12 +42,13 @@ static __always_inline bool expired(__u64 expires_ns)
 	return expires_ns && bpf_ktime_get_ns() >= expires_ns;
 }
 
-static __always_inline void count_hit(__u32 opcode)
+/* opcode: a constant, so that the index needs no bound the verifier could lose */
+static __always_inline void count_hit(const __u32 opcode)
 {
 	__u32 zero = 0;
 	struct bpfuse_stats *st = bpf_map_lookup_elem(&stats, &zero);
 
-	if (st && opcode < BPFUSE_OPCODE_MAX)
+	if (st)
 		__sync_fetch_and_add(&st->ops[opcode].kernel_hits, 1);
 }
 
@@ -320,19 +321,23 @@ int BPF_PROG(ext_request, struct bpfuse_req *req)
 	switch (opcode) {
 	case FUSE_LOOKUP:
 		verdict = answer_lookup(req, node, s);
+		if (verdict == BPFUSE_ANSWERED)
+			count_hit(FUSE_LOOKUP);
 		break;
 	case FUSE_GETATTR:
 		verdict = answer_getattr(req, node, s);
+		if (verdict == BPFUSE_ANSWERED)
+			count_hit(FUSE_GETATTR);
 		break;
 	case FUSE_GETXATTR:
 		verdict = answer_getxattr(req, node, s);
+		if (verdict == BPFUSE_ANSWERED)
+			count_hit(FUSE_GETXATTR);
 		break;
 	default:
 		invalidate(req, opcode, node, s);
 		break;
 	}
-	if (verdict == BPFUSE_ANSWERED)
-		count_hit(opcode);
 	return verdict;
 }
 
