@@ -129,7 +129,10 @@ static void ctl_open(struct ctl *c, const char *path, bool count)
 	err = bpfuse_view_open(path, &c->b);
 	if (err == -ENXIO && count) {
 		err = bpfuse_counter_start(path, &pid, &why);
-		if (!err) {
+		if (err == -EEXIST)
+			/* its bpfuse daemon pinned meanwhile: a daemon starting up */
+			err = bpfuse_view_open(path, &c->b);
+		else if (!err) {
 			fprintf(stderr,
 				"bpfusectl: %s is not served by bpfuse: counting its requests from "
 				"now on (pid %d) until it is unmounted or `bpfusectl stop %s`\n",

@@ -65,6 +65,7 @@ struct bpfuse *bpfuse_alloc(void);
 int bpfuse_mount_ids(const char *mountpoint, uint64_t *mnt_id, uint32_t *kdev);
 bool bpfuse_mount_exists(const char *id);
 bool bpfuse_alive(pid_t pid);
+pid_t bpfuse_pinned_counter(const char *dir);
 
 /* node.c */
 int bpfuse_kref_init(struct bpfuse *b, int fd);

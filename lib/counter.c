@@ -128,6 +128,8 @@ static void counter_main(const char *mountpoint, int report)
 	close(report);
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)b->mnt_id);
 	counter_wait(id);
+	/* a bpfuse daemon that came after us took the directory: it is its own */
+	b->owner = bpfuse_pinned_counter(b->pin_dir) == getpid();
 	bpfuse_mount_close(b);
 	_exit(0);
 }

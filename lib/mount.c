@@ -84,6 +84,33 @@ int bpfuse_unpin_dir(const char *dir)
 	return rmdir(dir) == -1 ? -errno : 0;
 }
 
+/* The pid of the live process pinned in dir as the counter of its mount, or 0. */
+pid_t bpfuse_pinned_counter(const char *dir)
+{
+	struct bpfuse_stats st;
+	char path[128];
+	__u32 zero = 0;
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/stats", dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	err = bpf_map_lookup_elem(fd, &zero, &st);
+	close(fd);
+	return !err && st.mode == BPFUSE_MODE_COUNT && bpfuse_alive(st.daemon_pid)
+		       ? (pid_t)st.daemon_pid
+		       : 0;
+}
+
+static void bpfuse_stop_counter(const char *dir)
+{
+	pid_t pid = bpfuse_pinned_counter(dir);
+
+	if (pid)
+		kill(pid, SIGTERM);
+}
+
 /* Pin the statistics, the configuration and, with_caches, the three caches. */
 int bpfuse_pin(struct bpfuse *b, bool with_caches)
 {
@@ -95,8 +122,16 @@ int bpfuse_pin(struct bpfuse *b, bool with_caches)
 
 	if (mkdir(BPFUSE_PIN_ROOT, 0700) == -1 && errno != EEXIST)
 		return -errno;
-	/* A directory for a fresh mount id can only be a crashed daemon's. */
-	bpfuse_unpin_dir(b->pin_dir);
+	/*
+	 * A directory for a fresh mount id can only be a crashed daemon's, or
+	 * a counter's that bpfusectl started before this daemon pinned: that
+	 * one stops (and leaves what is pinned here alone, bpfuse_counter_*).
+	 */
+	if (!b->counter) {
+		bpfuse_stop_counter(b->pin_dir);
+		bpfuse_unpin_dir(b->pin_dir);
+	}
+	/* a counter never takes a directory: EEXIST, the daemon's */
 	if (mkdir(b->pin_dir, 0700) == -1)
 		return -errno;
 	for (i = 0; i < n; i++) {
