@@ -4,13 +4,15 @@
 # on the store reads the same through the mount, changes made through the
 # mount reach the store, changes made behind it show within the timeout,
 # bad input fails in one line and mounts nothing, and unmounting ends the
-# daemon. Speaks TAP.
+# daemon. With libbpfuse's maps and every kernel timeout 0, a warm pass
+# costs the store nothing and changes through the mount still show at once
+# (stock mode on the host, ext mode in the guest). Speaks TAP.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 objfs=$bf_top/examples/objfs/objfs
 objstore=$bf_top/examples/objfs/objstore.py
 
-plan=28
+plan=34
 echo "1..$plan"
 skip_all() {
 	for _ in $(seq $plan); do skip "objfs" "$1"; done
@@ -189,11 +191,88 @@ sleep 1.5
 check "a change and a new object made on the store show within the timeout" \
 	bash -c "cmp -s '$s/tree/a.txt' '$m/tree/a.txt' && cmp -s <(echo later) '$m/tree/later'"
 
-# -- unmount, bad input ---------------------------------------------------------
+# -- unmount ---------------------------------------------------------------------
 umount "$m"
 wait "$dpid"
 rc=$?
 check "unmount: the daemon exits 0 (got $rc)" [ "$rc" = 0 ]
+
+# -- libbpfuse's caches -------------------------------------------------------
+# Every kernel timeout 0, so each stat reaches the daemon (stock mode) or
+# the extension (ext mode); the maps keep answers 30 s. Warm, the store
+# hears nothing; changes made through the mount show at once all the same.
+ctl=$bf_top/bpfusectl
+store_requests() { "$py" -c 'import sys, urllib.request
+print(urllib.request.urlopen(sys.argv[1] + "/requests/").read().decode().strip())' "$url"; }
+sum() { # sum FIELD OP...: FIELD of the ops, summed over snap b less snap a
+	local f=$1 t=0 d
+	shift
+	for op in "$@"; do d=$(delta "$op" "$f"); t=$((t + d)); done
+	echo "$t"
+}
+warm() { "$py" -c 'import os, sys
+for _ in range(200):
+    os.stat(sys.argv[1] + "/c/f")
+    os.getxattr(sys.argv[1] + "/c/f", "user.color")
+    try:
+        os.stat(sys.argv[1] + "/c/none")
+    except FileNotFoundError:
+        pass' "$m"; }
+mkdir "$s/c"
+echo cached > "$s/c/f"
+setfattr -n user.color -v blue "$s/c/f"
+mount_objfs -o timeout=0,cache_timeout=30
+# the maps are pinned just after the mount appears
+for _ in $(seq 100); do
+	[ -d "/sys/fs/bpf/bpfuse/$(awk -v m="$m" '$5 == m {print $1}' /proc/self/mountinfo)" ] && break
+	sleep 0.05
+done
+mode=$("$ctl" stats -j "$m" | "$py" -c 'import json, sys; print(json.load(sys.stdin)["mode"])')
+check "bpfusectl stats reads objfs's maps (mode $mode)" [ "$mode" = stock ] || [ "$mode" = ext ]
+warm
+snap a
+before=$(store_requests)
+warm
+snap b
+after=$(store_requests)
+echo "# warm: lookup/getattr/getxattr upcalls $(sum upcalls lookup getattr getxattr)," \
+	"daemon hits $(sum daemon_hits lookup getattr getxattr)," \
+	"kernel hits $(sum kernel_hits lookup getattr getxattr); store requests $((after - before))"
+check "warm: the store hears nothing" [ "$((after - before))" = 0 ]
+check "warm: nothing answered by the backend" \
+	[ "$(( $(sum upcalls lookup getattr getxattr) - $(sum daemon_hits lookup getattr getxattr) ))" = 0 ]
+if [ "$mode" = ext ]; then
+	check "ext mode: the kernel answers them all (no upcall)" \
+		[ "$(sum upcalls lookup getattr getxattr)" = 0 ]
+else
+	check "stock mode: the daemon answers them from its maps" \
+		[ "$(sum daemon_hits lookup getattr getxattr)" -ge 1000 ]
+fi
+check "changes through the mount show at once, whatever the maps hold" "$py" -c '
+import errno, os, sys
+m = sys.argv[1]
+with open(m + "/c/f", "w") as f:
+    f.write("a longer content than before\n")
+assert os.stat(m + "/c/f").st_size == 29, "write"
+os.truncate(m + "/c/f", 3)
+assert os.stat(m + "/c/f").st_size == 3, "truncate"
+open(m + "/c/none", "w").close()
+assert os.path.exists(m + "/c/none"), "create over a cached missing name"
+os.rename(m + "/c/none", m + "/c/some")
+assert not os.path.exists(m + "/c/none") and os.path.exists(m + "/c/some"), "rename"
+os.unlink(m + "/c/some")
+assert not os.path.exists(m + "/c/some"), "unlink"
+os.mkdir(m + "/c/none")
+assert os.path.isdir(m + "/c/none"), "mkdir"
+os.rmdir(m + "/c/none")
+' "$m"
+umount "$m"
+wait "$dpid"
+rc=$?
+check "unmount exits 0, and no node was forgotten more than looked up" \
+	bash -c "[ $rc = 0 ] && ! grep -q 'forgotten more' '$work/objfs.log'"
+
+# -- bad input -------------------------------------------------------------------
 check "bad URL: one line on stderr, non-zero exit, no mount" \
 	bash -c "$(declare -f one_line_failure mounted); work=$work
 		one_line_failure '$objfs' -f ftp://127.0.0.1 '$work/mnt2' && ! mounted '$work/mnt2'"

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * objfs: mounts an HTTP object store (examples/objfs/objstore.py) through
- * FUSE, on the libfuse low-level API, without libbpfuse.
+ * FUSE, on the libfuse low-level API, with libbpfuse's caches: lookups,
+ * attributes and xattrs are answered from BPF maps (by the kernel itself
+ * where it has the FUSE BPF hook) for cache_timeout, default the kernel
+ * timeout, which bounds how stale a change made on the store by others
+ * may be.
  *
  *   objfs [-f] [-d] [-o timeout=SECONDS,...] http://HOST[:PORT][/PREFIX] MOUNTPOINT
  *
@@ -11,18 +15,20 @@
  * the kernel holds lookups on it or named children hang below it. Each
  * worker thread keeps one keep-alive connection to the store.
  *
- * Where a metadata cache would plug in, each in one place:
+ * Where libbpfuse plugs in (docs/ADOPTING.md), each in one place:
  *   of_entry()        answers every lookup (and the create and mkdir replies)
  *   of_attr()         answers every getattr (and the setattr replies)
- *   of_xattr_get()    answers every getxattr
+ *   of_getxattr()     answers every getxattr
  *   of_setattr(), of_upload() (flush, fsync, release), of_create(),
  *   of_mkdir(), of_remove() (unlink, rmdir), of_rename(): each changes the
- *   store in one place, then replies; of_write() changes the size getattr
- *   answers without a request; of_node_forget() ends a node's lookups.
+ *   store in one place, invalidates, then replies; while a writer's buffer
+ *   is open its size is the node's, and its attributes are not cached;
+ *   of_node_forget() ends a node's lookups, the kernel's own included.
  *
  * What it does not do:
  *  - no locking across clients: the last upload wins. Changes made on the
- *    store by others show within the timeout: the kernel keeps entries,
+ *    store by others show within the timeout (or cache_timeout, if longer:
+ *    the maps keep answers that long): the kernel keeps entries,
  *    missing names and attributes that long, and reads file data again at
  *    each open. The store's ETAG is not used.
  *  - whole-object uploads, as s3fs does: a file open for writing is held
@@ -50,6 +56,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -66,10 +73,17 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "bpfuse.h"
+
 #define OF_BUCKETS    (1 << 16) /* node table: fixed, ample for an example */
 #define OF_HEAD_MAX   8192 /* bytes of a response's status and headers */
 #define OF_IO_TIMEOUT 30 /* seconds the store may take to answer */
 #define OF_WRITER     1 /* fi->fh of a file handle that may write */
+
+/* Drop what a change made stale (maps/bpfuse_rules.h). */
+#define of_changed(fs, cause, ...)                                 \
+	bpfuse_cache_invalidate((fs)->cache, BPFUSE_CAUSE_##cause, \
+				&(struct bpfuse_change){ __VA_ARGS__ })
 
 /* A file open for writing: the whole object, uploaded at close. */
 struct of_buf {
@@ -87,6 +101,7 @@ struct of_node {
 	char *name;
 	uint64_t ino;
 	uint64_t nlookup; /* the kernel's references */
+	uint32_t cached; /* libbpfuse's handle: lookups the kernel may answer */
 	uint64_t nchild; /* named children: each pins its parent */
 	mode_t type; /* S_IFREG or S_IFDIR, for the node's life */
 	pthread_mutex_t lock; /* taken before fs->lock, never after */
@@ -101,8 +116,10 @@ struct of_fs {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	double timeout;
+	double cache_timeout; /* how long the cache keeps an answer; NAN: timeout */
 	uid_t uid;
 	gid_t gid;
+	struct bpfuse *cache; /* NULL: every answer from the store */
 	pthread_mutex_t lock; /* the node table: every node field but buf */
 	struct of_node *root;
 	struct of_node **by_ino; /* protected by lock */
@@ -139,6 +156,7 @@ struct of_dir {
 	char *body;
 	size_t n;
 	struct of_dirent *ents;
+	uint64_t epoch; /* the cache's, before the listing was asked for */
 };
 
 static pthread_key_t of_conn_key; /* this thread's connection: fd + 1 */
@@ -244,6 +262,7 @@ static struct of_node *of_node_new(struct of_fs *fs, struct of_node *parent, con
 		return NULL;
 	}
 	n->ino = fs->next_ino++;
+	n->cached = bpfuse_node_create(fs->cache);
 	n->type = mode & S_IFMT;
 	pthread_mutex_init(&n->lock, NULL);
 	b = of_mix(n->ino) % OF_BUCKETS;
@@ -369,7 +388,7 @@ static fuse_ino_t of_node_peek(struct of_fs *fs, fuse_ino_t parent, const char *
  * call, since the kernel holds it for the request.
  */
 static int of_node_ref(struct of_fs *fs, fuse_ino_t parent, const char *name, mode_t mode,
-		       fuse_ino_t *ino)
+		       fuse_ino_t *ino, uint32_t *cached)
 {
 	struct of_node *p, *n = NULL;
 	int ret = -ESTALE;
@@ -390,6 +409,7 @@ static int of_node_ref(struct of_fs *fs, fuse_ino_t parent, const char *name, mo
 		goto out;
 	n->nlookup++;
 	*ino = n->ino;
+	*cached = n->cached;
 	ret = 0;
 out:
 	pthread_mutex_unlock(&fs->lock);
@@ -402,14 +422,14 @@ static void of_node_forget(struct of_fs *fs, fuse_ino_t ino, uint64_t nlookup)
 
 	pthread_mutex_lock(&fs->lock);
 	n = of_node_find(fs, ino);
-	if (n && nlookup > n->nlookup)
-		fuse_log(FUSE_LOG_ERR, "objfs: node %llu forgotten %llu times, looked up %llu\n",
-			 (unsigned long long)ino, (unsigned long long)nlookup,
-			 (unsigned long long)n->nlookup);
-	if (n) {
-		n->nlookup -= nlookup < n->nlookup ? nlookup : n->nlookup;
+	/* with the lookups the kernel took on its own */
+	if (n && bpfuse_node_forget(fs->cache, &n->cached, &n->nlookup, nlookup))
+		fuse_log(FUSE_LOG_ERR, "objfs: node %llu forgotten more than looked up\n",
+			 (unsigned long long)ino);
+	if (n && !n->nlookup)
+		of_changed(fs, FORGET, .node = ino);
+	if (n)
 		of_node_drop(fs, n);
-	}
 	pthread_mutex_unlock(&fs->lock);
 }
 
@@ -762,6 +782,8 @@ static int of_upload(struct of_fs *fs, fuse_ino_t ino, struct of_node *node)
 	if (!node->buf || !node->buf->dirty)
 		return 0;
 	ret = of_put(fs, ino, node->buf);
+	if (!ret)
+		of_changed(fs, WRITE, .node = ino);
 	if (ret == -ESTALE)
 		node->buf->dirty = false;
 	return ret == -ESTALE ? 0 : ret;
@@ -794,6 +816,9 @@ static int of_buf_open(struct of_fs *fs, fuse_ino_t ino, struct of_node *node, b
 	if (!ret)
 		b->writers++;
 	pthread_mutex_unlock(&node->lock);
+	/* the buffer decides the size from now on */
+	if (!ret)
+		of_changed(fs, WRITE, .node = ino);
 	return ret;
 }
 
@@ -822,7 +847,33 @@ static int of_rewrite(struct of_fs *fs, fuse_ino_t ino, struct of_node *node, of
 	return ret;
 }
 
-/* ---- the answers a cache would keep --------------------------------------- */
+/* ---- the answers the cache keeps ----------------------------------------- */
+
+/* Cache a node's attributes, unless an open writer's buffer decides its size. */
+static void of_cache_attr(struct of_fs *fs, uint64_t epoch, fuse_ino_t ino, const struct stat *st)
+{
+	struct of_node *node = of_node_get(fs, ino);
+
+	if (!node)
+		return;
+	pthread_mutex_lock(&node->lock);
+	if (!node->buf)
+		bpfuse_attr_put(fs->cache, epoch, ino, st, BPFUSE_LIFETIME_DEFAULT);
+	pthread_mutex_unlock(&node->lock);
+}
+
+/* A lookup the cache answered: the kernel's reference on a node still here. */
+static bool of_node_ref_id(struct of_fs *fs, fuse_ino_t ino)
+{
+	struct of_node *n;
+
+	pthread_mutex_lock(&fs->lock);
+	n = of_node_find(fs, ino);
+	if (n)
+		n->nlookup++;
+	pthread_mutex_unlock(&fs->lock);
+	return n;
+}
 
 /*
  * Answers a lookup: where a name becomes a node. A name the store does not
@@ -831,16 +882,29 @@ static int of_rewrite(struct of_fs *fs, fuse_ino_t ino, struct of_node *node, of
 static int of_entry(struct of_fs *fs, fuse_ino_t parent, const char *name,
 		    struct fuse_entry_param *e)
 {
+	struct bpfuse_entry c = { .node = BPFUSE_NODE_NONE };
+	uint64_t epoch;
 	int ret;
 
 	*e = (struct fuse_entry_param){ .attr_timeout = fs->timeout, .entry_timeout = fs->timeout };
-	ret = of_stat(fs, parent, name, &e->attr);
-	if (ret == -ENOENT)
+	if (!bpfuse_entry_get(fs->cache, parent, name, &c, &e->attr) &&
+	    (!c.nodeid || of_node_ref_id(fs, c.nodeid))) {
+		e->ino = c.nodeid;
 		return 0;
+	}
+	epoch = bpfuse_cache_epoch(fs->cache);
+	c = (struct bpfuse_entry){ .node = BPFUSE_NODE_NONE };
+	ret = of_stat(fs, parent, name, &e->attr);
 	if (!ret)
-		ret = of_node_ref(fs, parent, name, e->attr.st_mode, &e->ino);
+		ret = of_node_ref(fs, parent, name, e->attr.st_mode, &e->ino, &c.node);
 	e->attr.st_ino = e->ino;
-	return ret;
+	if (!ret)
+		of_cache_attr(fs, epoch, e->ino, &e->attr);
+	if (!ret || ret == -ENOENT) {
+		c.nodeid = e->ino;
+		bpfuse_entry_put(fs->cache, epoch, parent, name, &c);
+	}
+	return ret == -ENOENT ? 0 : ret;
 }
 
 /*
@@ -850,14 +914,18 @@ static int of_entry(struct of_fs *fs, fuse_ino_t parent, const char *name,
 static int of_attr(struct of_fs *fs, fuse_ino_t ino, struct stat *st)
 {
 	struct of_node *node = of_node_get(fs, ino);
+	uint64_t epoch = bpfuse_cache_epoch(fs->cache);
 	int ret;
 
+	if (node && !node->buf && !bpfuse_attr_get(fs->cache, ino, st))
+		return 0;
 	ret = node ? of_stat(fs, ino, NULL, st) : -ESTALE;
 	if (!ret && (st->st_mode & S_IFMT) != node->type)
 		ret = -ESTALE;
 	if (ret)
 		return ret;
 	st->st_ino = ino;
+	of_cache_attr(fs, epoch, ino, st);
 	pthread_mutex_lock(&node->lock);
 	if (node->buf) {
 		st->st_size = node->buf->size;
@@ -997,6 +1065,7 @@ static void of_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 					  : of_rewrite(fs, ino, node, size ? attr->st_size : -1);
 		if (ret)
 			goto out;
+		of_changed(fs, SETATTR, .node = ino);
 	}
 	ret = of_attr(fs, ino, &st);
 out:
@@ -1023,6 +1092,8 @@ static void of_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	size_t n = 1;
 	int ret;
 
+	if (d)
+		d->epoch = bpfuse_cache_epoch(fs->cache);
 	ret = d ? of_call(fs, &q, &r) : -ENOMEM;
 	if (ret)
 		goto out;
@@ -1070,6 +1141,7 @@ static void of_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 					      .attr_timeout = fs->timeout,
 					      .entry_timeout = fs->timeout };
 		const char *name = d->ents[i].name;
+		struct bpfuse_entry c = { .node = BPFUSE_NODE_NONE };
 
 		if (!plus) {
 			e.attr.st_ino = of_node_peek(fs, ino, name);
@@ -1077,8 +1149,14 @@ static void of_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 		} else if (fuse_add_direntry_plus(req, NULL, 0, name, NULL, 0) > rem) {
 			break;
 		} else {
-			ret = of_node_ref(fs, ino, name, e.attr.st_mode, &e.ino);
+			ret = of_node_ref(fs, ino, name, e.attr.st_mode, &e.ino, &c.node);
 			e.attr.st_ino = e.ino;
+			c.nodeid = e.ino;
+			if (!ret) {
+				/* a listing fills the cache as lookups would */
+				of_cache_attr(fs, d->epoch, e.ino, &e.attr);
+				bpfuse_entry_put(fs->cache, d->epoch, ino, name, &c);
+			}
 			n = ret ? 0 : fuse_add_direntry_plus(req, p, rem, name, &e, i + 1);
 		}
 		if (n > rem)
@@ -1255,6 +1333,8 @@ static void of_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		ret = 0;
 	}
 	if (!ret)
+		of_changed(fs, CREATE, .parent = parent, .name = name);
+	if (!ret)
 		ret = of_entry(fs, parent, name, &e);
 	if (!ret && !e.ino)
 		ret = -ENOENT;
@@ -1280,6 +1360,8 @@ static void of_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 	ret = of_call(fs, &q, NULL);
 	if (!ret)
+		of_changed(fs, CREATE, .parent = parent, .name = name);
+	if (!ret)
 		ret = of_entry(fs, parent, name, &e);
 	of_reply_entry(req, ret ? ret : e.ino ? 0 : -ENOENT, &e);
 }
@@ -1292,6 +1374,9 @@ static void of_remove(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int ret;
 
 	ret = of_call(fs, &q, NULL);
+	if (!ret)
+		of_changed(fs, UNLINK, .parent = parent, .name = name,
+			   .victim = of_node_peek(fs, parent, name));
 	if (!ret)
 		of_node_move(fs, parent, name, 0, NULL);
 	fuse_reply_err(req, -ret);
@@ -1312,16 +1397,28 @@ static void of_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	/* RENAME_NOREPLACE and RENAME_EXCHANGE would need the store's help */
 	ret = flags ? -EINVAL : of_call(fs, &q, NULL);
 	if (!ret)
+		of_changed(fs, RENAME, .node = of_node_peek(fs, parent, name), .parent = parent,
+			   .name = name, .newparent = newparent, .newname = newname,
+			   .victim = of_node_peek(fs, newparent, newname));
+	if (!ret)
 		of_node_move(fs, parent, name, newparent, newname);
 	fuse_reply_err(req, -ret);
 }
 
 static void of_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	char *value = NULL;
+	struct of_fs *fs = of_fs(req);
+	char *value = NULL, hit[BPFUSE_XATTR_VALUE_MAX];
+	uint64_t epoch = bpfuse_cache_epoch(fs->cache);
 	ssize_t len;
 
-	len = of_xattr_get(of_fs(req), ino, name, &value);
+	len = bpfuse_xattr_get(fs->cache, ino, name, hit, size < sizeof(hit) ? size : sizeof(hit));
+	if (len == -ENOENT) {
+		len = of_xattr_get(fs, ino, name, &value);
+		if (len >= 0 || len == -ENODATA)
+			bpfuse_xattr_put(fs->cache, epoch, ino, name, value, len,
+					 BPFUSE_LIFETIME_DEFAULT);
+	}
 	if (len < 0)
 		fuse_reply_err(req, -len);
 	else if (!size)
@@ -1329,7 +1426,7 @@ static void of_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	else if ((size_t)len > size)
 		fuse_reply_err(req, ERANGE);
 	else
-		fuse_reply_buf(req, value, len);
+		fuse_reply_buf(req, value ? value : hit, len);
 	free(value);
 }
 
@@ -1426,6 +1523,7 @@ static const struct fuse_lowlevel_ops of_oper = {
 
 static const struct fuse_opt of_opts[] = {
 	{ "timeout=%lf", offsetof(struct of_fs, timeout), 0 },
+	{ "cache_timeout=%lf", offsetof(struct of_fs, cache_timeout), 0 },
 	FUSE_OPT_END,
 };
 
@@ -1459,7 +1557,9 @@ static void of_help(const char *prog)
 {
 	printf("usage: %s [options] http://HOST[:PORT][/PREFIX] MOUNTPOINT\n\n"
 	       "objfs options:\n"
-	       "    -o timeout=SECONDS     entry and attribute timeout (default: 1)\n\n",
+	       "    -o timeout=SECONDS     entry and attribute timeout (default: 1)\n"
+	       "    -o cache_timeout=SECONDS  how long libbpfuse's maps keep an answer\n"
+	       "                           (default: timeout; 0: no maps)\n\n",
 	       prog);
 }
 
@@ -1541,8 +1641,9 @@ static void of_fs_destroy(struct of_fs *fs)
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct of_fs fs = { .timeout = 1.0, .next_ino = FUSE_ROOT_ID };
+	struct of_fs fs = { .timeout = 1.0, .cache_timeout = NAN, .next_ino = FUSE_ROOT_ID };
 	struct fuse_cmdline_opts opts = { 0 };
+	struct bpfuse_opts co = { .sz = sizeof(co) };
 	struct fuse_loop_config *config;
 	struct fuse_session *se;
 	char mnt[PATH_MAX];
@@ -1571,9 +1672,9 @@ int main(int argc, char *argv[])
 			argv[0]);
 		goto out;
 	}
-	if (fs.timeout < 0) {
+	if (fs.timeout < 0 || fs.cache_timeout < 0) {
 		fprintf(stderr, "objfs: invalid timeout %g: must be 0 or more seconds\n",
-			fs.timeout);
+			fs.timeout < 0 ? fs.timeout : fs.cache_timeout);
 		goto out;
 	}
 	if (of_parse_url(&fs))
@@ -1614,7 +1715,17 @@ int main(int argc, char *argv[])
 		goto out_session;
 	if (fuse_session_mount(se, mnt))
 		goto out_signals;
+	/* the store is not watched: its changes show within the timeouts */
+	co.entry_timeout_ns = co.attr_timeout_ns = co.negative_timeout_ns = fs.timeout * 1e9;
+	co.lifetime_ns = (isnan(fs.cache_timeout) ? fs.timeout : fs.cache_timeout) * 1e9;
+	co.no_cache = !co.lifetime_ns; /* 0 would be "until invalidated" */
+	err = bpfuse_mount_open(mnt, &co, &fs.cache);
+	if (err)
+		fuse_log(FUSE_LOG_WARNING, "objfs: no cache (%s)\n", strerror(-err));
+	if (!err && bpfuse_mount_attach(fs.cache, fuse_session_fd(se)) == 0)
+		fuse_log(FUSE_LOG_INFO, "objfs: ext mode: the kernel answers cache hits\n");
 	fuse_daemonize(opts.foreground);
+	bpfuse_mount_set_pid(fs.cache, getpid());
 	if (opts.singlethread) {
 		ret = fuse_session_loop(se);
 	} else {
@@ -1626,6 +1737,7 @@ int main(int argc, char *argv[])
 	}
 	ret = ret ? 1 : 0;
 	fuse_session_unmount(se);
+	bpfuse_mount_close(fs.cache);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:

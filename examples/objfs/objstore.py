@@ -15,6 +15,7 @@ Paths are URL-quoted and relative to the root ("" is the root itself):
   POST   /mkdir/PATH
   POST   /rename/PATH?to=NEW
   GET    /xattr/PATH           "NAME<tab>HEXVALUE" per user.* xattr
+  GET    /requests/            how many requests it answered (for tests)
 
 MODE is octal with the type bits; ETAG is hex and changes with the content.
 A failure's body names the errno ("ENOENT\\n"), so a client can report the
@@ -27,6 +28,7 @@ import os
 import re
 import stat
 import sys
+import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -93,6 +95,9 @@ class Handler(BaseHTTPRequestHandler):
         target, _, query = self.path.partition("?")
         endpoint, _, path = target.lstrip("/").partition("/")
         handler = getattr(self, f"{method}_{endpoint}", None)
+        if endpoint != "requests":
+            with self.server.lock:
+                self.server.requests += 1
         try:
             if handler is None:
                 fail(errno.EINVAL)
@@ -112,6 +117,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self):
         self.dispatch("DELETE")
+
+    def GET_requests(self, path, query, body):
+        """How many requests the store has answered (this one aside): for tests."""
+        self.reply(200, b"%d\n" % self.server.requests)
 
     def GET_stat(self, path, query, body):
         self.reply(200, attrs(lstat_object(self.local(path))) + b"\n")
@@ -225,6 +234,8 @@ def main():
         sys.exit(f"objstore: failed to listen on {args.bind}:{args.port}: {e.strerror}")
     server.root = os.fsencode(os.path.abspath(args.root))
     server.latency = args.latency / 1000
+    server.requests = 0
+    server.lock = threading.Lock()
     if args.port_file:
         # renamed into place: a reader never sees half a number
         with open(args.port_file + ".tmp", "w") as f:
