@@ -43,6 +43,8 @@ struct bpfuse {
 	int upcall_err;
 	char pin_dir[64];
 	struct bpfuse_config cfg;	/* as written to mount_cfg, or read from it */
+	/* this process's fills and invalidations, serialised (cache.c) */
+	pthread_mutex_t lock;
 	/*
 	 * Ext mode: the "krefs" words, mapped, and the free slots, a FIFO
 	 * so that a slot is reused as late as possible.

@@ -100,25 +100,29 @@ uint64_t bpfuse_cache_epoch(struct bpfuse *b)
 }
 
 /*
- * Insert, unless an invalidation came since epoch; and undo the insert if
- * one came while it was made: an invalidation moves the epoch before it
- * deletes, so either it deletes what this inserted, or this sees it moved.
+ * Insert, unless an invalidation came since epoch. The daemon's own
+ * invalidations take the same lock, so none can slip between the check and
+ * the insert. Another process's (bpfusectl) cannot be locked out: those
+ * move the epoch before they delete, so either they delete what this
+ * inserted, or the second check sees the move and undoes the insert.
  */
 static int bpfuse_put(struct bpfuse *b, uint64_t epoch, enum bpfuse_cache cache, const void *key,
 		      const void *val)
 {
-	int fd = b->fds[cache], err;
+	int fd = b->fds[cache], err = -ESTALE;
 
 	if (!b->caching)
 		return -ENODEV;
-	if (bpfuse_cache_epoch(b) != epoch)
-		return -ESTALE;
-	/* only new keys count, so evictions = inserts - deletes - entries */
-	err = bpf_map_update_elem(fd, key, val, BPF_NOEXIST) ? -errno : 0;
-	if (!err)
-		__atomic_fetch_add(&b->stats->inserts[cache], 1, __ATOMIC_RELAXED);
-	else if (err == -EEXIST)
-		err = bpf_map_update_elem(fd, key, val, BPF_EXIST) ? -errno : 0;
+	pthread_mutex_lock(&b->lock);
+	if (bpfuse_cache_epoch(b) == epoch) {
+		/* only new keys count, so evictions = inserts - deletes - entries */
+		err = bpf_map_update_elem(fd, key, val, BPF_NOEXIST) ? -errno : 0;
+		if (!err)
+			__atomic_fetch_add(&b->stats->inserts[cache], 1, __ATOMIC_RELAXED);
+		else if (err == -EEXIST)
+			err = bpf_map_update_elem(fd, key, val, BPF_EXIST) ? -errno : 0;
+	}
+	pthread_mutex_unlock(&b->lock);
 	if (err || bpfuse_cache_epoch(b) == epoch)
 		return err;
 	if (bpf_map_delete_elem(fd, key) == 0)
@@ -135,10 +139,15 @@ static void bpfuse_epoch_move(struct bpfuse *b)
 static bool bpfuse_delete(struct bpfuse *b, enum bpfuse_cache cache, const void *key,
 			  enum bpfuse_cause cause)
 {
+	bool gone;
+
 	if (!b->caching)
 		return false;
+	pthread_mutex_lock(&b->lock);
 	bpfuse_epoch_move(b);
-	if (bpf_map_delete_elem(b->fds[cache], key))
+	gone = bpf_map_delete_elem(b->fds[cache], key) == 0;
+	pthread_mutex_unlock(&b->lock);
+	if (!gone)
 		return false;
 	__atomic_fetch_add(&b->stats->deletes[cache], 1, __ATOMIC_RELAXED);
 	if (cause < BPFUSE_CAUSE_MAX)
@@ -155,17 +164,23 @@ static void bpfuse_expire(struct bpfuse *b, enum bpfuse_cache cache, const void 
 
 /* ---- names --------------------------------------------------------------- */
 
-static int bpfuse_lookup_key(struct bpfuse_lookup_key *key, uint64_t parent, const char *name)
+/* A key's name: the whole name, into a zeroed field of max + 1 bytes. */
+static int bpfuse_key_name(char *dst, __u32 *len, size_t max, const char *name)
 {
 	size_t n = strlen(name);
 
-	memset(key, 0, sizeof(*key));
-	if (n > BPFUSE_NAME_MAX)
+	if (n > max)
 		return -ENAMETOOLONG;
-	key->parent = parent;
-	key->len = n;
-	memcpy(key->name, name, n);
+	memcpy(dst, name, n);
+	*len = n;
 	return 0;
+}
+
+static int bpfuse_lookup_key(struct bpfuse_lookup_key *key, uint64_t parent, const char *name)
+{
+	memset(key, 0, sizeof(*key));
+	key->parent = parent;
+	return bpfuse_key_name(key->name, &key->len, BPFUSE_NAME_MAX, name);
 }
 
 /* The live entry of (parent, name), uncounted: false if none. */
@@ -298,15 +313,9 @@ void bpfuse_attr_inval(struct bpfuse *b, uint64_t nodeid, enum bpfuse_cause caus
 
 static int bpfuse_xattr_key(struct bpfuse_xattr_key *key, uint64_t nodeid, const char *name)
 {
-	size_t n = strlen(name);
-
 	memset(key, 0, sizeof(*key));
-	if (n > BPFUSE_XATTR_NAME_MAX)
-		return -ENAMETOOLONG;
 	key->nodeid = nodeid;
-	key->len = n;
-	memcpy(key->name, name, n);
-	return 0;
+	return bpfuse_key_name(key->name, &key->len, BPFUSE_XATTR_NAME_MAX, name);
 }
 
 /*

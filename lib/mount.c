@@ -62,6 +62,7 @@ struct bpfuse *bpfuse_alloc(void)
 
 	if (!b)
 		return NULL;
+	pthread_mutex_init(&b->lock, NULL);
 	pthread_mutex_init(&b->kref_lock, NULL);
 	for (int i = 0; i < BPFUSE_CACHE_MAX; i++)
 		b->fds[i] = -1;
@@ -454,6 +455,7 @@ void bpfuse_mount_close(struct bpfuse *b)
 			close(b->cfg_fd);
 	}
 	pthread_mutex_destroy(&b->kref_lock);
+	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
 
