@@ -8,18 +8,9 @@
 #include <bpf/bpf_helpers.h>
 
 #include "rules.bpf.h"
+#include "rules_ctx.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-/* What test_rules.c passes: a struct bpfuse_change with its names as keys. */
-struct rules_ctx {
-	__u32 cause;
-	__u32 atime;
-	__u64 node, parent, newparent, victim;
-	__u32 has_entry, has_newentry, has_xattr, pad;
-	struct bpfuse_lookup_key entry, newentry;
-	struct bpfuse_xattr_key xattr;
-};
 
 /* Map-value copies of the keys: helpers take keys from memory they can check. */
 struct bpfuse_lookup_key entry, newentry;

@@ -20,16 +20,7 @@
 #include "bpfuse_i.h"
 #include "mount_helpers.h"
 #include "rules.skel.h"
-
-/* As test/rules.bpf.c has it. */
-struct rules_ctx {
-	__u32 cause;
-	__u32 atime;
-	__u64 node, parent, newparent, victim;
-	__u32 has_entry, has_newentry, has_xattr, pad;
-	struct bpfuse_lookup_key entry, newentry;
-	struct bpfuse_xattr_key xattr;
-};
+#include "rules_ctx.h"
 
 static char dir[] = "/tmp/bpfuse-rules.XXXXXX";
 static struct bpfuse *b;
