@@ -91,8 +91,13 @@ head -c 1000000 /dev/urandom > "$s/tree/sub/deeper/big.bin"
 echo quoted > "$s/tree/name with space+plus%&?.txt"
 chmod 600 "$s/tree/a.txt"
 chmod 750 "$s/tree/sub"
-setfattr -n user.color -v blue "$s/tree/a.txt"
-setfattr -n user.raw -v 0x00ff10 "$s/tree/a.txt"
+# the store keeps user.* xattrs where its file system does (tmpfs: Linux 6.6 on)
+if setfattr -n user.color -v blue "$s/tree/a.txt" 2> /dev/null; then
+	setfattr -n user.raw -v 0x00ff10 "$s/tree/a.txt"
+	xcheck() { check "$@"; }
+else
+	xcheck() { skip "$1" "the store's file system has no user xattrs"; }
+fi
 
 if ! mount_objfs -o timeout=1; then
 	echo "Bail out! objfs did not mount"
@@ -131,7 +136,7 @@ check "... and reads back through the mount" cmp "$work/w.bin" "$m/tree/w.bin"
 echo tail >> "$m/tree/a.txt"
 check "append: open for write loads the object, close uploads it" \
 	cmp <(printf 'one\ntail\n') "$s/tree/a.txt"
-check "appending kept the object's user.* xattrs" \
+xcheck "appending kept the object's user.* xattrs" \
 	[ "$(getfattr --absolute-names --only-values -n user.color "$s/tree/a.txt")" = blue ]
 printf XY | dd of="$m/tree/sub/b.txt" bs=1 seek=1 conv=notrunc status=none
 check "overwrite in place without truncation" cmp <(printf 'tXY\nlines\n') "$s/tree/sub/b.txt"
@@ -168,10 +173,10 @@ check "rename a directory: the nodes below it follow" \
 	bash -c "[ ! -e '$s/tree/sub' ] && cmp -s '$s/tree/moved/deeper/big.bin' '$m/tree/moved/deeper/big.bin'"
 
 # -- xattrs, errors -------------------------------------------------------------
-check "user.* xattrs read with getfattr" \
+xcheck "user.* xattrs read with getfattr" \
 	bash -c "[ \"\$(getfattr --absolute-names --only-values -n user.color '$m/tree/a.txt')\" = blue ] &&
 		getfattr --absolute-names -e hex -n user.raw '$m/tree/a.txt' | grep -qx 'user.raw=0x00ff10'"
-check "listxattr lists them" \
+xcheck "listxattr lists them" \
 	bash -c "[ \"\$(getfattr --absolute-names -d -m '^user\.' '$m/tree/a.txt' | grep -c '^user\.')\" = 2 ]"
 check "a missing name is ENOENT, a missing xattr ENODATA" \
 	bash -c "$(declare -f fails_with); py=$py
@@ -213,14 +218,17 @@ sum() { # sum FIELD OP...: FIELD of the ops, summed over snap b less snap a
 warm() { "$py" -c 'import os, sys
 for _ in range(200):
     os.stat(sys.argv[1] + "/c/f")
-    os.getxattr(sys.argv[1] + "/c/f", "user.color")
+    try:
+        os.getxattr(sys.argv[1] + "/c/f", "user.color")
+    except OSError:
+        pass  # ENODATA where the store keeps no xattrs: an answer all the same
     try:
         os.stat(sys.argv[1] + "/c/none")
     except FileNotFoundError:
         pass' "$m"; }
 mkdir "$s/c"
 echo cached > "$s/c/f"
-setfattr -n user.color -v blue "$s/c/f"
+setfattr -n user.color -v blue "$s/c/f" 2> /dev/null
 mount_objfs -o timeout=0,cache_timeout=30
 # the maps are pinned just after the mount appears
 for _ in $(seq 100); do

@@ -36,6 +36,8 @@ mount -t tmpfs varcache /var/cache
 mount -t bpf bpf /sys/fs/bpf
 mount -t tracefs tracefs /sys/kernel/tracing 2> /dev/null
 chmod 1777 /tmp
+# loopback, for the tests that serve on 127.0.0.1 (objfs's store)
+ip link set lo up
 echo "guest: $(uname -r), $(nproc) cpus"
 
 cp -a "$bpfuse_tree" /tmp/tree

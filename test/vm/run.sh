@@ -15,7 +15,8 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 timeout=${BPFUSE_VM_TIMEOUT:-1500}
 tests=${*:-test/vm/hook_smoke.sh test/vm/ext.sh test/vm/accept.sh test/test_opts \
 test/test_inode test/test_path test/test_maps test/test_rules test/test_mount \
-test/test_mount_nocache test/test_cli test/stats.sh test/counter.sh test/fastpath.sh \
+test/test_mount_nocache test/test_cli test/stats.sh test/counter.sh test/objfs.sh \
+test/fastpath.sh \
 test/coherence.py}
 
 kernel=$("$top/test/vm/build-kernel.sh") || exit 1
