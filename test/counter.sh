@@ -94,7 +94,8 @@ one_line_failure() {
 check "dump: no caches" one_line_failure "no caches" "$ctl" dump "$work/mnt"
 
 # -- stop, then start again and unmount: both remove everything
-check "stop" "$ctl" stop "$work/mnt" > /dev/null
+quietly() { "$@" > /dev/null; }
+check "stop" quietly "$ctl" stop "$work/mnt"
 # (a counter that exited may linger briefly as a zombie of init's)
 gone() {
 	for _ in $(seq 100); do
