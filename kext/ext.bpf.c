@@ -55,15 +55,17 @@ static __always_inline void count_hit(const __u32 opcode)
 /*
  * Copy the name in in-arg i into a zeroed key field (name, *len): the name
  * arrives with its NUL, the key holds the bytes before it. False if it
- * does not fit.
+ * does not fit. The kfunc copies at most the buffer's size and says how
+ * much it copied, so a longer name arrives cut, without its NUL: that one
+ * goes to the daemon (ENAMETOOLONG), never to the entry of its first 255
+ * bytes.
  */
 static __always_inline bool name_arg(struct bpfuse_req *req, __u32 i, char *name, __u32 *len)
 {
 	int n = bpfuse_in_arg(req, i, name, BPFUSE_NAME_MAX + 1);
 
-	if (n < 2 || n > BPFUSE_NAME_MAX + 1)
+	if (n < 2 || n > BPFUSE_NAME_MAX + 1 || name[n - 1])
 		return false;
-	name[n - 1] = 0;
 	*len = n - 1;
 	return true;
 }

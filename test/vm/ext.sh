@@ -5,14 +5,15 @@
 # LOOKUP (positive and negative), GETATTR and GETXATTR are answered by the
 # extension: the upcalls the statistics programs count (on fuse_request_end,
 # which a request answered in the kernel never reaches) stay at 0. Changes
-# made through the mount show at once, and the lookup references the
-# extension handed out balance at FORGET. Speaks TAP.
+# made through the mount show at once, a name too long is never taken for
+# a shorter one, and the lookup references the extension handed out
+# balance at FORGET. Speaks TAP.
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 
 exists() { [ -e "$work/mnt/$1" ]; }
 
-echo "1..18"
+echo "1..20"
 bf_setup ext
 mkdir "$work/back/d"
 echo data > "$work/back/d/f"
@@ -73,6 +74,24 @@ mkdir "$work/mnt/d/sub" && stat "$work/mnt/d/sub" > /dev/null && rmdir "$work/mn
 check "an rmdir'ed name is gone" bash -c "! [ -e '$work/mnt/d/sub' ]"
 truncate -s 3 "$work/mnt/d/f"
 check "truncate shows at once" [ "$(stat -c %s "$work/mnt/d/f")" = 3 ]
+
+# A name longer than NAME_MAX is no hit for the entry of its first 255
+# bytes (the kernel hands the extension at most what fits): ENAMETOOLONG
+# from the backend, for a lookup and for an unlink, as without ext mode.
+long255=$(printf 'x%.0s' $(seq 255))
+: > "$work/mnt/d/$long255"
+stat "$work/mnt/d/$long255" > /dev/null
+check "a 256-byte name: ENAMETOOLONG, not the 255-byte name's entry" $py -c '
+import errno, os, sys
+for call in (os.stat, os.unlink):
+    try:
+        call(sys.argv[1] + "x")
+        sys.exit(call.__name__ + ": no error")
+    except OSError as e:
+        if e.errno != errno.ENAMETOOLONG:
+            sys.exit(call.__name__ + ": " + os.strerror(e.errno))
+' "$work/mnt/d/$long255"
+check "the 255-byte name is still there" [ -e "$work/mnt/d/$long255" ]
 
 # Every lookup the extension answered is in the FORGETs: the daemon's count
 # must neither underflow nor keep a node once the kernel dropped them all.
