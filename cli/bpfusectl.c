@@ -902,13 +902,13 @@ static int dump_name(const struct bpfuse_lookup_key *k, const struct bpfuse_look
 	return 0;
 }
 
-static int dump_attr(__u64 node, const struct bpfuse_attr_val *av, void *ctx)
+static int dump_attr(const __u64 *node, const struct bpfuse_attr_val *av, void *ctx)
 {
 	struct dump *d = ctx;
 	char path[PATH_MAX];
 
-	node_path(d->names, d->n, node, path, sizeof(path), 0);
-	printf("%s (%llu) -> %s %u %u %u %llu %s.%09u, %s\n", path, (unsigned long long)node,
+	node_path(d->names, d->n, *node, path, sizeof(path), 0);
+	printf("%s (%llu) -> %s %u %u %u %llu %s.%09u, %s\n", path, (unsigned long long)*node,
 	       mode_string(av->attr.mode), av->attr.nlink, av->attr.uid, av->attr.gid,
 	       (unsigned long long)av->attr.size, clock_of(av->attr.mtime, true),
 	       av->attr.mtimensec, expiry_of(av->expires_ns));

@@ -66,18 +66,13 @@ static int counter_load(struct bpfuse *b, const char *mountpoint)
 	return bpfuse_pin(b, false);
 }
 
-/* Until the mount is gone or a signal asks to stop. */
-static void counter_wait(const char *id)
+/* Until the mount is gone or one of the (blocked) signals in set asks to stop. */
+static void counter_wait(const char *id, const sigset_t *set)
 {
 	struct pollfd pfd[2];
-	sigset_t set;
 	int mi;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	pfd[1].fd = signalfd(-1, &set, SFD_CLOEXEC);
+	pfd[1].fd = signalfd(-1, set, SFD_CLOEXEC);
 	pfd[1].events = POLLIN;
 	/* the mount table signals every change as POLLPRI on this file */
 	mi = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
@@ -127,7 +122,7 @@ static void counter_main(const char *mountpoint, int report)
 	}
 	close(report);
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)b->mnt_id);
-	counter_wait(id);
+	counter_wait(id, &set);
 	/* a bpfuse daemon that came after us took the directory: it is its own */
 	b->owner = bpfuse_pinned_counter(b->pin_dir) == getpid();
 	bpfuse_mount_close(b);

@@ -196,22 +196,14 @@ int bpfuse_view_walk_names(const struct bpfuse *b,
 }
 
 int bpfuse_view_walk_attrs(const struct bpfuse *b,
-			   int (*cb)(__u64, const struct bpfuse_attr_val *, void *), void *ctx)
+			   int (*cb)(const __u64 *, const struct bpfuse_attr_val *, void *),
+			   void *ctx)
 {
 	struct bpfuse_attr_val val;
-	__u64 key, next, *prev = NULL;
-	int fd = b->fds[BPFUSE_CACHE_ATTR], ret;
+	__u64 key, next;
 
-	while (fd >= 0 && bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &val))
-			continue;
-		ret = cb(key, &val, ctx);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return bpfuse_walk(b->fds[BPFUSE_CACHE_ATTR], sizeof(key), &key, &next, &val,
+			   (int (*)(const void *, const void *, void *))cb, ctx);
 }
 
 int bpfuse_view_walk_xattrs(const struct bpfuse *b,

@@ -41,7 +41,8 @@ int bpfuse_view_walk_names(const struct bpfuse *b,
 				     void *),
 			   void *ctx);
 int bpfuse_view_walk_attrs(const struct bpfuse *b,
-			   int (*cb)(__u64, const struct bpfuse_attr_val *, void *), void *ctx);
+			   int (*cb)(const __u64 *, const struct bpfuse_attr_val *, void *),
+			   void *ctx);
 int bpfuse_view_walk_xattrs(const struct bpfuse *b,
 			    int (*cb)(const struct bpfuse_xattr_key *, const struct bpfuse_xattr_val *,
 				      void *),
