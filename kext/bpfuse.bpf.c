@@ -31,7 +31,11 @@ struct inflight {
 	__u32 pad;
 };
 
-/* Requests sent to the daemon and not yet answered, by unique id. */
+/*
+ * Requests sent to the daemon and not yet answered: by the request's
+ * address with the tracepoints (6.12 numbers a request only after its send
+ * tracepoint has fired), by unique id with the kprobes.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, BPFUSE_INFLIGHT_ENTRIES);
@@ -48,14 +52,14 @@ SEC("raw_tp/fuse_request_send")
 int BPF_PROG(fuse_request_send, struct fuse_req *req)
 {
 	struct inflight f = {};
-	__u64 unique;
+	__u64 key;
 
 	if (!ours(req))
 		return 0;
-	unique = BPF_CORE_READ(req, in.h.unique);
+	key = (__u64)req;
 	f.opcode = BPF_CORE_READ(req, in.h.opcode);
 	f.start_ns = bpf_ktime_get_ns();
-	bpf_map_update_elem(&inflight, &unique, &f, BPF_ANY);
+	bpf_map_update_elem(&inflight, &key, &f, BPF_ANY);
 	return 0;
 }
 
@@ -106,17 +110,16 @@ SEC("raw_tp/fuse_request_end")
 int BPF_PROG(fuse_request_end, struct fuse_req *req)
 {
 	struct inflight *f;
-	__u64 unique;
+	__u64 key = (__u64)req;
 
 	if (!ours(req))
 		return 0;
-	unique = BPF_CORE_READ(req, in.h.unique);
-	f = bpf_map_lookup_elem(&inflight, &unique);
+	f = bpf_map_lookup_elem(&inflight, &key);
 	if (!f)
 		return 0; /* sent before we were attached */
 	count_upcall(f->opcode, true, bpf_ktime_get_ns() - f->start_ns,
 		     BPF_CORE_READ(req, out.h.error));
-	bpf_map_delete_elem(&inflight, &unique);
+	bpf_map_delete_elem(&inflight, &key);
 	return 0;
 }
 

@@ -5,7 +5,9 @@
 # private prefix where the system's libfuse is older).
 #   scripts/deps.sh          build and run
 #   scripts/deps.sh test     also what the tests and the benchmarks need
-#                            (kernel builds, qemu for the 6.1 guest, fio,
+#                            (the 6.1 source the kernel-build benchmark and
+#                            test build, the 6.12 source and qemu for the
+#                            guest, fio,
 #                            sshfs, an sshd to run, gnuplot)
 #   scripts/deps.sh vm       the same (test/vm/run.sh)
 #   scripts/deps.sh bench    the same (bench/run.sh)
@@ -17,7 +19,7 @@ pkgs="build-essential autoconf automake libtool pkg-config libfuse3-dev fuse3
 case ${1:-} in
 '') ;;
 test | vm | bench)
-	pkgs="$pkgs linux-source-6.1 flex bison bc libelf-dev libssl-dev xz-utils
+	pkgs="$pkgs linux-source-6.1 linux-source-6.12 flex bison bc libelf-dev libssl-dev xz-utils
 		dwarves python3 python3-jsonschema qemu-system-x86"
 	# the test suite runs a smoke run of every benchmark
 	pkgs="$pkgs fio sshfs openssh-server openssh-client gnuplot-nox jq procps"

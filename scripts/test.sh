@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Every test: installs what is missing, builds, runs `make check` (unit,
 # mount, command-line and kernel-build suites) on this kernel, then the
-# ext-mode tests and the integration suites in the Linux 6.1 guest
+# ext-mode tests and the integration suites in the Linux 6.12 guest
 # (test/vm/run.sh: builds the patched kernel once, boots it under qemu),
 # and ends with one line, "N passed, N failed", over both.
 #   BPFUSE_TEST_VM=0 scripts/test.sh    skips the guest (a developer's
@@ -60,7 +60,7 @@ if [ "${BPFUSE_TEST_VM:-1}" != 0 ]; then
 	if [ "$vm_rc" -ne 0 ] && [ "$vm_failed" -eq 0 ]; then
 		vm_failed=1	# no summary: a panic, a hang or a failed kernel build
 	fi
-	echo "guest (Linux 6.1 + kernel/*.patch, ext mode): $vm_passed passed, $vm_failed failed"
+	echo "guest (Linux 6.12 + kernel/*.patch, ext mode): $vm_passed passed, $vm_failed failed"
 	passed=$((passed + vm_passed))
 	failed=$((failed + vm_failed))
 	[ "$vm_rc" -eq 0 ] || rc=1

@@ -1,19 +1,19 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Builds the guest kernel: Debian's linux-source-6.1, our patches (kernel/,
+# Builds the guest kernel: Debian's linux-source-6.12, our patches (kernel/,
 # if any) and test/vm/kconfig.fragment over tinyconfig. The result is cached
 # by a hash of the source package version, the patches and the fragment,
 # so a second run does not rebuild. Prints the bzImage path.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-src=/usr/src/linux-source-6.1.tar.xz
+src=/usr/src/linux-source-6.12.tar.xz
 cache=${BPFUSE_VM_CACHE:-/var/cache/bpfuse/vm}
 
 if [ ! -r "$src" ]; then
 	echo "build-kernel: $src is missing: run scripts/deps.sh vm" >&2
 	exit 1
 fi
-version=$(dpkg-query -W -f '${Version}' linux-source-6.1)
+version=$(dpkg-query -W -f '${Version}' linux-source-6.12)
 patches=$(ls "$top"/kernel/*.patch 2>/dev/null || true)
 key=$({ echo "$version"; cat "$top/test/vm/kconfig.fragment"; [ -z "$patches" ] || cat $patches; } |
 	sha256sum | cut -c1-16)

@@ -24,7 +24,12 @@ log=$(mktemp /tmp/bpfuse-vm.XXXXXX.log)
 trap 'rm -f "$log"' EXIT
 [ -n "${BPFUSE_VM_KEEP_LOG:-}" ] && trap - EXIT && echo "vm: console log in $log"
 
-timeout --foreground "$timeout" qemu-system-x86_64 -m 2048 -smp 2 -nographic -no-reboot \
+# thread=single: one host thread runs both vCPUs in turn. With a thread
+# each, a vCPU could run code another had just patched (enabling a
+# tracepoint) from a stale translation and die on an int3 that is no
+# longer there (seen as an Oops in fuse_send_one on 6.12).
+timeout --foreground "$timeout" qemu-system-x86_64 -accel tcg,thread=single -m 2048 -smp 2 \
+	-nographic -no-reboot \
 	-kernel "$kernel" \
 	-fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=remap \
 	-device virtio-9p-pci,fsdev=root,mount_tag=root \
