@@ -74,7 +74,7 @@ struct ctl {
 	const char *mountpoint;
 	uint64_t mnt_id;
 	struct bpfuse *b;
-	const struct bpfuse_stats *stats; /* live */
+	const struct bpfuse_stats *stats; /* as at opening: for mode and pid */
 	struct bpfuse_config cfg;
 };
 
@@ -652,7 +652,7 @@ static int cmd_stats(int argc, char **argv)
 	base = calloc(1, sizeof(*base));
 	if (!cur || !shown || !prev || !base)
 		die("out of memory");
-	memcpy(cur, c.stats, sizeof(*cur));
+	memcpy(cur, bpfuse_view_stats(c.b), sizeof(*cur));
 	p.until = now_s();
 
 	if (!interval) {
@@ -674,7 +674,7 @@ static int cmd_stats(int argc, char **argv)
 		memcpy(prev, cur, sizeof(*prev));
 		p.since = p.until;
 		sleep(interval);
-		memcpy(cur, c.stats, sizeof(*cur));
+		memcpy(cur, bpfuse_view_stats(c.b), sizeof(*cur));
 		p.until = now_s();
 		stats_delta(shown, cur, prev);
 		if (json || verbose) {

@@ -47,7 +47,8 @@ struct bf_opts {
 	int ext; /* attach the kernel extension where the kernel has the hook */
 	double map_timeout; /* seconds a map entry may be served; < 0 until set */
 	double map_negative_timeout; /* the same for negative entries */
-	int passthrough; /* kernel passthrough for file data (needs real opens) */
+	int passthrough; /* kernel passthrough for file data (needs real opens);
+			    -1: in ext mode, where the kernel has it */
 	unsigned int io_fds; /* nodes that may keep backing fds open for I/O */
 	unsigned int map_entries; /* capacity of the lookup and attr maps; 0: by memory */
 	bool noatime, nodiratime; /* the mount's own (libfuse passes them to the kernel) */
@@ -113,6 +114,12 @@ struct bf_table {
 	uint64_t underflows; /* FORGETs that asked for more than was held */
 	struct bf_inode *root;
 	struct bpfuse *ext; /* ext mode: the kernel answers lookups too */
+	/*
+	 * Ext mode: the session's /dev/fuse fd, to close backing ids with. A
+	 * node's stays registered until its FORGET, since the extension opens
+	 * it without the daemon (bpfuse_backing_put()).
+	 */
+	int dev_fd;
 	GQueue io_lru; /* nodes with cached I/O fds, most recent first; protected by lock */
 	unsigned int io_max; /* at most this many nodes keep I/O fds */
 	bool noatime, nodiratime; /* reads by the daemon leave atime alone (O_NOATIME) */

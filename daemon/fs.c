@@ -101,7 +101,8 @@ static int bf_file_get(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int fd;
 
 	*held = NULL;
-	if (!fs->open_by_node)
+	/* an open the extension answered has no fd of the daemon's */
+	if (!fs->open_by_node && fi->fh != BPFUSE_FH_KERNEL)
 		return fi->fh;
 	fd = bf_table_io_get(&fs->table, ino, write, held);
 	if (fd < 0) {
@@ -670,6 +671,9 @@ static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct f
 		id = fuse_passthrough_open(req, fd);
 		if (id > 0) {
 			in->backing_id = id;
+			/* ext mode: the extension opens it from now on */
+			bpfuse_backing_put(t->ext, ino, id,
+					   in->atime_moves ? BPFUSE_BACKING_ATIME : 0);
 		} else if (fs->passthrough) {
 			fs->passthrough = false;
 			fuse_log(FUSE_LOG_WARNING,
@@ -693,6 +697,13 @@ static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct f
 	pthread_mutex_unlock(&t->lock);
 	if (write && fi->backing_id)
 		bf_changed(fs, WRITE, .node = ino);
+	/*
+	 * Its reads go past the daemon, and its RELEASE comes in the
+	 * background, maybe after the next stat: where a read would move the
+	 * atime, the attributes go now.
+	 */
+	if (fi->backing_id)
+		bf_on_access(fs, ino);
 }
 
 /*
@@ -714,15 +725,18 @@ static void bf_passthrough_release(struct bf_fs *fs, fuse_req_t req, fuse_ino_t 
 	if (in && in->nopen) {
 		in->nopen--;
 		in->nwrite -= write && in->nwrite;
-		if (!in->nopen && req) {
+		/* ext mode: kept until FORGET, for the extension's opens */
+		if (!in->nopen && req && !t->ext) {
 			fuse_passthrough_close(req, in->backing_id);
 			in->backing_id = 0;
 		}
 	}
 	pthread_mutex_unlock(&t->lock);
-	/* what was written through the kernel may be cached from before */
+	/* what was written, or the atime reads moved, through the kernel */
 	if (write)
 		bf_changed(fs, WRITE, .node = ino);
+	else
+		bf_on_access(fs, ino);
 }
 #else
 static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct fuse_file_info *fi)
@@ -995,14 +1009,21 @@ static void bf_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOSYS);
 		return;
 	}
+	if (fi->fh == BPFUSE_FH_KERNEL) {
+		fuse_reply_err(req, 0); /* the extension's open: its backing file flushes */
+		return;
+	}
 	fd = dup(fi->fh);
 	fuse_reply_err(req, fd == -1 ? errno : (close(fd) == -1 ? errno : 0));
 }
 
 static void bf_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	bf_passthrough_release(bf_fs(req), req, ino, fi);
-	close(fi->fh);
+	/* the extension answered the open, and is gone since: nothing to close */
+	if (fi->fh != BPFUSE_FH_KERNEL) {
+		bf_passthrough_release(bf_fs(req), req, ino, fi);
+		close(fi->fh);
+	}
 	fuse_reply_err(req, 0);
 }
 
@@ -1551,11 +1572,18 @@ static void bf_init(void *userdata, struct fuse_conn_info *conn)
 	bool caching = fs->opts.cache != BF_CACHE_NEVER;
 
 #ifdef HAVE_FUSE_PASSTHROUGH
-	fs->passthrough = fs->opts.passthrough && (conn->capable & FUSE_CAP_PASSTHROUGH);
+	/*
+	 * ext mode: the extension answers opens with the backing files. Not
+	 * with noatime: passthrough reads follow the backing mount's rule.
+	 */
+	bool ext = fs->opts.passthrough < 0 && fs->table.ext && caching && !fs->opts.writeback &&
+		   !fs->table.noatime;
+
+	fs->passthrough = (fs->opts.passthrough > 0 || ext) && (conn->capable & FUSE_CAP_PASSTHROUGH);
 	if (fs->passthrough)
 		want |= FUSE_CAP_PASSTHROUGH;
 #endif
-	if (fs->opts.passthrough && !fs->passthrough)
+	if (fs->opts.passthrough > 0 && !fs->passthrough)
 		fuse_log(FUSE_LOG_WARNING, "bpfused: %s: serving file data from the daemon\n",
 #ifdef HAVE_FUSE_PASSTHROUGH
 			 "this kernel has no FUSE passthrough"

@@ -17,9 +17,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "bpfused.h"
+
+/* Linux 6.9 <linux/fuse.h>: give up a backing file registered for passthrough */
+#ifndef FUSE_DEV_IOC_BACKING_CLOSE
+#define FUSE_DEV_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
+#endif
 
 struct bf_key {
 	dev_t dev;
@@ -266,7 +272,7 @@ struct bf_inode *bf_table_ref(struct bf_table *t, struct bf_inode *proto)
 	in->nlookup = 1;
 	in->pinned = false;
 	in->hashed = true;
-	in->kref = bpfuse_node_create(t->ext);
+	in->kref = bpfuse_node_create(t->ext, in->nodeid);
 	bf_inode_init_io(in);
 	in->atime_moves = proto->atime_moves;
 	g_hash_table_insert(t->by_id, &in->nodeid, in);
@@ -332,6 +338,10 @@ bool bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n)
 	if (in->nlookup || in->pinned)
 		goto out;
 	bf_io_drop(t, in);
+	if (in->backing_id && t->ext) {
+		bpfuse_backing_del(t->ext, nodeid);
+		ioctl(t->dev_fd, FUSE_DEV_IOC_BACKING_CLOSE, &in->backing_id);
+	}
 	if (in->hashed)
 		g_hash_table_remove(t->by_key, in);
 	g_hash_table_remove(t->by_id, &in->nodeid);
@@ -481,6 +491,9 @@ void bf_table_set_atime_moves(struct bf_table *t, uint64_t nodeid, bool moves)
 	in = g_hash_table_lookup(t->by_id, &nodeid);
 	if (in)
 		in->atime_moves = moves;
+	/* ext mode: the extension's opens drop the attributes once more */
+	if (in && moves && in->backing_id && t->ext)
+		bpfuse_backing_put(t->ext, nodeid, in->backing_id, BPFUSE_BACKING_ATIME);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -496,6 +509,9 @@ bool bf_table_take_atime_moves(struct bf_table *t, uint64_t nodeid)
 		moved = in->atime_moves;
 		in->atime_moves = false;
 	}
+	/* ext mode: nor will the extension's next release drop them again */
+	if (moved && in->backing_id && t->ext)
+		bpfuse_backing_put(t->ext, nodeid, in->backing_id, 0);
 	pthread_mutex_unlock(&t->lock);
 	return moved;
 }

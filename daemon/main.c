@@ -195,6 +195,7 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 			 strerror(-err));
 	else {
 		/* single-threaded still: the table's readers start after this */
+		fs->table.dev_fd = fuse_session_fd(se);
 		fs->table.ext = fs->cache;
 		fuse_log(FUSE_LOG_INFO, "bpfused: ext mode: the kernel answers cache hits\n");
 	}

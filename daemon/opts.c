@@ -218,6 +218,7 @@ int bf_opts_parse(struct fuse_args *args, struct bf_opts *opts)
 	opts->negative_timeout = -1;
 	opts->allow_other = -1;
 	opts->maps = -1;
+	opts->passthrough = -1;
 	opts->watch = 1;
 	opts->ext = 1;
 	opts->map_timeout = -1;
@@ -246,7 +247,7 @@ int bf_opts_finish(struct bf_opts *opts, bool is_root)
 		fprintf(stderr, "bpfused: invalid cache '%s': expected never, auto or always\n", c);
 		return -EINVAL;
 	}
-	if (opts->passthrough && opts->writeback) {
+	if (opts->passthrough > 0 && opts->writeback) {
 		fprintf(stderr, "bpfused: passthrough and writeback exclude each other: "
 				"the kernel's writeback cache would hide the backing file\n");
 		return -EINVAL;
@@ -345,8 +346,10 @@ void bf_opts_help(void)
 	       "                           (default: auto)\n"
 	       "    -o passthrough         file data read and written by the kernel\n"
 	       "                           straight from the backing file (Linux 6.9 on;\n"
-	       "                           costs an OPEN and a RELEASE per open; default:\n"
-	       "                           off)\n"
+	       "                           costs an OPEN and a RELEASE per open, except\n"
+	       "                           in ext mode, whose extension answers read-only\n"
+	       "                           opens; default: on in ext mode without\n"
+	       "                           noatime, else off)\n"
 	       "    -o io_fds=N            with zero-message opens, at most N files keep\n"
 	       "                           backing fds open for I/O (default: 4096, or\n"
 	       "                           what RLIMIT_NOFILE allows)\n"

@@ -2,9 +2,11 @@
 /*
  * The ext-mode extension: a struct bpfuse_ops (kernel/0001-*.patch) that
  * answers LOOKUP (positive and negative), GETATTR and GETXATTR from the maps
- * the daemon fills, and drops the entries a change makes stale before the
- * change leaves for the daemon, by the rules of bpfuse_rules.h. The maps are the daemon's (libbpfuse
- * reuses their fds here). A lookup it answers takes a reference the daemon
+ * the daemon fills, read-only OPENs of nodes with a backing file (kernel
+ * passthrough) and their FLUSH and RELEASE, and drops the entries a change
+ * makes stale before the change leaves for the daemon, by the rules of
+ * bpfuse_rules.h. The maps are the daemon's (libbpfuse reuses their fds
+ * here). A lookup it answers takes a reference the daemon
  * collects at FORGET: see "lookup counts in ext mode" in
  * docs/ARCHITECTURE.md.
  */
@@ -35,7 +37,10 @@ struct {
 
 #define ENOENT 2
 #define ERANGE 34
+#define O_ACCMODE 3
 #define O_TRUNC 01000
+#define FOPEN_NOFLUSH (1 << 5)
+#define FOPEN_PASSTHROUGH (1 << 7)
 
 static __always_inline bool expired(__u64 expires_ns)
 {
@@ -46,19 +51,17 @@ static __always_inline bool expired(__u64 expires_ns)
 static __always_inline void count_hit(const __u32 opcode)
 {
 	__u32 zero = 0;
-	struct bpfuse_stats *st = bpf_map_lookup_elem(&stats, &zero);
+	struct bpfuse_khits *h = bpf_map_lookup_elem(&khits, &zero);
 
-	if (st)
-		__sync_fetch_and_add(&st->ops[opcode].kernel_hits, 1);
+	if (h)
+		__sync_fetch_and_add(&h->ops[opcode], 1);
 }
 
 /*
  * Copy the name in in-arg i into a zeroed key field (name, *len): the name
  * arrives with its NUL, the key holds the bytes before it. False if it
- * does not fit. The kfunc copies at most the buffer's size and says how
- * much it copied, so a longer name arrives cut, without its NUL: that one
- * goes to the daemon (ENAMETOOLONG), never to the entry of its first 255
- * bytes.
+ * does not fit (the kfunc refuses it with -E2BIG): a longer name goes to
+ * the daemon (ENAMETOOLONG), never to the entry of its first 255 bytes.
  */
 static __always_inline bool name_arg(struct bpfuse_req *req, __u32 i, char *name, __u32 *len)
 {
@@ -123,7 +126,7 @@ static __always_inline int answer_lookup(struct bpfuse_req *req, __u64 parent, s
 	struct bpfuse_config *cfg;
 	struct bpfuse_attr_val *a;
 	__u32 zero = 0, kref, gen;
-	__u64 node;
+	__u64 node, *owner;
 
 	cfg = bpf_map_lookup_elem(&mount_cfg, &zero);
 	if (!cfg || !lookup_key(req, 0, parent, &s->lkey))
@@ -156,9 +159,11 @@ static __always_inline int answer_lookup(struct bpfuse_req *req, __u64 parent, s
 		return BPFUSE_CONTINUE;
 	/*
 	 * The reference last: a lookup that goes to the daemon after all
-	 * leaves the reply it overwrites, and no reference taken.
+	 * leaves the reply it overwrites, and no reference taken. The slot
+	 * must be the answered node's: the LRU may have reused v under us.
 	 */
-	if (kref >= BPFUSE_KREF_ENTRIES || !kref_get(kref, gen))
+	owner = kref < BPFUSE_KREF_ENTRIES ? bpf_map_lookup_elem(&kowner, &kref) : NULL;
+	if (!owner || *(volatile __u64 *)owner != node || !kref_get(kref, gen))
 		return BPFUSE_CONTINUE;
 	return BPFUSE_ANSWERED;
 }
@@ -210,6 +215,61 @@ static __always_inline int answer_getxattr(struct bpfuse_req *req, __u64 node, s
 	return bpfuse_out_arg(req, 0, v->value, size) ? BPFUSE_CONTINUE : BPFUSE_ANSWERED;
 }
 
+/*
+ * A read-only open that truncates nothing, of a node whose backing file
+ * the daemon registered: answered with that file (kernel passthrough), so
+ * that reads and mmap go to it without the daemon. Opens for writing go to
+ * the daemon, which keeps a writer's node out of the attribute cache.
+ */
+/*
+ * Reads of an open answered here go to the backing file, past the daemon:
+ * where the next read moves the node's atime (the daemon says so in the
+ * backing entry), its cached attributes go, once, at the release, as the
+ * daemon drops them after a read it serves.
+ */
+static __always_inline void access_node(__u64 node, struct bpfuse_backing_val *b,
+					struct scratch *s)
+{
+	struct bpfuse_change_keys c = { .node = node };
+
+	if (!(b->flags & BPFUSE_BACKING_ATIME))
+		return;
+	__sync_fetch_and_and(&b->flags, ~BPFUSE_BACKING_ATIME);
+	rules_apply(BPFUSE_CAUSE_ACCESS, &c, true, &s->xkey2);
+}
+
+static __always_inline int answer_open(struct bpfuse_req *req, __u64 node)
+{
+	struct fuse_open_out out = { .fh = BPFUSE_FH_KERNEL,
+				     .open_flags = FOPEN_PASSTHROUGH | FOPEN_NOFLUSH };
+	struct bpfuse_backing_val *b;
+	struct fuse_open_in in;
+
+	if (bpfuse_in_arg(req, 0, &in, sizeof(in)) != sizeof(in) ||
+	    (in.flags & (O_ACCMODE | O_TRUNC)))
+		return BPFUSE_CONTINUE;
+	b = bpf_map_lookup_elem(&backing, &node);
+	if (!b)
+		return BPFUSE_CONTINUE;
+	out.backing_id = b->backing_id;
+	return bpfuse_out_arg(req, 0, &out, sizeof(out)) ? BPFUSE_CONTINUE : BPFUSE_ANSWERED;
+}
+
+/* FLUSH and RELEASE of an open answered here: nothing of the daemon's to close. */
+static __always_inline int answer_close(struct bpfuse_req *req, __u32 opcode, __u64 node,
+					struct scratch *s)
+{
+	struct bpfuse_backing_val *b;
+	__u64 in[3];	/* fuse_release_in or fuse_flush_in: fh first */
+
+	if (bpfuse_in_arg(req, 0, in, sizeof(in)) != sizeof(in) || in[0] != BPFUSE_FH_KERNEL)
+		return BPFUSE_CONTINUE;
+	b = opcode == FUSE_RELEASE ? bpf_map_lookup_elem(&backing, &node) : NULL;
+	if (b)
+		access_node(node, b, s);
+	return BPFUSE_ANSWERED;
+}
+
 /* ---- invalidation, before a change leaves for the daemon ------------------ */
 
 /*
@@ -223,8 +283,10 @@ static __always_inline void invalidate(struct bpfuse_req *req, __u32 opcode, __u
 {
 	struct bpfuse_change_keys c = { .node = node };
 	struct fuse_copy_file_range_in copy;
+	struct fuse_rename2_in rename_in;
+	struct fuse_open_in open_in;
 	struct bpfuse_config *cfg;
-	__u32 cause, flags = 0, zero = 0;
+	__u32 cause, zero = 0;
 	__u64 other = 0;
 	bool atime;
 
@@ -235,8 +297,8 @@ static __always_inline void invalidate(struct bpfuse_req *req, __u32 opcode, __u
 		cause = BPFUSE_CAUSE_SETATTR;
 		break;
 	case FUSE_OPEN:
-		if (bpfuse_in_arg(req, 0, &flags, sizeof(flags)) != sizeof(flags) ||
-		    !(flags & O_TRUNC))
+		if (bpfuse_in_arg(req, 0, &open_in, sizeof(open_in)) != sizeof(open_in) ||
+		    !(open_in.flags & O_TRUNC))
 			return;
 		cause = BPFUSE_CAUSE_SETATTR;
 		break;
@@ -293,8 +355,8 @@ static __always_inline void invalidate(struct bpfuse_req *req, __u32 opcode, __u
 	case FUSE_RENAME:
 	case FUSE_RENAME2:
 		/* both start with the new parent; the names name the moved and the replaced */
-		if (bpfuse_in_arg(req, 0, &other, sizeof(other)) != sizeof(other))
-			other = node;
+		other = bpfuse_in_arg(req, 0, &rename_in, sizeof(rename_in)) >= (int)sizeof(other) ?
+				rename_in.newdir : node;
 		c.node = 0;
 		c.parent = node;
 		c.newparent = other;
@@ -335,6 +397,23 @@ int BPF_PROG(ext_request, struct bpfuse_req *req)
 		verdict = answer_getxattr(req, node, s);
 		if (verdict == BPFUSE_ANSWERED)
 			count_hit(FUSE_GETXATTR);
+		break;
+	case FUSE_OPEN:
+		verdict = answer_open(req, node);
+		if (verdict == BPFUSE_ANSWERED)
+			count_hit(FUSE_OPEN);
+		else
+			invalidate(req, opcode, node, s);
+		break;
+	case FUSE_FLUSH:
+		verdict = answer_close(req, FUSE_FLUSH, node, s);
+		if (verdict == BPFUSE_ANSWERED)
+			count_hit(FUSE_FLUSH);
+		break;
+	case FUSE_RELEASE:
+		verdict = answer_close(req, FUSE_RELEASE, node, s);
+		if (verdict == BPFUSE_ANSWERED)
+			count_hit(FUSE_RELEASE);
 		break;
 	default:
 		invalidate(req, opcode, node, s);

@@ -46,6 +46,22 @@ struct {
 	__type(value, struct bpfuse_stats);
 } stats SEC(".maps");
 
+/* Ext mode: the extension's answers, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpfuse_khits);
+} khits SEC(".maps");
+
+/* Ext mode with passthrough: node -> its backing file's id (the daemon's). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BPFUSE_KREF_ENTRIES);
+	__type(key, __u64);
+	__type(value, struct bpfuse_backing_val);
+} backing SEC(".maps");
+
 /* Ext mode: kernel-taken lookup references, mapped into the daemon. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -54,5 +70,19 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } krefs SEC(".maps");
+
+/*
+ * Ext mode: the node id each "krefs" slot belongs to now (0: free),
+ * mapped into the daemon; checked before a reference is taken, so that a
+ * lookup value read while its LRU element was being reused never charges
+ * another node's slot.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, BPFUSE_KREF_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u64);
+} kowner SEC(".maps");
 
 #endif

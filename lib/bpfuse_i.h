@@ -37,9 +37,12 @@ struct bpfuse {
 	enum bpfuse_mode mode;
 	enum bpfuse_probe probe;	/* how upcalls are counted */
 	struct bpf_link *links[3];	/* the counting programs, attached */
-	struct ext_bpf *ext;		/* the extension, registered; NULL in stock mode */
+	bool hook;			/* the kernel has the FUSE BPF hook */
+	struct ext_bpf *ext;		/* the extension, attached; NULL in stock mode */
 	struct bpf_link *ext_link;
-	int ext_err;			/* why the extension did not load, where the hook exists */
+	int backing_fd;			/* ext mode: the "backing" map */
+	int khits_fd;			/* a view's "khits" map, or -1 */
+	struct bpfuse_stats *snap;	/* a view's last bpfuse_view_stats() */
 	int upcall_err;
 	char pin_dir[64];
 	struct bpfuse_config cfg;	/* as written to mount_cfg, or read from it */
@@ -50,6 +53,7 @@ struct bpfuse {
 	 * so that a slot is reused as late as possible.
 	 */
 	uint64_t *krefs;
+	uint64_t *kowner;		/* the node id of each slot's owner, 0 if free */
 	size_t krefs_len;
 	pthread_mutex_t kref_lock;
 	uint32_t *kref_free;		/* ring of free slots; protected by kref_lock */
@@ -70,7 +74,7 @@ bool bpfuse_alive(pid_t pid);
 pid_t bpfuse_pinned_counter(const char *dir);
 
 /* node.c */
-int bpfuse_kref_init(struct bpfuse *b, int fd);
+int bpfuse_kref_init(struct bpfuse *b, int fd, int owner_fd);
 uint32_t bpfuse_kref_gen(struct bpfuse *b, uint32_t slot);
 
 /* cache.c */

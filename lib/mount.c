@@ -31,6 +31,9 @@
 /* kernel/0001-*.patch: attach a struct_ops map (its fd) to a connection */
 #define FUSE_DEV_IOC_BPFUSE_ATTACH _IOW(229, 100, uint32_t)
 
+/* BPF_F_LINK (Linux 6.4 <linux/bpf.h>): a struct_ops map whose value registers nothing */
+#define BPFUSE_MAP_F_LINK (1U << 13)
+
 /* The struct_ops type the FUSE BPF hook patch adds (kernel/, issue 4). */
 #define BPFUSE_HOOK_BTF_TYPE "bpfuse_ops"
 
@@ -67,6 +70,8 @@ struct bpfuse *bpfuse_alloc(void)
 	for (int i = 0; i < BPFUSE_CACHE_MAX; i++)
 		b->fds[i] = -1;
 	b->cfg_fd = -1;
+	b->khits_fd = -1;
+	b->backing_fd = -1;
 	return b;
 }
 
@@ -115,9 +120,10 @@ static void bpfuse_stop_counter(const char *dir)
 /* Pin the statistics, the configuration and, with_caches, the three caches. */
 int bpfuse_pin(struct bpfuse *b, bool with_caches)
 {
-	struct bpf_map *maps[] = { b->skel->maps.stats, b->skel->maps.mount_cfg,
-				   b->skel->maps.lookup, b->skel->maps.attr, b->skel->maps.xattr };
-	size_t i, n = with_caches ? sizeof(maps) / sizeof(maps[0]) : 2;
+	struct bpf_map *maps[] = { b->skel->maps.stats, b->skel->maps.khits,
+				   b->skel->maps.mount_cfg, b->skel->maps.lookup,
+				   b->skel->maps.attr, b->skel->maps.xattr };
+	size_t i, n = with_caches ? sizeof(maps) / sizeof(maps[0]) : 3;
 	char path[128];
 	int err;
 
@@ -160,17 +166,21 @@ static bool bpfuse_hook_present(void)
 }
 
 /*
- * Load the ext-mode extension on the maps of this mount and register it.
- * Only where the kernel has the hook.
+ * Load the ext-mode extension on the maps of this mount and attach it to
+ * the connection of fuse_dev_fd. Its struct_ops map is a link map: setting
+ * its value registers nothing; the connection holds it until it ends.
  */
-static int bpfuse_load_ext(struct bpfuse *b)
+static int bpfuse_load_ext(struct bpfuse *b, int fuse_dev_fd)
 {
 	struct ext_bpf *ext = ext_bpf__open();
+	uint32_t fd;
 	int err;
 
 	if (!ext)
 		return -errno;
-	err = bpf_map__reuse_fd(ext->maps.lookup, bpf_map__fd(b->skel->maps.lookup));
+	err = bpf_map__set_map_flags(ext->maps.bpfuse_ext, BPFUSE_MAP_F_LINK);
+	if (!err)
+		err = bpf_map__reuse_fd(ext->maps.lookup, bpf_map__fd(b->skel->maps.lookup));
 	if (!err)
 		err = bpf_map__reuse_fd(ext->maps.attr, bpf_map__fd(b->skel->maps.attr));
 	if (!err)
@@ -182,17 +192,33 @@ static int bpfuse_load_ext(struct bpfuse *b)
 	if (!err)
 		err = bpf_map__reuse_fd(ext->maps.krefs, bpf_map__fd(b->skel->maps.krefs));
 	if (!err)
+		err = bpf_map__reuse_fd(ext->maps.kowner, bpf_map__fd(b->skel->maps.kowner));
+	if (!err)
+		err = bpf_map__reuse_fd(ext->maps.backing, bpf_map__fd(b->skel->maps.backing));
+	if (!err)
+		err = bpf_map__reuse_fd(ext->maps.khits, bpf_map__fd(b->skel->maps.khits));
+	if (!err)
 		err = ext_bpf__load(ext);
 	if (!err)
-		err = bpfuse_kref_init(b, bpf_map__fd(b->skel->maps.krefs));
+		err = bpfuse_kref_init(b, bpf_map__fd(b->skel->maps.krefs),
+				       bpf_map__fd(b->skel->maps.kowner));
 	if (err)
 		goto out_destroy;
+	/* libbpf sets the map's value (the programs), then the connection takes it */
 	b->ext_link = bpf_map__attach_struct_ops(ext->maps.bpfuse_ext);
 	if (!b->ext_link) {
 		err = -errno;
 		goto out_destroy;
 	}
+	fd = bpf_map__fd(ext->maps.bpfuse_ext);
+	if (ioctl(fuse_dev_fd, FUSE_DEV_IOC_BPFUSE_ATTACH, &fd) == -1) {
+		err = -errno;
+		bpf_link__destroy(b->ext_link);
+		b->ext_link = NULL;
+		goto out_destroy;
+	}
 	b->ext = ext;
+	b->backing_fd = bpf_map__fd(b->skel->maps.backing);
 	return 0;
 
 out_destroy:
@@ -207,13 +233,13 @@ out_destroy:
  */
 int bpfuse_mount_attach(struct bpfuse *b, int fuse_dev_fd)
 {
-	uint32_t fd;
+	int err;
 
-	if (!b || !b->ext)
-		return b && b->ext_err ? b->ext_err : -EOPNOTSUPP;
-	fd = bpf_map__fd(b->ext->maps.bpfuse_ext);
-	if (ioctl(fuse_dev_fd, FUSE_DEV_IOC_BPFUSE_ATTACH, &fd) == -1)
-		return -errno;
+	if (!b || !b->hook || b->ext)
+		return b && b->ext ? -EBUSY : -EOPNOTSUPP;
+	err = bpfuse_load_ext(b, fuse_dev_fd);
+	if (err)
+		return err;
 	b->mode = BPFUSE_MODE_EXT;
 	b->stats->mode = BPFUSE_MODE_EXT;
 	return 0;
@@ -258,6 +284,8 @@ static int bpfuse_try_load(struct bpfuse *b, enum bpfuse_probe probe, const char
 	if (b->counter) {
 		/* the caches stay empty: as small as the kernel allows */
 		bpf_map__set_max_entries(skel->maps.krefs, 1);
+		bpf_map__set_max_entries(skel->maps.kowner, 1);
+		bpf_map__set_max_entries(skel->maps.backing, 1);
 	}
 	if (b->entries) {
 		/* xattrs: a quarter as many, as the built-in sizes have it */
@@ -405,8 +433,7 @@ int bpfuse_mount_open(const char *mountpoint, const struct bpfuse_opts *opts,
 		goto out_free;
 	/* ext mode starts when bpfuse_mount_attach() succeeds */
 	b->mode = BPFUSE_MODE_STOCK;
-	if (bpfuse_hook_present())
-		b->ext_err = bpfuse_load_ext(b);
+	b->hook = bpfuse_hook_present();
 	b->stats->mode = b->mode;
 	b->stats->upcall_err = b->upcall_err;
 	b->stats->upcall_probe = b->probe;
@@ -437,8 +464,11 @@ void bpfuse_mount_close(struct bpfuse *b)
 		bpfuse_unpin_dir(b->pin_dir);
 	if (b->stats)
 		munmap(b->stats, b->stats_len);
+	free(b->snap);
 	if (b->krefs)
 		munmap(b->krefs, b->krefs_len);
+	if (b->kowner)
+		munmap(b->kowner, b->krefs_len);
 	free(b->kref_free);
 	bpfuse_detach(b);
 	/* unregisters; a connection it is attached to keeps it until freed */
@@ -453,6 +483,8 @@ void bpfuse_mount_close(struct bpfuse *b)
 				close(b->fds[i]);
 		if (b->cfg_fd >= 0)
 			close(b->cfg_fd);
+		if (b->khits_fd >= 0)
+			close(b->khits_fd);
 	}
 	pthread_mutex_destroy(&b->kref_lock);
 	pthread_mutex_destroy(&b->lock);

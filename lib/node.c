@@ -8,30 +8,38 @@
  */
 #include "config.h"
 
+#include <bpf/bpf.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
 #include "bpfuse_i.h"
 
-int bpfuse_kref_init(struct bpfuse *b, int fd)
+int bpfuse_kref_init(struct bpfuse *b, int fd, int owner_fd)
 {
+	void *mem, *owner = MAP_FAILED;
 	uint32_t i;
-	void *mem;
 
 	b->krefs_len = BPFUSE_KREF_ENTRIES * sizeof(uint64_t);
 	mem = mmap(NULL, b->krefs_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (mem == MAP_FAILED)
+	if (mem != MAP_FAILED)
+		owner = mmap(NULL, b->krefs_len, PROT_READ | PROT_WRITE, MAP_SHARED, owner_fd, 0);
+	if (owner == MAP_FAILED) {
+		if (mem != MAP_FAILED)
+			munmap(mem, b->krefs_len);
 		return -errno;
+	}
 	b->kref_free = malloc(BPFUSE_KREF_ENTRIES * sizeof(uint32_t));
 	if (!b->kref_free) {
 		munmap(mem, b->krefs_len);
+		munmap(owner, b->krefs_len);
 		return -ENOMEM;
 	}
 	for (i = 0; i < BPFUSE_KREF_ENTRIES; i++)
 		b->kref_free[i] = i;
 	b->kref_count = BPFUSE_KREF_ENTRIES;
 	b->krefs = mem;
+	b->kowner = owner;
 	return 0;
 }
 
@@ -49,11 +57,11 @@ static void bpfuse_kref_resume(struct bpfuse *b, uint32_t slot)
 }
 
 /*
- * A handle for a node the daemon is about to hand to the kernel, so that
- * the extension may answer its lookups; BPFUSE_NODE_NONE outside ext mode
- * or when every slot is taken (its lookups then all go to the daemon).
+ * A handle for node nodeid, about to be handed to the kernel, so that the
+ * extension may answer its lookups; BPFUSE_NODE_NONE outside ext mode or
+ * when every slot is taken (its lookups then all go to the daemon).
  */
-uint32_t bpfuse_node_create(struct bpfuse *b)
+uint32_t bpfuse_node_create(struct bpfuse *b, uint64_t nodeid)
 {
 	uint32_t slot;
 
@@ -68,6 +76,8 @@ uint32_t bpfuse_node_create(struct bpfuse *b)
 	b->kref_head = (b->kref_head + 1) % BPFUSE_KREF_ENTRIES;
 	b->kref_count--;
 	pthread_mutex_unlock(&b->kref_lock);
+	/* the owner before ALIVE: the extension checks it once ALIVE is seen */
+	__atomic_store_n(&b->kowner[slot], nodeid, __ATOMIC_RELEASE);
 	/* a free slot holds its generation only (see bpfuse_kref_free()) */
 	bpfuse_kref_resume(b, slot);
 	return slot;
@@ -81,6 +91,7 @@ static void bpfuse_kref_free(struct bpfuse *b, uint32_t slot)
 {
 	uint64_t gen;
 
+	__atomic_store_n(&b->kowner[slot], 0, __ATOMIC_RELAXED);
 	gen = (__atomic_load_n(&b->krefs[slot], __ATOMIC_RELAXED) >> BPFUSE_KREF_GEN_SHIFT) + 1;
 	__atomic_store_n(&b->krefs[slot], (gen & BPFUSE_KREF_GEN_MASK) << BPFUSE_KREF_GEN_SHIFT,
 			 __ATOMIC_RELEASE);
@@ -123,4 +134,31 @@ uint64_t bpfuse_node_forget(struct bpfuse *b, uint32_t *node, uint64_t *nlookup,
 		*node = BPFUSE_NODE_NONE;
 	}
 	return over;
+}
+
+/*
+ * Ext mode with kernel passthrough: from now until bpfuse_backing_del(),
+ * the extension answers read-only, non-truncating opens of nodeid itself,
+ * with the backing file the daemon registered as backing_id; flags:
+ * BPFUSE_BACKING_ATIME or 0. -EOPNOTSUPP outside ext mode.
+ */
+int bpfuse_backing_put(struct bpfuse *b, uint64_t nodeid, int backing_id, unsigned int flags)
+{
+	struct bpfuse_backing_val v = { .backing_id = backing_id, .flags = flags };
+
+	if (!b || !b->ext)
+		return -EOPNOTSUPP;
+	if (backing_id <= 0)
+		return -EINVAL;
+	return bpf_map_update_elem(b->backing_fd, &nodeid, &v, BPF_ANY) ? -errno : 0;
+}
+
+/*
+ * No more opens of nodeid answered in the kernel: call before the backing
+ * id is closed. Opens answered before keep their own backing files.
+ */
+void bpfuse_backing_del(struct bpfuse *b, uint64_t nodeid)
+{
+	if (b && b->ext)
+		bpf_map_delete_elem(b->backing_fd, &nodeid);
 }

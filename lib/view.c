@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -65,6 +66,7 @@ int bpfuse_view_open(const char *mountpoint, struct bpfuse **out)
 	if (!bpfuse_alive(b->stats->daemon_pid))
 		goto out_close;
 	b->mode = b->stats->mode;
+	b->khits_fd = bpfuse_map_open(b->pin_dir, "khits");
 	b->cfg_fd = bpfuse_map_open(b->pin_dir, "mount_cfg");
 	err = b->cfg_fd < 0 ? b->cfg_fd : 0;
 	if (!err && bpf_map_lookup_elem(b->cfg_fd, &zero, &b->cfg))
@@ -88,9 +90,28 @@ out_close:
 	return err;
 }
 
-const struct bpfuse_stats *bpfuse_view_stats(const struct bpfuse *b)
+/*
+ * The statistics now: the shared value with the extension's per-CPU hits
+ * added in. Valid until the next call.
+ */
+const struct bpfuse_stats *bpfuse_view_stats(struct bpfuse *b)
 {
-	return b->stats;
+	int i, cpu, ncpus = libbpf_num_possible_cpus();
+	struct bpfuse_khits *per_cpu;
+	__u32 zero = 0;
+
+	if (!b->snap)
+		b->snap = malloc(sizeof(*b->snap));
+	if (!b->snap)
+		return b->stats;
+	memcpy(b->snap, b->stats, sizeof(*b->snap));
+	per_cpu = ncpus > 0 && b->khits_fd >= 0 ? calloc(ncpus, sizeof(*per_cpu)) : NULL;
+	if (per_cpu && bpf_map_lookup_elem(b->khits_fd, &zero, per_cpu) == 0)
+		for (cpu = 0; cpu < ncpus; cpu++)
+			for (i = 0; i < BPFUSE_OPCODE_MAX; i++)
+				b->snap->ops[i].kernel_hits += per_cpu[cpu].ops[i];
+	free(per_cpu);
+	return b->snap;
 }
 
 const struct bpfuse_config *bpfuse_view_config(const struct bpfuse *b)

@@ -81,6 +81,22 @@ struct bpfuse_lookup_val {
 #define BPFUSE_KREF_GEN_MASK  ((1ULL << 23) - 1)
 #define BPFUSE_KREF_REFS_MASK ((1ULL << BPFUSE_KREF_GEN_SHIFT) - 1)
 
+/*
+ * Ext mode with kernel passthrough: the backing file the daemon registered
+ * with the kernel for a node (FUSE_DEV_IOC_BACKING_OPEN). The extension
+ * answers read-only opens of the node with it and file handle
+ * BPFUSE_FH_KERNEL, and the RELEASE and FLUSH of those opens.
+ */
+struct bpfuse_backing_val {
+	__s32 backing_id;
+	__u32 flags;		/* BPFUSE_BACKING_* */
+};
+
+/* The next read moves the atime: the attributes go at the open, once. */
+#define BPFUSE_BACKING_ATIME (1u << 0)
+
+#define BPFUSE_FH_KERNEL 0xffffffffffffffffULL
+
 struct bpfuse_attr_val {
 	__u64 expires_ns;
 	struct bpfuse_attr attr;
@@ -109,7 +125,7 @@ enum bpfuse_cache {
 
 /* Per FUSE opcode: who answered, and how the daemon's answers took. */
 struct bpfuse_op_stats {
-	__u64 kernel_hits;	/* answered by the kernel extension */
+	__u64 kernel_hits;	/* answered by the kernel extension (from "khits") */
 	__u64 daemon_hits;	/* answered by the daemon from the maps */
 	__u64 upcalls;		/* requests that reached the daemon: less the daemon's
 				   hits, those its backend answered */
@@ -149,6 +165,15 @@ enum bpfuse_probe {
 };
 
 /* The single value of the mmapable "stats" array map. */
+/*
+ * Ext mode: the requests the extension answered, per FUSE opcode, one copy
+ * per CPU (a hit touches no line another CPU writes). Readers add them to
+ * struct bpfuse_op_stats.kernel_hits.
+ */
+struct bpfuse_khits {
+	__u64 ops[BPFUSE_OPCODE_MAX];
+};
+
 struct bpfuse_stats {
 	__u32 mode;		/* enum bpfuse_mode */
 	__s32 upcall_err;	/* 0, or why upcalls are not counted (-errno) */

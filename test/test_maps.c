@@ -285,7 +285,7 @@ Test(maps, generation_round_trip)
  */
 Test(maps, node_forget_counts)
 {
-	uint32_t node = bpfuse_node_create(b);
+	uint32_t node = bpfuse_node_create(b, 42);
 	uint64_t nlookup = 3;
 
 	cr_assert_eq(node == BPFUSE_NODE_NONE, b->krefs == NULL, "a handle exactly in ext mode");

@@ -262,7 +262,7 @@ static struct of_node *of_node_new(struct of_fs *fs, struct of_node *parent, con
 		return NULL;
 	}
 	n->ino = fs->next_ino++;
-	n->cached = bpfuse_node_create(fs->cache);
+	n->cached = bpfuse_node_create(fs->cache, n->ino);
 	n->type = mode & S_IFMT;
 	pthread_mutex_init(&n->lock, NULL);
 	b = of_mix(n->ino) % OF_BUCKETS;

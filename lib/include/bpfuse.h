@@ -87,8 +87,29 @@ int bpfuse_mount_sweep(void);
  * frees the handle when *nlookup reaches 0. Call both under the lock of
  * the daemon's node table.
  */
-uint32_t bpfuse_node_create(struct bpfuse *b);
+uint32_t bpfuse_node_create(struct bpfuse *b, uint64_t nodeid);
 uint64_t bpfuse_node_forget(struct bpfuse *b, uint32_t *node, uint64_t *nlookup, uint64_t n);
+
+/*
+ * Ext mode with kernel passthrough (Linux 6.12 and the hook). The daemon
+ * registers one backing file per node with the kernel (libfuse's
+ * fuse_passthrough_open()), answers its own opens of the node with that
+ * id, and keeps it registered until after bpfuse_backing_del(), at the
+ * node's FORGET. Meanwhile the extension answers the node's read-only,
+ * non-truncating opens in the kernel, with file handle BPFUSE_FH_KERNEL,
+ * and their FLUSH and RELEASE. Other requests that carry such a handle
+ * (FSYNC, say) reach the daemon, which serves them by node. Reads never
+ * reach the daemon: while the next read of the node would move its atime,
+ * put the id again with BPFUSE_BACKING_ATIME, and the node's cached
+ * attributes go at the next release the extension answers (once; put it
+ * again to renew).
+ */
+#define BPFUSE_FH_KERNEL 0xffffffffffffffffULL
+#define BPFUSE_BACKING_ATIME (1u << 0)
+
+
+int bpfuse_backing_put(struct bpfuse *b, uint64_t nodeid, int backing_id, unsigned int flags);
+void bpfuse_backing_del(struct bpfuse *b, uint64_t nodeid);
 
 /* A name's answer, as the cache holds it. */
 struct bpfuse_entry {

@@ -21,7 +21,7 @@
  * daemon that pinned them is gone. Close with bpfuse_mount_close().
  */
 int bpfuse_view_open(const char *mountpoint, struct bpfuse **out);
-const struct bpfuse_stats *bpfuse_view_stats(const struct bpfuse *b);
+const struct bpfuse_stats *bpfuse_view_stats(struct bpfuse *b);
 const struct bpfuse_config *bpfuse_view_config(const struct bpfuse *b);
 uint64_t bpfuse_view_mount_id(const struct bpfuse *b);
 double bpfuse_view_since(const struct bpfuse *b);
