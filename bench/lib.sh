@@ -14,6 +14,7 @@ bb_stats_mnt=	# where bpfusectl reads the current mount's statistics, if anywher
 bb_commit=-	# the host fills it in for the guest's rows
 bb_pin=()	# a prefix for the daemons and mdbench (the guest pins them to one CPU)
 bb_want_mode=	# if set, the mode (stock, ext) bpfused must report, or the pass fails
+bb_passes=1	# warm passes timed apart; their median is the figure
 
 # What every row carries beside its result: kernel, CPU model, cores, RAM.
 bb_machine=$(printf '%s\t%s\t%s\t%s' "$(uname -r)" \
@@ -41,7 +42,9 @@ bb_opts() {
 	# the unwatched defaults before they became 20 s: 1 s everywhere
 	short) echo entry_timeout=1,attr_timeout=1,negative_timeout=1,map_timeout=1 ;;
 	stock) echo "$BB_TIMEOUTS0,no_ext" ;;
-	ext) echo "$BB_TIMEOUTS0,ext" ;;
+	# the guest: ext mode with the defaults, and with every kernel timeout 0
+	ext) echo ext ;;
+	ext-t0) echo "$BB_TIMEOUTS0,ext" ;;
 	*) return 1 ;;
 	esac
 }
@@ -180,10 +183,16 @@ bb_div() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-") print "-"; else printf "%.3f\n", a / b }'
 }
 
-# bb_md_pass WORKLOAD CONFIG OP STATE DIR SHAPE ROUNDS: one timed mdbench
-# run of OP, its request counts around it
+# bb_median: the median of the numbers on stdin, one per line
+bb_median() {
+	sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+
+# bb_md_pass WORKLOAD CONFIG OP STATE DIR SHAPE ROUNDS [PASSES]: PASSES (1)
+# timed mdbench runs of OP, the median of their times, the request counts
+# around them all
 bb_md_pass() {
-	local wl=$1 cfg=$2 op=$3 state=$4 name calls us mode
+	local wl=$1 cfg=$2 op=$3 state=$4 passes=${8:-1} name calls us mode i
 	bb_snap a
 	if [ -n "$bb_want_mode" ] && [ -n "$bb_stats_mnt" ]; then
 		mode=$(jq -r .mode "$work/a.json")
@@ -192,21 +201,26 @@ bb_md_pass() {
 			return 1
 		fi
 	fi
-	"${bb_pin[@]}" "$top/bench/mdbench" run -o "$op" -s "$6" "$5" "$7" > "$work/md.out" 2> "$work/md.err" ||
-		{ bb_fail "$wl" "$cfg" "$op: $(tail -1 "$work/md.err")"; return 1; }
+	: > "$work/md.times"
+	for ((i = 0; i < passes; i++)); do
+		"${bb_pin[@]}" "$top/bench/mdbench" run -o "$op" -s "$6" "$5" "$7" > "$work/md.out" \
+			2> "$work/md.err" || { bb_fail "$wl" "$cfg" "$op: $(tail -1 "$work/md.err")"; return 1; }
+		read -r name calls us < <(tail -1 "$work/md.out")
+		if [ "$name" != "$op" ] || [ -z "$us" ]; then
+			bb_fail "$wl" "$cfg" "$op: mdbench printed no figure"
+			return 1
+		fi
+		echo "$us" >> "$work/md.times"
+	done
 	bb_snap b
-	read -r name calls us < <(tail -1 "$work/md.out")
-	if [ "$name" != "$op" ] || [ -z "$us" ]; then
-		bb_fail "$wl" "$cfg" "$op: mdbench printed no figure"
-		return 1
-	fi
-	bb_row "$wl" "$cfg" "$op/$state" us "$us" us/op
-	bb_requests "$wl" "$cfg" "$op/$state" "$calls"
+	bb_row "$wl" "$cfg" "$op/$state" us "$(bb_median < "$work/md.times")" us/op
+	bb_requests "$wl" "$cfg" "$op/$state" "$((calls * passes))"
 }
 
 # bb_meta WORKLOAD CONFIG BACK SHAPE ROUNDS [GAP]: the metadata workload over
 # the mdbench tree in BACK. For each kind of operation: a fresh mount (none
-# for native), dropped caches, one cold pass, then ROUNDS warm passes; with
+# for native), dropped caches, one cold pass, then ROUNDS warm passes (timed
+# as one, bb_passes times: the median counts); with
 # GAP, one more pass after GAP seconds idle ("spaced": what caches with
 # short lifetimes still hold when accesses come that far apart).
 bb_meta() {
@@ -220,7 +234,7 @@ bb_meta() {
 		fi
 		bb_drop_caches
 		bb_md_pass "$wl" "$cfg" "$op" cold "$dir" "$shape" 1 &&
-			bb_md_pass "$wl" "$cfg" "$op" warm "$dir" "$shape" "$rounds" || rc=1
+			bb_md_pass "$wl" "$cfg" "$op" warm "$dir" "$shape" "$rounds" "$bb_passes" || rc=1
 		if [ "$rc" = 0 ] && [ -n "$gap" ]; then
 			sleep "$gap"
 			bb_md_pass "$wl" "$cfg" "$op" spaced "$dir" "$shape" 1 || rc=1

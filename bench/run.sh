@@ -12,8 +12,9 @@
 #   net     the metadata benchmark over a 1 ms backend, and over sshfs to
 #           an sshd of our own on 127.0.0.1; one more pass after a few
 #           seconds idle
-#   ext     the metadata benchmark in the Linux 6.1 guest (test/vm/run.sh):
-#           native, stock mode and ext mode, in one boot
+#   ext     the metadata benchmark and fio in the Linux 6.12 guest
+#           (test/vm/run.sh): native, stock mode, ext mode with the defaults
+#           and with every timeout 0, in one boot
 #
 # Default: all of them (about 30 minutes on 2 cores). --quick runs tiny
 # sizes (the smoke test's mode). Results, with the commit, kernel and
@@ -67,7 +68,7 @@ if [ -n "$quick" ]; then
 	build_targets=lib/ctype.o	# kconfig, prepare and one object
 	fio_size=8M fio_loops=2 fio_runtime=1 fio_files=200
 	net_shape=2x10 net_rounds=1 net_gap=1.5
-	vm_shape=4x25 vm_rounds=1
+	vm_shape=4x25 vm_rounds=1 vm_passes=1 vm_fio=8M:1:1
 else
 	meta_shape=50x100 meta_rounds=3
 	scale_shape=100x1000
@@ -75,7 +76,8 @@ else
 	fio_size=256M fio_loops=20 fio_runtime=10 fio_files=20000
 	# spaced: more than the old 1 s lifetimes, less than sshfs's own 20 s
 	net_shape=10x100 net_rounds=1 net_gap=3
-	vm_shape=50x100 vm_rounds=1	# as meta; one warm pass: TCG is slow
+	# as meta; one warm pass each, five of them: single TCG passes swing
+	vm_shape=50x100 vm_rounds=1 vm_passes=5 vm_fio=64M:2:5
 fi
 # BENCH_CONFIGS / BENCH_NET_CONFIGS choose others (names: bench/lib.sh's bb_mount)
 host_configs=${BENCH_CONFIGS:-native default passthrough timeouts stock pthp ptll}
@@ -127,7 +129,8 @@ info size_fio "a $fio_size file read $fio_loops times; random I/O for $fio_runti
  $fio_files files created"
 info size_net "${net_shape/x/ directories × } files, $net_rounds warm pass(es), one more\
  after $net_gap s idle"
-info size_ext "${vm_shape/x/ directories × } files, $vm_rounds warm pass(es)"
+info size_ext "${vm_shape/x/ directories × } files, $vm_rounds warm pass(es), the median of\
+ $vm_passes; fio (size:loops:seconds) $vm_fio, the median of $vm_passes"
 
 # ---- libfuse's passthrough_ll, built here for the run ------------------------
 bb_ptll=$work/passthrough_ll
@@ -354,8 +357,9 @@ wl_net() {
 wl_ext() {
 	local rows
 	# about 5 minutes at full size; run.sh's default limit (900 s) is near
-	BPFUSE_VM_TIMEOUT=${BPFUSE_VM_TIMEOUT:-1800} \
-		BPFUSE_VM_CMDLINE="bpfuse_bench_shape=$vm_shape bpfuse_bench_rounds=$vm_rounds" \
+	BPFUSE_VM_TIMEOUT=${BPFUSE_VM_TIMEOUT:-3600} \
+		BPFUSE_VM_CMDLINE="bpfuse_bench_shape=$vm_shape bpfuse_bench_rounds=$vm_rounds \
+bpfuse_bench_passes=$vm_passes bpfuse_bench_fio=$vm_fio" \
 		test/vm/run.sh bench/vm-guest.sh > "$out/raw/vm.out" 2>&1
 	rows=$(grep -a "^bpfuse-bench:$(printf '\t')" "$out/raw/vm.out" | cut -f2- |
 		awk -F '\t' -v OFS='\t' -v c="$commit" '{ $1 = c; print }')

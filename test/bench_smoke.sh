@@ -3,7 +3,7 @@
 # A smoke run of the benchmark suite: bench/run.sh --quick (tiny sizes) into
 # a temp dir. Fails if a workload breaks, a configuration gives no number,
 # the report or its charts are missing, or anything is left mounted or
-# running; never judges the numbers. The ext workload boots the 6.1 guest
+# running; never judges the numbers. The ext workload boots the 6.12 guest
 # (minutes under TCG): included with BPFUSE_BENCH_VM=1. Speaks TAP.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -110,10 +110,11 @@ for wl in $workloads; do
 		done
 		;;
 	ext)
-		for cfg in native stock ext; do
-			check "ext (6.1 guest), $cfg: 12 timings" numbers ext "$cfg" us 12
+		for cfg in native stock ext ext-t0; do
+			check "ext (6.12 guest), $cfg: 12 timings, 2 fio bandwidths" \
+				both ext "$cfg" us 12 bw 2
 		done
-		check "ext mode answered requests in the kernel" numbers ext ext khit 1
+		check "ext mode answered requests in the kernel" numbers ext ext-t0 khit 1
 		;;
 	esac
 done
