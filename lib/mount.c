@@ -173,30 +173,20 @@ static bool bpfuse_hook_present(void)
 static int bpfuse_load_ext(struct bpfuse *b, int fuse_dev_fd)
 {
 	struct ext_bpf *ext = ext_bpf__open();
+	struct bpf_map *map, *ours;
 	uint32_t fd;
 	int err;
 
 	if (!ext)
 		return -errno;
 	err = bpf_map__set_map_flags(ext->maps.bpfuse_ext, BPFUSE_MAP_F_LINK);
-	if (!err)
-		err = bpf_map__reuse_fd(ext->maps.lookup, bpf_map__fd(b->skel->maps.lookup));
-	if (!err)
-		err = bpf_map__reuse_fd(ext->maps.attr, bpf_map__fd(b->skel->maps.attr));
-	if (!err)
-		err = bpf_map__reuse_fd(ext->maps.xattr, bpf_map__fd(b->skel->maps.xattr));
-	if (!err)
-		err = bpf_map__reuse_fd(ext->maps.stats, bpf_map__fd(b->skel->maps.stats));
-	if (!err)
-		err = bpf_map__reuse_fd(ext->maps.mount_cfg, bpf_map__fd(b->skel->maps.mount_cfg));
-	if (!err)
-		err = bpf_map__reuse_fd(ext->maps.krefs, bpf_map__fd(b->skel->maps.krefs));
-	if (!err)
-		err = bpf_map__reuse_fd(ext->maps.kowner, bpf_map__fd(b->skel->maps.kowner));
-	if (!err)
-		err = bpf_map__reuse_fd(ext->maps.backing, bpf_map__fd(b->skel->maps.backing));
-	if (!err)
-		err = bpf_map__reuse_fd(ext->maps.khits, bpf_map__fd(b->skel->maps.khits));
+	/* the mount's maps (maps.bpf.h), by name; the extension's own scratch stays its own */
+	bpf_object__for_each_map(map, ext->obj) {
+		ours = bpf_map__is_internal(map) ? NULL
+			: bpf_object__find_map_by_name(b->skel->obj, bpf_map__name(map));
+		if (!err && ours)
+			err = bpf_map__reuse_fd(map, bpf_map__fd(ours));
+	}
 	if (!err)
 		err = ext_bpf__load(ext);
 	if (!err)
