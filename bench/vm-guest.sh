@@ -47,8 +47,9 @@ fio_guest() {
 		for ((i = 0; i < bb_passes; i++)); do
 			"${bb_pin[@]}" fio --output-format=json --output="$work/fio.json" \
 				--directory="$dir" "$top/bench/fio/$job.fio" > "$work/fio.log" 2>&1 &&
+				sed -n '/^{/,$p' "$work/fio.json" | # fio may print notes before the JSON
 				jq '[.jobs[0].read.bw_bytes, .jobs[0].write.bw_bytes] | add / 1048576' \
-					"$work/fio.json" >> "$work/fio.bw" ||
+					>> "$work/fio.bw" ||
 				{ bb_fail ext "$cfg" "fio $job: $(tail -1 "$work/fio.log")"; rc=1; break; }
 		done
 		[ "$rc" = 0 ] || break

@@ -45,7 +45,7 @@ cat > "$work/user.c" <<'EOF'
 
 int main(void)
 {
-	struct bpfuse_entry e = { .node = bpfuse_node_create(NULL) };
+	struct bpfuse_entry e = { .node = bpfuse_node_create(NULL, 1) };
 
 	/* no maps (NULL): every call misses and does nothing */
 	printf("%d\n", bpfuse_mount_sweep() >= 0 && e.node == BPFUSE_NODE_NONE &&
