@@ -12,6 +12,17 @@
  *
  * Changes the daemon made itself were invalidated when it made them; their
  * events (same pid) are skipped.
+ *
+ * Every write through a passthrough file, and every write behind the
+ * daemon's back, is a FAN_MODIFY on the backing file: one event for the
+ * kernel to build and one wakeup, handle lookup and notification here,
+ * per write. So after a file's first FAN_MODIFY the watcher hushes that
+ * file's writes for BF_HUSH_MS (an ignore mask on its inode, which the
+ * kernel checks before building an event) and then invalidates it once
+ * more. (Comparing its ctime would save that, but not on file systems whose
+ * clock ticks coarser than a burst of writes.) A change
+ * after a quiet spell shows at once; one inside a burst of writes to the
+ * same file within BF_HUSH_MS.
  */
 #include "config.h"
 
@@ -24,6 +35,8 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bpfuse.h"
@@ -33,6 +46,15 @@
 	(FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_MODIFY | FAN_ATTRIB |       \
 	 FAN_ONDIR)
 #define BF_DIRENT_EVENTS (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)
+#define BF_HUSH_MS 10
+#define BF_HUSH_MAX 64 /* files hushed at once; beyond, every write is an event */
+
+/* A file whose writes are not reported until `until` (CLOCK_MONOTONIC, ms). */
+struct bf_hush {
+	int fd; /* O_PATH, holds the inode */
+	uint64_t node;
+	uint64_t until;
+};
 
 struct bf_watch {
 	struct bf_fs *fs;
@@ -43,6 +65,8 @@ struct bf_watch {
 	pid_t self;
 	pthread_t thread;
 	bool running;
+	unsigned int nhush;
+	struct bf_hush hush[BF_HUSH_MAX];
 };
 
 /* What one event says: where (directory + name) and what (the object). */
@@ -76,10 +100,36 @@ static void bf_event_parse(const struct fanotify_event_metadata *md, struct bf_e
 	}
 }
 
-/* The node behind a handle from the event, or 0 if the kernel knows none. */
-static uint64_t bf_watch_node(struct bf_watch *w, struct file_handle *fh)
+static uint64_t bf_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Hush (add) or hear again the writes to the file open as O_PATH `fd`
+ * (fanotify_mark() takes no O_PATH descriptor, but its /proc link).
+ */
+static int bf_watch_hush(struct bf_watch *w, int fd, unsigned int how)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return fanotify_mark(w->fan_fd, how | FAN_MARK_IGNORED_MASK | FAN_MARK_IGNORED_SURV_MODIFY,
+			     FAN_MODIFY, AT_FDCWD, path);
+}
+
+/*
+ * The node behind a handle from the event, or 0 if the kernel knows none;
+ * a modified regular file's writes are hushed for a while (its fd kept).
+ */
+static uint64_t bf_watch_node(struct bf_watch *w, struct file_handle *fh, bool modified)
 {
 	struct stat st;
+	uint64_t node;
+	unsigned int i;
 	int fd;
 
 	if (!fh)
@@ -91,14 +141,61 @@ static uint64_t bf_watch_node(struct bf_watch *w, struct file_handle *fh)
 		close(fd);
 		return 0;
 	}
-	close(fd);
-	return bf_table_node_of(&w->fs->table, st.st_dev, st.st_ino);
+	node = bf_table_node_of(&w->fs->table, st.st_dev, st.st_ino);
+	for (i = 0; modified && i < w->nhush; i++)
+		if (w->hush[i].node == node)
+			modified = false; /* an event queued before the hush */
+	if (!node || !modified || !S_ISREG(st.st_mode) || w->nhush == BF_HUSH_MAX ||
+	    bf_watch_hush(w, fd, FAN_MARK_ADD) == -1) {
+		close(fd);
+		return node;
+	}
+	w->hush[w->nhush++] =
+		(struct bf_hush){ .fd = fd, .node = node, .until = bf_now_ms() + BF_HUSH_MS };
+	return node;
+}
+
+/* The file's content changed: its attributes and pages go. */
+static void bf_watch_modified(struct bf_watch *w, uint64_t node)
+{
+	bpfuse_attr_inval(__atomic_load_n(&w->fs->cache, __ATOMIC_ACQUIRE), node,
+			  BPFUSE_CAUSE_EXTERNAL);
+	fuse_lowlevel_notify_inval_inode(w->se, node, 0, 0);
+}
+
+/*
+ * Hear the writes of files hushed until `now` or earlier (all with `now` 0)
+ * again, and invalidate them for the writes not heard. Returns how many ms
+ * until the next one is due, or -1 if none is hushed.
+ */
+static int bf_watch_unhush(struct bf_watch *w, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+	struct bf_hush *h;
+	unsigned int i;
+
+	for (i = 0; i < w->nhush;) {
+		h = &w->hush[i];
+		if (now && h->until > now) {
+			next = h->until < next ? h->until : next;
+			i++;
+			continue;
+		}
+		/* heard again first: a write after this is an event of its own */
+		bf_watch_hush(w, h->fd, FAN_MARK_REMOVE);
+		if (now)
+			bf_watch_modified(w, h->node);
+		close(h->fd);
+		*h = w->hush[--w->nhush];
+	}
+	return next == UINT64_MAX ? -1 : (int)(next - now);
 }
 
 static void bf_watch_apply(struct bf_watch *w, const struct bf_event *ev)
 {
 	struct bpfuse *cache = __atomic_load_n(&w->fs->cache, __ATOMIC_ACQUIRE);
-	uint64_t dir = bf_watch_node(w, ev->dir), obj = bf_watch_node(w, ev->obj), cached;
+	uint64_t dir = bf_watch_node(w, ev->dir, false);
+	uint64_t obj = bf_watch_node(w, ev->obj, ev->mask & FAN_MODIFY), cached;
 	bool dirent = ev->mask & BF_DIRENT_EVENTS;
 
 	/* a directory's own change names the directory itself, as "." */
@@ -134,15 +231,17 @@ static void *bf_watch_main(void *arg)
 	const struct fanotify_event_metadata *md;
 	struct bf_event ev;
 	ssize_t len;
+	int wait = -1;
 
 	for (;;) {
-		if (poll(pfd, 2, -1) == -1) {
+		if (poll(pfd, 2, wait) == -1) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
 		if (pfd[1].revents)
 			break;
+		wait = bf_watch_unhush(w, bf_now_ms());
 		len = read(w->fan_fd, buf, sizeof(buf));
 		if (len <= 0)
 			continue;
@@ -154,7 +253,9 @@ static void *bf_watch_main(void *arg)
 			bf_event_parse(md, &ev);
 			bf_watch_apply(w, &ev);
 		}
+		wait = bf_watch_unhush(w, bf_now_ms());
 	}
+	bf_watch_unhush(w, 0);
 	return NULL;
 }
 
