@@ -49,10 +49,15 @@
 #define BF_HUSH_MS 10
 #define BF_HUSH_MAX 64 /* files hushed at once; beyond, every write is an event */
 
-/* A file whose writes are not reported until `until` (CLOCK_MONOTONIC, ms). */
+/*
+ * A file whose writes are not reported until `until` (CLOCK_MONOTONIC, ms).
+ * By inode, not node: the kernel may forget the node meanwhile and look the
+ * file up again as a new one.
+ */
 struct bf_hush {
 	int fd; /* O_PATH, holds the inode */
-	uint64_t node;
+	dev_t dev;
+	ino_t ino;
 	uint64_t until;
 };
 
@@ -143,21 +148,24 @@ static uint64_t bf_watch_node(struct bf_watch *w, struct file_handle *fh, bool m
 	}
 	node = bf_table_node_of(&w->fs->table, st.st_dev, st.st_ino);
 	for (i = 0; modified && i < w->nhush; i++)
-		if (w->hush[i].node == node)
+		if (w->hush[i].dev == st.st_dev && w->hush[i].ino == st.st_ino)
 			modified = false; /* an event queued before the hush */
 	if (!node || !modified || !S_ISREG(st.st_mode) || w->nhush == BF_HUSH_MAX ||
 	    bf_watch_hush(w, fd, FAN_MARK_ADD) == -1) {
 		close(fd);
 		return node;
 	}
-	w->hush[w->nhush++] =
-		(struct bf_hush){ .fd = fd, .node = node, .until = bf_now_ms() + BF_HUSH_MS };
+	w->hush[w->nhush++] = (struct bf_hush){
+		.fd = fd, .dev = st.st_dev, .ino = st.st_ino, .until = bf_now_ms() + BF_HUSH_MS
+	};
 	return node;
 }
 
-/* The file's content changed: its attributes and pages go. */
+/* The file's content changed: its attributes and pages go (node 0: none known). */
 static void bf_watch_modified(struct bf_watch *w, uint64_t node)
 {
+	if (!node)
+		return;
 	bpfuse_attr_inval(__atomic_load_n(&w->fs->cache, __ATOMIC_ACQUIRE), node,
 			  BPFUSE_CAUSE_EXTERNAL);
 	fuse_lowlevel_notify_inval_inode(w->se, node, 0, 0);
@@ -184,7 +192,7 @@ static int bf_watch_unhush(struct bf_watch *w, uint64_t now)
 		/* heard again first: a write after this is an event of its own */
 		bf_watch_hush(w, h->fd, FAN_MARK_REMOVE);
 		if (now)
-			bf_watch_modified(w, h->node);
+			bf_watch_modified(w, bf_table_node_of(&w->fs->table, h->dev, h->ino));
 		close(h->fd);
 		*h = w->hush[--w->nhush];
 	}
