@@ -885,7 +885,8 @@ static int dump_collect(const struct bpfuse_lookup_key *k, const struct bpfuse_l
 	}
 	d->names[d->n].node = v->nodeid;
 	d->names[d->n].parent = k->parent;
-	snprintf(d->names[d->n].name, sizeof(d->names[d->n].name), "%.*s", (int)k->len, k->name);
+	snprintf(d->names[d->n].name, sizeof(d->names[d->n].name), "%.*s", (int)k->len,
+		 (const char *)v->name);
 	d->n++;
 	return 0;
 }
@@ -897,8 +898,8 @@ static int dump_name(const struct bpfuse_lookup_key *k, const struct bpfuse_look
 	char path[PATH_MAX];
 
 	node_path(d->names, d->n, k->parent, path, sizeof(path), 0);
-	printf("%s%s%.*s -> %llu, %s\n", path, strcmp(path, "/") ? "/" : "", (int)k->len, k->name,
-	       (unsigned long long)v->nodeid, expiry_of(v->expires_ns));
+	printf("%s%s%.*s -> %llu, %s\n", path, strcmp(path, "/") ? "/" : "", (int)k->len,
+	       (const char *)v->name, (unsigned long long)v->nodeid, expiry_of(v->expires_ns));
 	return 0;
 }
 
@@ -922,7 +923,7 @@ static int dump_xattr(const struct bpfuse_xattr_key *k, const struct bpfuse_xatt
 	char path[PATH_MAX];
 
 	node_path(d->names, d->n, k->nodeid, path, sizeof(path), 0);
-	printf("%s %.*s -> ", path, (int)k->len, k->name);
+	printf("%s %.*s -> ", path, (int)k->len, (const char *)v->name);
 	if (v->err)
 		printf("%s", strerror(v->err));
 	else

@@ -20,20 +20,11 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Per CPU, because the keys and values are too big for the BPF stack. */
-struct scratch {
-	struct bpfuse_lookup_key lkey, lkey2;
-	struct bpfuse_xattr_key xkey, xkey2;
-	struct fuse_attr_out attr_out;
-	struct fuse_entry_out entry_out;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} scratch SEC(".maps");
+/*
+ * Everything lives on the BPF stack (nothing per CPU that a preempted call
+ * could share): one name buffer, which ext_request() lends to whichever
+ * step reads a name, and the keys, which hold only its hash.
+ */
 
 #define ENOENT 2
 #define ERANGE 34
@@ -58,35 +49,38 @@ static __always_inline void count_hit(const __u32 opcode)
 }
 
 /*
- * Copy the name in in-arg i into a zeroed key field (name, *len): the name
- * arrives with its NUL, the key holds the bytes before it. False if it
- * does not fit (the kfunc refuses it with -E2BIG): a longer name goes to
- * the daemon (ENAMETOOLONG), never to the entry of its first 255 bytes.
+ * Copy the name in in-arg i into words, zero-padded as the maps hold names,
+ * and hash it: the name arrives with its NUL, the length is the bytes
+ * before it. False if it does not fit (the kfunc refuses it with -E2BIG):
+ * a longer name goes to the daemon (ENAMETOOLONG), never to the entry of
+ * its first 255 bytes.
  */
-static __always_inline bool name_arg(struct bpfuse_req *req, __u32 i, char *name, __u32 *len)
+static __always_inline bool name_arg(struct bpfuse_req *req, __u32 i, __u64 *words, __u32 *hash,
+				     __u32 *len)
 {
-	int n = bpfuse_in_arg(req, i, name, BPFUSE_NAME_MAX + 1);
+	int n;
 
-	if (n < 2 || n > BPFUSE_NAME_MAX + 1 || name[n - 1])
+	__builtin_memset(words, 0, BPFUSE_NAME_WORDS * sizeof(*words));
+	n = bpfuse_in_arg(req, i, words, BPFUSE_NAME_MAX + 1);
+	if (n < 2 || n > BPFUSE_NAME_MAX + 1 || ((char *)words)[n - 1])
 		return false;
 	*len = n - 1;
+	*hash = bpfuse_name_hash(words, *len);
 	return true;
 }
 
 static __always_inline bool lookup_key(struct bpfuse_req *req, __u32 i, __u64 parent,
-				       struct bpfuse_lookup_key *k)
+				       struct bpfuse_lookup_key *k, __u64 *words)
 {
-	__builtin_memset(k, 0, sizeof(*k));
 	k->parent = parent;
-	return name_arg(req, i, k->name, &k->len);
+	return name_arg(req, i, words, &k->hash, &k->len);
 }
 
 static __always_inline bool xattr_key(struct bpfuse_req *req, __u32 i, __u64 node,
-				      struct scratch *s)
+				      struct bpfuse_xattr_key *k, __u64 *words)
 {
-	__builtin_memset(&s->xkey, 0, sizeof(s->xkey));
-	s->xkey.nodeid = node;
-	return name_arg(req, i, s->xkey.name, &s->xkey.len);
+	k->nodeid = node;
+	return name_arg(req, i, words, &k->hash, &k->len);
 }
 
 static __always_inline void split_ns(__u64 ns, __u64 *sec, __u32 *nsec)
@@ -119,9 +113,10 @@ static __always_inline bool kref_get(__u32 slot, __u32 gen)
 	return false;
 }
 
-static __always_inline int answer_lookup(struct bpfuse_req *req, __u64 parent, struct scratch *s)
+static __always_inline int answer_lookup(struct bpfuse_req *req, __u64 parent, __u64 *words,
+					 struct fuse_entry_out *e)
 {
-	struct fuse_entry_out *e = &s->entry_out;
+	struct bpfuse_lookup_key key;
 	struct bpfuse_lookup_val *v;
 	struct bpfuse_config *cfg;
 	struct bpfuse_attr_val *a;
@@ -129,10 +124,10 @@ static __always_inline int answer_lookup(struct bpfuse_req *req, __u64 parent, s
 	__u64 node, *owner;
 
 	cfg = bpf_map_lookup_elem(&mount_cfg, &zero);
-	if (!cfg || !lookup_key(req, 0, parent, &s->lkey))
+	if (!cfg || !lookup_key(req, 0, parent, &key, words))
 		return BPFUSE_CONTINUE;
-	v = bpf_map_lookup_elem(&lookup, &s->lkey);
-	if (!v || expired(v->expires_ns))
+	v = bpf_map_lookup_elem(&lookup, &key);
+	if (!v || expired(v->expires_ns) || !bpfuse_name_same(v->name, words, key.len))
 		return BPFUSE_CONTINUE;
 	node = v->nodeid;
 	kref = v->kref;
@@ -168,7 +163,8 @@ static __always_inline int answer_lookup(struct bpfuse_req *req, __u64 parent, s
 	return BPFUSE_ANSWERED;
 }
 
-static __always_inline int answer_getattr(struct bpfuse_req *req, __u64 node, struct scratch *s)
+static __always_inline int answer_getattr(struct bpfuse_req *req, __u64 node,
+					  struct fuse_attr_out *out)
 {
 	struct bpfuse_config *cfg;
 	struct bpfuse_attr_val *v;
@@ -178,24 +174,26 @@ static __always_inline int answer_getattr(struct bpfuse_req *req, __u64 node, st
 	cfg = bpf_map_lookup_elem(&mount_cfg, &zero);
 	if (!v || !cfg || expired(v->expires_ns))
 		return BPFUSE_CONTINUE;
-	split_ns(cfg->attr_timeout_ns, &s->attr_out.attr_valid, &s->attr_out.attr_valid_nsec);
-	s->attr_out.dummy = 0;
-	__builtin_memcpy(&s->attr_out.attr, &v->attr, sizeof(v->attr));
-	if (bpfuse_out_arg(req, 0, &s->attr_out, sizeof(s->attr_out)))
+	split_ns(cfg->attr_timeout_ns, &out->attr_valid, &out->attr_valid_nsec);
+	out->dummy = 0;
+	__builtin_memcpy(&out->attr, &v->attr, sizeof(v->attr));
+	if (bpfuse_out_arg(req, 0, out, sizeof(*out)))
 		return BPFUSE_CONTINUE;
 	return BPFUSE_ANSWERED;
 }
 
-static __always_inline int answer_getxattr(struct bpfuse_req *req, __u64 node, struct scratch *s)
+static __always_inline int answer_getxattr(struct bpfuse_req *req, __u64 node, __u64 *words)
 {
-	struct bpfuse_xattr_val *v;
 	__u32 in[2] = {}, out[2] = {};
+	struct bpfuse_xattr_val *v;
+	struct bpfuse_xattr_key key;
 	__u32 size;
 
-	if (bpfuse_in_arg(req, 0, in, sizeof(in)) != sizeof(in) || !xattr_key(req, 1, node, s))
+	if (bpfuse_in_arg(req, 0, in, sizeof(in)) != sizeof(in) ||
+	    !xattr_key(req, 1, node, &key, words))
 		return BPFUSE_CONTINUE;
-	v = bpf_map_lookup_elem(&xattr, &s->xkey);
-	if (!v || expired(v->expires_ns))
+	v = bpf_map_lookup_elem(&xattr, &key);
+	if (!v || expired(v->expires_ns) || !bpfuse_name_same(v->name, words, key.len))
 		return BPFUSE_CONTINUE;
 	if (v->err) {
 		bpfuse_set_error(req, -v->err);
@@ -227,15 +225,14 @@ static __always_inline int answer_getxattr(struct bpfuse_req *req, __u64 node, s
  * backing entry), its cached attributes go, once, at the release, as the
  * daemon drops them after a read it serves.
  */
-static __always_inline void access_node(__u64 node, struct bpfuse_backing_val *b,
-					struct scratch *s)
+static __always_inline void access_node(__u64 node, struct bpfuse_backing_val *b)
 {
 	struct bpfuse_change_keys c = { .node = node };
 
 	if (!(b->flags & BPFUSE_BACKING_ATIME))
 		return;
 	__sync_fetch_and_and(&b->flags, ~BPFUSE_BACKING_ATIME);
-	rules_apply(BPFUSE_CAUSE_ACCESS, &c, true, &s->xkey2);
+	rules_apply(BPFUSE_CAUSE_ACCESS, &c, true);
 }
 
 static __always_inline int answer_open(struct bpfuse_req *req, __u64 node)
@@ -256,8 +253,7 @@ static __always_inline int answer_open(struct bpfuse_req *req, __u64 node)
 }
 
 /* FLUSH and RELEASE of an open answered here: nothing of the daemon's to close. */
-static __always_inline int answer_close(struct bpfuse_req *req, __u32 opcode, __u64 node,
-					struct scratch *s)
+static __always_inline int answer_close(struct bpfuse_req *req, __u32 opcode, __u64 node)
 {
 	struct bpfuse_backing_val *b;
 	__u64 in[3];	/* fuse_release_in or fuse_flush_in: fh first */
@@ -266,7 +262,7 @@ static __always_inline int answer_close(struct bpfuse_req *req, __u32 opcode, __
 		return BPFUSE_CONTINUE;
 	b = opcode == FUSE_RELEASE ? bpf_map_lookup_elem(&backing, &node) : NULL;
 	if (b)
-		access_node(node, b, s);
+		access_node(node, b);
 	return BPFUSE_ANSWERED;
 }
 
@@ -274,14 +270,16 @@ static __always_inline int answer_close(struct bpfuse_req *req, __u32 opcode, __
 
 /*
  * What the request changes, in the terms of bpfuse_rules.h, with its names
- * copied into the scratch keys; the table decides what goes. The daemon
+ * hashed into keys, one by one through words; the table decides what goes. The daemon
  * applies the same table after the change (lib/rules.c), with what a
  * request does not carry (a rename's victim that was never looked up, say).
  */
 static __always_inline void invalidate(struct bpfuse_req *req, __u32 opcode, __u64 node,
-				       struct scratch *s)
+				       __u64 *words)
 {
 	struct bpfuse_change_keys c = { .node = node };
+	struct bpfuse_lookup_key entry, newentry;
+	struct bpfuse_xattr_key xkey;
 	struct fuse_copy_file_range_in copy;
 	struct fuse_rename2_in rename_in;
 	struct fuse_open_in open_in;
@@ -308,7 +306,7 @@ static __always_inline void invalidate(struct bpfuse_req *req, __u32 opcode, __u
 		break;
 	case FUSE_COPY_FILE_RANGE:
 		/* the source is read, the destination written */
-		rules_apply(BPFUSE_CAUSE_ACCESS, &c, atime, &s->xkey2);
+		rules_apply(BPFUSE_CAUSE_ACCESS, &c, atime);
 		if (bpfuse_in_arg(req, 0, &copy, sizeof(copy)) != sizeof(copy))
 			return;
 		c.node = copy.nodeid_out;
@@ -322,8 +320,8 @@ static __always_inline void invalidate(struct bpfuse_req *req, __u32 opcode, __u
 		break;
 	case FUSE_SETXATTR:
 	case FUSE_REMOVEXATTR:
-		if (xattr_key(req, opcode == FUSE_SETXATTR ? 1 : 0, node, s))
-			c.xattr = &s->xkey;
+		if (xattr_key(req, opcode == FUSE_SETXATTR ? 1 : 0, node, &xkey, words))
+			c.xattr = &xkey;
 		cause = BPFUSE_CAUSE_XATTR;
 		break;
 	case FUSE_CREATE:
@@ -332,24 +330,24 @@ static __always_inline void invalidate(struct bpfuse_req *req, __u32 opcode, __u
 	case FUSE_SYMLINK:
 		c.node = 0;
 		c.parent = node;
-		if (lookup_key(req, opcode == FUSE_SYMLINK ? 0 : 1, node, &s->lkey))
-			c.entry = &s->lkey;
+		if (lookup_key(req, opcode == FUSE_SYMLINK ? 0 : 1, node, &entry, words))
+			c.entry = &entry;
 		cause = BPFUSE_CAUSE_CREATE;
 		break;
 	case FUSE_LINK:
 		/* the link's target gains a link; node is the new parent */
 		c.node = bpfuse_in_arg(req, 0, &other, sizeof(other)) == sizeof(other) ? other : 0;
 		c.parent = node;
-		if (lookup_key(req, 1, node, &s->lkey))
-			c.entry = &s->lkey;
+		if (lookup_key(req, 1, node, &entry, words))
+			c.entry = &entry;
 		cause = BPFUSE_CAUSE_LINK;
 		break;
 	case FUSE_UNLINK:
 	case FUSE_RMDIR:
 		c.node = 0;
 		c.parent = node;
-		if (lookup_key(req, 0, node, &s->lkey))
-			c.entry = &s->lkey;
+		if (lookup_key(req, 0, node, &entry, words))
+			c.entry = &entry;
 		cause = BPFUSE_CAUSE_UNLINK;
 		break;
 	case FUSE_RENAME:
@@ -360,41 +358,43 @@ static __always_inline void invalidate(struct bpfuse_req *req, __u32 opcode, __u
 		c.node = 0;
 		c.parent = node;
 		c.newparent = other;
-		if (lookup_key(req, 1, node, &s->lkey))
-			c.entry = &s->lkey;
-		if (lookup_key(req, 2, other, &s->lkey2))
-			c.newentry = &s->lkey2;
+		if (lookup_key(req, 1, node, &entry, words))
+			c.entry = &entry;
+		if (lookup_key(req, 2, other, &newentry, words))
+			c.newentry = &newentry;
 		cause = BPFUSE_CAUSE_RENAME;
 		break;
 	default:
 		return;
 	}
-	rules_apply(cause, &c, atime, &s->xkey2);
+	rules_apply(cause, &c, atime);
 }
 
 SEC("struct_ops/request")
 int BPF_PROG(ext_request, struct bpfuse_req *req)
 {
 	__u64 node = req->nodeid;
-	__u32 opcode = req->opcode, zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	__u32 opcode = req->opcode;
+	__u64 words[BPFUSE_NAME_WORDS];
 	int verdict = BPFUSE_CONTINUE;
+	union {
+		struct fuse_entry_out entry;
+		struct fuse_attr_out attr;
+	} out;
 
-	if (!s)
-		return BPFUSE_CONTINUE;
 	switch (opcode) {
 	case FUSE_LOOKUP:
-		verdict = answer_lookup(req, node, s);
+		verdict = answer_lookup(req, node, words, &out.entry);
 		if (verdict == BPFUSE_ANSWERED)
 			count_hit(FUSE_LOOKUP);
 		break;
 	case FUSE_GETATTR:
-		verdict = answer_getattr(req, node, s);
+		verdict = answer_getattr(req, node, &out.attr);
 		if (verdict == BPFUSE_ANSWERED)
 			count_hit(FUSE_GETATTR);
 		break;
 	case FUSE_GETXATTR:
-		verdict = answer_getxattr(req, node, s);
+		verdict = answer_getxattr(req, node, words);
 		if (verdict == BPFUSE_ANSWERED)
 			count_hit(FUSE_GETXATTR);
 		break;
@@ -403,20 +403,20 @@ int BPF_PROG(ext_request, struct bpfuse_req *req)
 		if (verdict == BPFUSE_ANSWERED)
 			count_hit(FUSE_OPEN);
 		else
-			invalidate(req, opcode, node, s);
+			invalidate(req, opcode, node, words);
 		break;
 	case FUSE_FLUSH:
-		verdict = answer_close(req, FUSE_FLUSH, node, s);
+		verdict = answer_close(req, FUSE_FLUSH, node);
 		if (verdict == BPFUSE_ANSWERED)
 			count_hit(FUSE_FLUSH);
 		break;
 	case FUSE_RELEASE:
-		verdict = answer_close(req, FUSE_RELEASE, node, s);
+		verdict = answer_close(req, FUSE_RELEASE, node);
 		if (verdict == BPFUSE_ANSWERED)
 			count_hit(FUSE_RELEASE);
 		break;
 	default:
-		invalidate(req, opcode, node, s);
+		invalidate(req, opcode, node, words);
 		break;
 	}
 	return verdict;

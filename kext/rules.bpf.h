@@ -2,7 +2,7 @@
 /*
  * The invalidation rules of bpfuse_rules.h, BPF side: the same table the
  * library applies (lib/rules.c), on a change whose names the caller has
- * already copied into keys. Included by the extension and by the test
+ * already hashed into keys. Included by the extension and by the test
  * program that checks both sides agree (test/rules.bpf.c).
  */
 #ifndef BPFUSE_RULES_BPF_H
@@ -20,7 +20,7 @@ struct bpfuse_change_keys {
 	__u64 victim;
 	struct bpfuse_lookup_key *entry;	/* (parent, name) */
 	struct bpfuse_lookup_key *newentry;	/* (newparent, newname) */
-	struct bpfuse_xattr_key *xattr;		/* (node, xattr name); else scratch */
+	struct bpfuse_xattr_key *xattr;		/* (node, xattr name) */
 };
 
 static __always_inline void rules_drop_attr(__u64 node)
@@ -29,7 +29,10 @@ static __always_inline void rules_drop_attr(__u64 node)
 		bpf_map_delete_elem(&attr, &node);
 }
 
-/* The entry and the attributes of what it names. */
+/*
+ * The entry and the attributes of what it names. Another name may hold the
+ * key's slot (the same hash): it goes too, which costs a miss, nothing more.
+ */
 static __always_inline void rules_drop_entry(struct bpfuse_lookup_key *key)
 {
 	struct bpfuse_lookup_val *v;
@@ -43,23 +46,21 @@ static __always_inline void rules_drop_entry(struct bpfuse_lookup_key *key)
 	bpf_map_delete_elem(&lookup, key);
 }
 
-/* An xattr of node named by a constant string, through scratch key k. */
-#define RULES_DROP_XATTR_NAMED(k, id, str)                         \
-	do {                                                       \
-		__builtin_memset((k), 0, sizeof(*(k)));            \
-		(k)->nodeid = (id);                                \
-		(k)->len = sizeof(str) - 1;                        \
-		__builtin_memcpy((k)->name, str, sizeof(str) - 1); \
-		bpf_map_delete_elem(&xattr, (k));                  \
+/* An xattr of node named by a constant string (the compiler folds the hash). */
+#define RULES_DROP_XATTR_NAMED(id, str)                                             \
+	do {                                                                        \
+		__u64 w_[(sizeof(str) + 7) / 8] = {};                               \
+		struct bpfuse_xattr_key k_ = { .nodeid = (id), .len = sizeof(str) - 1 }; \
+		__builtin_memcpy(w_, str, sizeof(str) - 1);                         \
+		k_.hash = bpfuse_name_hash(w_, k_.len);                             \
+		bpf_map_delete_elem(&xattr, &k_);                                   \
 	} while (0)
 
 /*
  * Apply cause's rules to c. atime: whether reads move atime on this mount
- * (the ACCESS rule applies). x: a key to build constant-named xattr keys
- * in, after c->xattr has been used.
+ * (the ACCESS rule applies).
  */
-static __always_inline void rules_apply(__u32 cause, struct bpfuse_change_keys *c, bool atime,
-					struct bpfuse_xattr_key *x)
+static __always_inline void rules_apply(__u32 cause, struct bpfuse_change_keys *c, bool atime)
 {
 	__u32 rules;
 
@@ -75,9 +76,9 @@ static __always_inline void rules_apply(__u32 cause, struct bpfuse_change_keys *
 	if ((rules & BPFUSE_T(NODE_XATTR)) && c->xattr)
 		bpf_map_delete_elem(&xattr, c->xattr);
 	if (rules & BPFUSE_T(NODE_ACL))
-		RULES_DROP_XATTR_NAMED(x, c->node, BPFUSE_XATTR_ACL);
+		RULES_DROP_XATTR_NAMED(c->node, BPFUSE_XATTR_ACL);
 	if (rules & BPFUSE_T(NODE_CAPS))
-		RULES_DROP_XATTR_NAMED(x, c->node, BPFUSE_XATTR_CAPS);
+		RULES_DROP_XATTR_NAMED(c->node, BPFUSE_XATTR_CAPS);
 	if (rules & BPFUSE_T(PARENT_ATTR))
 		rules_drop_attr(c->parent);
 	if (rules & BPFUSE_T(NEWPARENT_ATTR))

@@ -164,33 +164,38 @@ static void bpfuse_expire(struct bpfuse *b, enum bpfuse_cache cache, const void 
 
 /* ---- names --------------------------------------------------------------- */
 
-/* A key's name: the whole name, into a zeroed field of max + 1 bytes. */
-static int bpfuse_key_name(char *dst, __u32 *len, size_t max, const char *name)
+/* A name as the maps hold it: zero-padded words, hashed into the key. */
+static int bpfuse_key_name(__u64 words[BPFUSE_NAME_WORDS], __u32 *hash, __u32 *len,
+			   const char *name)
 {
 	size_t n = strlen(name);
 
-	if (n > max)
+	if (n > BPFUSE_NAME_MAX)
 		return -ENAMETOOLONG;
-	memcpy(dst, name, n);
+	memset(words, 0, BPFUSE_NAME_WORDS * sizeof(*words));
+	memcpy(words, name, n);
 	*len = n;
+	*hash = bpfuse_name_hash(words, n);
 	return 0;
 }
 
-static int bpfuse_lookup_key(struct bpfuse_lookup_key *key, uint64_t parent, const char *name)
+static int bpfuse_lookup_key(struct bpfuse_lookup_key *key, __u64 words[BPFUSE_NAME_WORDS],
+			     uint64_t parent, const char *name)
 {
-	memset(key, 0, sizeof(*key));
 	key->parent = parent;
-	return bpfuse_key_name(key->name, &key->len, BPFUSE_NAME_MAX, name);
+	return bpfuse_key_name(words, &key->hash, &key->len, name);
 }
 
 /* The live entry of (parent, name), uncounted: false if none. */
 static bool bpfuse_lookup_find(struct bpfuse *b, uint64_t parent, const char *name,
 			       struct bpfuse_lookup_val *val)
 {
+	__u64 words[BPFUSE_NAME_WORDS];
 	struct bpfuse_lookup_key key;
 
-	if (!b || !b->caching || bpfuse_lookup_key(&key, parent, name) ||
-	    bpf_map_lookup_elem(b->fds[BPFUSE_CACHE_LOOKUP], &key, val))
+	if (!b || !b->caching || bpfuse_lookup_key(&key, words, parent, name) ||
+	    bpf_map_lookup_elem(b->fds[BPFUSE_CACHE_LOOKUP], &key, val) ||
+	    !bpfuse_name_same(val->name, words, key.len))
 		return false;
 	if (expired(val->expires_ns)) {
 		bpfuse_expire(b, BPFUSE_CACHE_LOOKUP, &key);
@@ -252,7 +257,7 @@ int bpfuse_entry_put(struct bpfuse *b, uint64_t epoch, uint64_t parent, const ch
 		val.kref = e->node;
 		val.kref_gen = bpfuse_kref_gen(b, e->node);
 	}
-	err = bpfuse_lookup_key(&key, parent, name);
+	err = bpfuse_lookup_key(&key, val.name, parent, name);
 	if (err)
 		return err;
 	val.expires_ns = expiry(b, e->lifetime_ns, !e->nodeid);
@@ -263,12 +268,15 @@ int bpfuse_entry_put(struct bpfuse *b, uint64_t epoch, uint64_t parent, const ch
 uint64_t bpfuse_entry_inval(struct bpfuse *b, uint64_t parent, const char *name,
 			    enum bpfuse_cause cause)
 {
+	__u64 words[BPFUSE_NAME_WORDS];
 	struct bpfuse_lookup_key key;
 	struct bpfuse_lookup_val val;
 
-	if (!b || !b->caching || bpfuse_lookup_key(&key, parent, name))
+	if (!b || !b->caching || bpfuse_lookup_key(&key, words, parent, name))
 		return 0;
-	if (bpf_map_lookup_elem(b->fds[BPFUSE_CACHE_LOOKUP], &key, &val))
+	/* the slot goes whichever name holds it; its node only if it is this name's */
+	if (bpf_map_lookup_elem(b->fds[BPFUSE_CACHE_LOOKUP], &key, &val) ||
+	    !bpfuse_name_same(val.name, words, key.len))
 		val.nodeid = 0;
 	bpfuse_delete(b, BPFUSE_CACHE_LOOKUP, &key, cause);
 	return val.nodeid;
@@ -311,11 +319,11 @@ void bpfuse_attr_inval(struct bpfuse *b, uint64_t nodeid, enum bpfuse_cause caus
 
 /* ---- extended attributes ------------------------------------------------- */
 
-static int bpfuse_xattr_key(struct bpfuse_xattr_key *key, uint64_t nodeid, const char *name)
+static int bpfuse_xattr_key(struct bpfuse_xattr_key *key, __u64 words[BPFUSE_NAME_WORDS],
+			    uint64_t nodeid, const char *name)
 {
-	memset(key, 0, sizeof(*key));
 	key->nodeid = nodeid;
-	return bpfuse_key_name(key->name, &key->len, BPFUSE_XATTR_NAME_MAX, name);
+	return bpfuse_key_name(words, &key->hash, &key->len, name);
 }
 
 /*
@@ -326,12 +334,14 @@ static int bpfuse_xattr_key(struct bpfuse_xattr_key *key, uint64_t nodeid, const
 ssize_t bpfuse_xattr_get(struct bpfuse *b, uint64_t nodeid, const char *name, void *buf,
 			 size_t size)
 {
+	__u64 words[BPFUSE_NAME_WORDS];
 	struct bpfuse_xattr_key key;
 	struct bpfuse_xattr_val val;
 
-	if (!b || !b->caching || bpfuse_xattr_key(&key, nodeid, name))
+	if (!b || !b->caching || bpfuse_xattr_key(&key, words, nodeid, name))
 		return -ENOENT;
-	if (bpf_map_lookup_elem(b->fds[BPFUSE_CACHE_XATTR], &key, &val))
+	if (bpf_map_lookup_elem(b->fds[BPFUSE_CACHE_XATTR], &key, &val) ||
+	    !bpfuse_name_same(val.name, words, key.len))
 		return -ENOENT;
 	if (expired(val.expires_ns)) {
 		bpfuse_expire(b, BPFUSE_CACHE_XATTR, &key);
@@ -366,10 +376,10 @@ int bpfuse_xattr_put(struct bpfuse *b, uint64_t epoch, uint64_t nodeid, const ch
 		return -E2BIG;
 	if (size < 0 && size != -ENODATA && size != -EOPNOTSUPP)
 		return -EINVAL;
-	err = bpfuse_xattr_key(&key, nodeid, name);
+	memset(&val, 0, sizeof(val));
+	err = bpfuse_xattr_key(&key, val.name, nodeid, name);
 	if (err)
 		return err;
-	memset(&val, 0, sizeof(val));
 	val.expires_ns = expiry(b, lifetime_ns, size == -ENODATA);
 	if (size < 0) {
 		val.err = -size;
@@ -420,12 +430,13 @@ void bpfuse_xattrs_inval(struct bpfuse *b, uint64_t nodeid, enum bpfuse_cause ca
 void bpfuse_xattr_inval(struct bpfuse *b, uint64_t nodeid, const char *name,
 			enum bpfuse_cause cause)
 {
+	__u64 words[BPFUSE_NAME_WORDS];
 	struct bpfuse_xattr_key key;
 
 	if (!b)
 		return;
 	if (!name)
 		bpfuse_xattrs_inval(b, nodeid, cause);
-	else if (!bpfuse_xattr_key(&key, nodeid, name))
+	else if (!bpfuse_xattr_key(&key, words, nodeid, name))
 		bpfuse_delete(b, BPFUSE_CACHE_XATTR, &key, cause);
 }

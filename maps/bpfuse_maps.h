@@ -47,14 +47,44 @@ struct bpfuse_attr {
 };
 
 /*
- * The whole name is the key, zero-padded: two names never share an entry,
- * whatever their hashes.
+ * Names (of entries, of xattrs) are keyed by a hash of the name and its
+ * length, small enough for the BPF stack; the value holds the whole name,
+ * zero-padded, and a hit compares it. Two names with the same hash and
+ * length share one slot (the later fill replaces the earlier): a miss,
+ * never a wrong answer. Dropping a key drops whichever name holds the slot,
+ * which errs on the safe side.
+ *
+ * The hash runs over the name as 8-byte words, zero-padded: name is the
+ * start of such a buffer, of at least len bytes rounded up to 8.
  */
+#define BPFUSE_NAME_WORDS ((BPFUSE_NAME_MAX + 1) / 8)
+
+static inline __attribute__((always_inline)) __u32 bpfuse_name_hash(const __u64 *name, __u32 len)
+{
+	__u64 h = 0x9e3779b97f4a7c15ULL ^ len;
+
+	for (__u32 i = 0; i < BPFUSE_NAME_WORDS && i * 8 < len; i++) {
+		h ^= name[i];
+		h *= 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	return (__u32)h;
+}
+
+/* Whether two zero-padded names of len bytes are the same (word by word). */
+static inline __attribute__((always_inline)) int bpfuse_name_same(const __u64 *a, const __u64 *b,
+								__u32 len)
+{
+	for (__u32 i = 0; i < BPFUSE_NAME_WORDS && i * 8 < len; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
 struct bpfuse_lookup_key {
 	__u64 parent;
+	__u32 hash;		/* bpfuse_name_hash() */
 	__u32 len;
-	__u32 pad;
-	char name[BPFUSE_NAME_MAX + 1];
 };
 
 /* The node's attributes live in the attr map only, so one update serves both. */
@@ -64,6 +94,7 @@ struct bpfuse_lookup_val {
 	__u64 expires_ns;	/* CLOCK_MONOTONIC; 0: until invalidated */
 	__u32 kref;		/* the node's slot in "krefs", or BPFUSE_KREF_NONE */
 	__u32 kref_gen;		/* the slot's generation when this entry was made */
+	__u64 name[BPFUSE_NAME_WORDS];	/* the key's name, zero-padded */
 };
 
 /*
@@ -102,11 +133,11 @@ struct bpfuse_attr_val {
 	struct bpfuse_attr attr;
 };
 
+/* As the lookup key: the xattr name's hash and length; the name in the value. */
 struct bpfuse_xattr_key {
 	__u64 nodeid;
+	__u32 hash;
 	__u32 len;
-	__u32 pad;
-	char name[BPFUSE_XATTR_NAME_MAX + 1];
 };
 
 struct bpfuse_xattr_val {
@@ -114,6 +145,7 @@ struct bpfuse_xattr_val {
 	__s32 err;		/* 0, ENODATA ("no such attribute") or EOPNOTSUPP */
 	__u32 size;
 	__u8 value[BPFUSE_XATTR_SIZE_MAX];
+	__u64 name[BPFUSE_NAME_WORDS];	/* the key's name, zero-padded */
 };
 
 enum bpfuse_cache {

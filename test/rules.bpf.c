@@ -14,7 +14,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Map-value copies of the keys: helpers take keys from memory they can check. */
 struct bpfuse_lookup_key entry, newentry;
-struct bpfuse_xattr_key xkey, scratch;
+struct bpfuse_xattr_key xkey;
 
 SEC("syscall")
 int apply_rules(struct rules_ctx *ctx)
@@ -35,6 +35,6 @@ int apply_rules(struct rules_ctx *ctx)
 		c.newentry = &newentry;
 	if (ctx->has_xattr)
 		c.xattr = &xkey;
-	rules_apply(ctx->cause, &c, ctx->atime, &scratch);
+	rules_apply(ctx->cause, &c, ctx->atime);
 	return 0;
 }

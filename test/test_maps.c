@@ -27,10 +27,11 @@ _Static_assert(sizeof(struct bpfuse_attr) == sizeof(struct fuse_attr), "fuse_att
 _Static_assert(offsetof(struct bpfuse_attr, mode) == offsetof(struct fuse_attr, mode), "mode");
 _Static_assert(offsetof(struct bpfuse_attr, blksize) == offsetof(struct fuse_attr, blksize),
 	       "blksize");
-_Static_assert(sizeof(struct bpfuse_lookup_key) == 272, "lookup key");
-_Static_assert(sizeof(struct bpfuse_xattr_key) == 272, "xattr key");
-_Static_assert(sizeof(struct bpfuse_lookup_val) == 32, "lookup value");
-_Static_assert(sizeof(struct bpfuse_xattr_val) == 16 + BPFUSE_XATTR_SIZE_MAX, "xattr value");
+_Static_assert(sizeof(struct bpfuse_lookup_key) == 16, "lookup key");
+_Static_assert(sizeof(struct bpfuse_xattr_key) == 16, "xattr key");
+_Static_assert(sizeof(struct bpfuse_lookup_val) == 32 + BPFUSE_NAME_MAX + 1, "lookup value");
+_Static_assert(sizeof(struct bpfuse_xattr_val) == 16 + BPFUSE_XATTR_SIZE_MAX + BPFUSE_NAME_MAX + 1,
+	       "xattr value");
 
 static char dir[] = "/tmp/bpfuse-maps.XXXXXX";
 static struct bpfuse *b;
@@ -186,6 +187,61 @@ Test(maps, lookup_positive_negative_and_exact_names)
 	e = (struct bpfuse_entry){ .nodeid = 8, .node = BPFUSE_NODE_NONE };
 	cr_assert_eq(bpfuse_entry_put(b, bpfuse_cache_epoch(b), 1, "bare", &e), 0);
 	cr_assert_eq(bpfuse_entry_get(b, 1, "bare", &e, &st), -ENOENT);
+}
+
+struct hashed {
+	__u32 hash;
+	__u32 i;
+};
+
+static int cmp_hashed(const void *x, const void *y)
+{
+	const struct hashed *a = x, *b2 = y;
+
+	return a->hash < b2->hash ? -1 : a->hash > b2->hash;
+}
+
+/* Two different 7-character names with the same hash, found by birthday search. */
+static void colliding_names(char a[8], char b2[8])
+{
+	enum { N = 1 << 19 };
+	struct hashed *h = calloc(N, sizeof(*h));
+	__u64 words[BPFUSE_NAME_WORDS] = { 0 };
+	__u32 i;
+
+	cr_assert_not_null(h);
+	for (i = 0; i < N; i++) {
+		snprintf((char *)words, 8, "%07x", i);
+		h[i] = (struct hashed){ bpfuse_name_hash(words, 7), i };
+	}
+	qsort(h, N, sizeof(*h), cmp_hashed);
+	for (i = 1; i < N && h[i].hash != h[i - 1].hash; i++)
+		;
+	cr_assert_lt(i, N, "no two names share a hash");
+	snprintf(a, 8, "%07x", h[i - 1].i);
+	snprintf(b2, 8, "%07x", h[i].i);
+	free(h);
+}
+
+/* Keys hold a hash of the name: names that share it share a slot, never an answer. */
+Test(maps, names_sharing_a_hash_are_told_apart)
+{
+	struct bpfuse_entry e;
+	char a[8], b2[8];
+	struct stat st;
+
+	colliding_names(a, b2);
+	put_entry(1, a, 7);
+	put_entry(1, b2, 8);
+	cr_assert_eq(bpfuse_entry_get(b, 1, a, &e, &st), -ENOENT, "%s answered from %s's slot", a,
+		     b2);
+	cr_assert_eq(bpfuse_entry_get(b, 1, b2, &e, &st), 0);
+	cr_assert_eq(e.nodeid, 8);
+	cr_assert_eq(bpfuse_entry_inval(b, 1, a, BPFUSE_CAUSE_USER), 0, "not a's node");
+	cr_assert(!has_entry(1, b2), "the slot goes with either name");
+	put_xattr(5, b2);
+	cr_assert(!has_xattr(5, a));
+	cr_assert(has_xattr(5, b2));
 }
 
 Test(maps, xattr_values_sizes_and_absence)

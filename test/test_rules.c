@@ -116,14 +116,17 @@ static char *snapshot(void)
 {
 	struct bpfuse_lookup_key lk, *lp = NULL;
 	struct bpfuse_xattr_key xk, *xp = NULL;
+	struct bpfuse_lookup_val lv;
+	struct bpfuse_xattr_val xv;
 	__u64 node, *np = NULL;
 	char *lines[256], *out;
 	size_t n = 0, len = 1, i;
 
 	while (n < 256 && bpf_map_get_next_key(b->fds[BPFUSE_CACHE_LOOKUP], lp, &lk) == 0) {
 		lp = &lk;
+		cr_assert_eq(bpf_map_lookup_elem(b->fds[BPFUSE_CACHE_LOOKUP], &lk, &lv), 0);
 		cr_assert_neq(asprintf(&lines[n++], "name %llu/%.*s", (unsigned long long)lk.parent,
-				       (int)lk.len, lk.name),
+				       (int)lk.len, (const char *)lv.name),
 			      -1);
 	}
 	while (n < 256 && bpf_map_get_next_key(b->fds[BPFUSE_CACHE_ATTR], np, &node) == 0) {
@@ -132,8 +135,10 @@ static char *snapshot(void)
 	}
 	while (n < 256 && bpf_map_get_next_key(b->fds[BPFUSE_CACHE_XATTR], xp, &xk) == 0) {
 		xp = &xk;
+		cr_assert_eq(bpf_map_lookup_elem(b->fds[BPFUSE_CACHE_XATTR], &xk, &xv), 0);
 		cr_assert_neq(asprintf(&lines[n++], "xattr %llu %.*s",
-				       (unsigned long long)xk.nodeid, (int)xk.len, xk.name),
+				       (unsigned long long)xk.nodeid, (int)xk.len,
+				       (const char *)xv.name),
 			      -1);
 	}
 	qsort(lines, n, sizeof(lines[0]), cmp_str);
@@ -149,12 +154,20 @@ static char *snapshot(void)
 	return out;
 }
 
+/* A name's hash and length, as the maps key it. */
+static void name_hash(const char *name, __u32 *hash, __u32 *len)
+{
+	__u64 words[BPFUSE_NAME_WORDS] = { 0 };
+
+	*len = strlen(name);
+	memcpy(words, name, *len);
+	*hash = bpfuse_name_hash(words, *len);
+}
+
 static void name_key(struct bpfuse_lookup_key *k, uint64_t parent, const char *name)
 {
-	memset(k, 0, sizeof(*k));
 	k->parent = parent;
-	k->len = strlen(name);
-	memcpy(k->name, name, k->len);
+	name_hash(name, &k->hash, &k->len);
 }
 
 /* The extension's rules on c, through the test program. */
@@ -179,8 +192,7 @@ static void apply_bpf(enum bpfuse_cause cause, const struct bpfuse_change *c, bo
 		name_key(&ctx.newentry, c->newparent, c->newname);
 	if (c->xattr) {
 		ctx.xattr.nodeid = c->node;
-		ctx.xattr.len = strlen(c->xattr);
-		memcpy(ctx.xattr.name, c->xattr, ctx.xattr.len);
+		name_hash(c->xattr, &ctx.xattr.hash, &ctx.xattr.len);
 	}
 	cr_assert_eq(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.apply_rules), &opts), 0,
 		     "test run: %s", strerror(errno));

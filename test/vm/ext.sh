@@ -14,7 +14,7 @@ source "$(dirname "$0")/../lib.sh"
 
 exists() { [ -e "$work/mnt/$1" ]; }
 
-echo "1..26"
+echo "1..28"
 bf_setup ext
 mkdir "$work/back/d"
 echo data > "$work/back/d/f"
@@ -99,10 +99,11 @@ pin = sys.argv[1]
 entries = json.loads(subprocess.check_output(["bpftool", "-j", "map", "dump", "pinned", pin]))
 def name(e):
     k = bytes(int(b, 16) for b in e["key"])
-    return k[16:16 + int.from_bytes(k[8:12], "little")]
+    v = bytes(int(b, 16) for b in e["value"])
+    return v[32:32 + int.from_bytes(k[12:16], "little")]
 by = {name(e): e for e in entries}
 j, k = by[b"j"], by[b"k"]
-value = j["value"][:24] + k["value"][24:32]
+value = j["value"][:24] + k["value"][24:32] + j["value"][32:]
 subprocess.check_call(["bpftool", "map", "update", "pinned", pin, "key", "hex"] +
                       [b[2:] for b in j["key"]] + ["value", "hex"] + [b[2:] for b in value])' \
 	"/sys/fs/bpf/bpfuse/$mnt_id/lookup"
@@ -112,6 +113,26 @@ snap b
 echo "# a stat of d/j: lookup upcalls $(delta lookup upcalls), kernel hits" \
 	"$(delta lookup kernel_hits)"
 check "such an entry goes to the daemon" [ "$(delta lookup upcalls)" = 1 ]
+
+# Entries are keyed by a hash of the name; the name itself is in the value
+# and compared on every hit, so a slot another name holds (the same hash
+# and length) answers nothing. Made by hand: d/k's slot holding the name "j".
+check "d/k's slot holds the name j" $py -c 'import json, subprocess, sys
+pin = sys.argv[1]
+for e in json.loads(subprocess.check_output(["bpftool", "-j", "map", "dump", "pinned", pin])):
+    v = [int(b, 16) for b in e["value"]]
+    key_len = int.from_bytes(bytes(int(b, 16) for b in e["key"][12:16]), "little")
+    if key_len == 1 and v[32] == ord("k"):
+        v[32] = ord("j")
+        subprocess.check_call(["bpftool", "map", "update", "pinned", pin, "key", "hex"] +
+                              [b[2:] for b in e["key"]] + ["value", "hex"] +
+                              ["%02x" % b for b in v])
+        sys.exit(0)
+sys.exit(1)' "/sys/fs/bpf/bpfuse/$mnt_id/lookup"
+snap a
+stat "$work/mnt/d/k" > /dev/null
+snap b
+check "a name that is not the slot's goes to the daemon" [ "$(delta lookup upcalls)" = 1 ]
 
 # changes through the mount, each right after the kernel answered from the maps
 chmod 600 "$work/mnt/d/f"
