@@ -45,6 +45,8 @@ bb_opts() {
 	# the guest: ext mode with the defaults, and with every kernel timeout 0
 	ext) echo ext ;;
 	ext-t0) echo "$BB_TIMEOUTS0,ext" ;;
+	# ext without the statistics programs (BPFUSE_UPCALL_PROBE=none, bb_mount)
+	ext-nostats) echo ext ;;
 	*) return 1 ;;
 	esac
 }
@@ -97,7 +99,8 @@ bb_mount() {
 		;;
 	*)
 		opts=$(bb_opts "$cfg") || { echo "bench: unknown configuration $cfg" >&2; return 1; }
-		"${bb_pin[@]}" "$top/bpfused" -f ${opts:+-o "$opts"} "$back" "$mnt" \
+		env BPFUSE_UPCALL_PROBE="$([ "$cfg" = ext-nostats ] && echo none)" \
+			"${bb_pin[@]}" "$top/bpfused" -f ${opts:+-o "$opts"} "$back" "$mnt" \
 			2> "$work/daemon.log" &
 		bb_stats_mnt=$mnt
 		;;

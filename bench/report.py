@@ -20,9 +20,10 @@ HOST = ["native", "default", "passthrough", "never", "timeouts", "stock", "pthp"
 LAT = ["native", "default+1ms", "never+1ms", "timeouts+1ms", "stock+1ms"]
 SSHFS = ["native", "sshfs", "sshfs+default", "sshfs+short", "sshfs+never", "sshfs+timeouts",
          "sshfs+stock"]
-GUEST = ["native", "stock", "ext", "ext-t0"]
+GUEST = ["native", "stock", "ext", "ext-nostats", "ext-t0"]
 NAMES = {"default": "default", "passthrough": "passthrough", "never": "off",
          "timeouts": "timeouts", "stock": "stock", "ext": "ext", "ext-t0": "ext, timeouts 0",
+         "ext-nostats": "ext, no statistics",
          "pthp": "passthrough_hp",
          "ptll": "passthrough_ll", "native": "native", "sshfs": "sshfs", "short": "1 s lifetimes"}
 
@@ -248,6 +249,7 @@ CONFIGS = """\
 | passthrough_hp | libfuse 3.17's example (built for the run from Debian 13's fuse3 source package), its defaults: kernel passthrough of file data, 1 s timeouts |
 | passthrough_ll | libfuse's example (from libfuse3-dev, built for the run), `-o source=DIR,xattr`, its defaults (1 s timeouts) |
 | ext | in the 6.12 guest: `bpfused` with its defaults in ext mode: the kernel extension answers cache hits from the maps, and with kernel passthrough read-only opens and their releases |
+| ext, no statistics | in the 6.12 guest (`ext-nostats`): ext with the statistics programs not loaded (`BPFUSE_UPCALL_PROBE=none`), to show what counting upcalls costs |
 | ext, timeouts 0 | in the 6.12 guest (`ext-t0`): stock's options without `no_ext`: every kernel timeout 0, the extension answers from the maps |
 | X +1ms | X with `-o backend_latency=1ms`: each metadata call into the backing directory waits 1 ms, like a network file system |
 | sshfs | sshfs (its defaults, including its own caches) to an sshd of the run's own on 127.0.0.1 |
@@ -298,6 +300,15 @@ def standing(R):
                    if n and R.get("ext", c, job, "bw")]
         if io:
             out.append(f"- **File data in the guest** (MiB/s against native): {', '.join(io)}.")
+        stats = []
+        for case in [f"{op}/warm" for op in OPS] + ["seqread", "randrw"]:
+            unit = "us" if "/" in case else "bw"
+            a, d = (R.get("ext", c, case, unit) for c in ("ext", "ext-nostats"))
+            if a and d:
+                stats.append(f"{case} {a / d if unit == 'us' else d / a:.2f}")
+        if stats:
+            out.append("- **Statistics programs**, ext with them against ext without (time "
+                       f"ratio; above 1: they cost): {', '.join(stats)}.")
         cases = [f"{op}/warm" for op in OPS]
         cuts = []
         for op in ("lookup", "getattr", "getxattr", "open", "flush", "release"):

@@ -3,8 +3,9 @@
 # In the Linux 6.12 guest (bench/run.sh ext runs `test/vm/run.sh
 # bench/vm-guest.sh`), in one boot: the metadata benchmark and fio's
 # sequential read and random 4 KiB read+write natively on tmpfs, in stock
-# mode (every kernel timeout 0, -o no_ext), in ext mode with the defaults
-# and in ext mode with every kernel timeout 0 (ext-t0). Each warm figure is
+# mode (every kernel timeout 0, -o no_ext), in ext mode with the defaults,
+# the same without the statistics programs (ext-nostats), and in ext mode
+# with every kernel timeout 0 (ext-t0). Each warm figure is
 # the median of bb_passes passes. Prints result rows prefixed
 # "bpfuse-bench:<TAB>", which bench/run.sh takes from the console, and TAP,
 # which test/vm/run.sh counts. Sizes come from the kernel command line:
@@ -30,7 +31,7 @@ export MDBENCH_XATTR=trusted.tag
 # Under TCG, waking a thread on the other, idle vCPU costs milliseconds and
 # varies from run to run; on one vCPU each upcall is a plain context switch.
 bb_pin=(taskset -c 0)
-configs="native stock ext ext-t0"
+configs="native stock ext ext-nostats ext-t0"
 
 # fio_guest CONFIG: each job bb_passes times, the median bandwidth
 # (read+write for randrw), the requests of all passes
@@ -69,12 +70,12 @@ mkdir "$work/back/meta"
 check "a $shape tree" "$top/bench/mdbench" create "$work/back/meta" "${shape%x*}" "${shape#*x}"
 for cfg in $configs; do
 	bb_want_mode=${cfg#native}
-	bb_want_mode=${bb_want_mode%-t0}
+	bb_want_mode=${bb_want_mode%-*}
 	check "$cfg: metadata benchmark" bb_meta ext "$cfg" "$work/back/meta" "$shape" "$rounds"
 done
 rm -rf "$work/back/meta"
 for cfg in $configs; do
 	bb_want_mode=${cfg#native}
-	bb_want_mode=${bb_want_mode%-t0}
+	bb_want_mode=${bb_want_mode%-*}
 	check "$cfg: fio" fio_guest "$cfg"
 done

@@ -363,7 +363,10 @@ static void print_table(const struct ctl *c, const struct bpfuse_stats *s, const
 	printf("outside changes: %s\n", c->cfg.flags & BPFUSE_CFG_WATCHING
 						? "watched"
 						: "not watched (timeouts bound staleness)");
-	if (!probe_name(s->upcall_probe))
+	if (!probe_name(s->upcall_probe) && s->upcall_err == -ECANCELED)
+		printf("upcalls are not counted: the statistics programs were not loaded "
+		       "(BPFUSE_UPCALL_PROBE=none)\n");
+	else if (!probe_name(s->upcall_probe))
 		printf("upcalls are not counted: the statistics programs did not load (%s)\n",
 		       strerror(-s->upcall_err));
 	else

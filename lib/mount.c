@@ -321,7 +321,8 @@ static int bpfuse_silent(enum libbpf_print_level level, const char *fmt, va_list
  * kprobes on fuse_request_end and whichever request function exists (for
  * the latency of synchronous requests), else not at all (the maps still
  * load; upcall_err says why). BPFUSE_UPCALL_PROBE=tracepoint or kprobe
- * restricts the choice, for tests. libbpf's complaints about the probes
+ * restricts the choice, for tests; =none loads none of them, to measure
+ * what they cost (upcall_err ECANCELED). libbpf's complaints about the probes
  * that fail are expected: its print callback is silenced meanwhile.
  */
 int bpfuse_load(struct bpfuse *b)
@@ -332,6 +333,12 @@ int bpfuse_load(struct bpfuse *b)
 	int err = -ENOENT;
 	size_t i;
 
+	if (only && !*only)
+		only = NULL;
+	if (only && !strcmp(only, "none")) {
+		err = -ECANCELED;
+		goto none;
+	}
 	if (!only || strcmp(only, "kprobe")) {
 		err = bpfuse_try_load(b, BPFUSE_PROBE_TRACEPOINT, NULL);
 		if (!err) {
@@ -346,6 +353,7 @@ int bpfuse_load(struct bpfuse *b)
 			goto out;
 		}
 	}
+none:
 	b->upcall_err = err;
 	err = bpfuse_try_load(b, BPFUSE_PROBE_NONE, NULL);
 out:

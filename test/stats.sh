@@ -22,7 +22,7 @@ expect() {
 repeat() { $py -c "import os, sys
 for _ in range($1): $2" "$work/mnt"; }
 
-plan=43
+plan=45
 echo "1..$plan"
 
 # -- caching off: every stat of /f is one LOOKUP and two GETATTR upcalls:
@@ -60,6 +60,13 @@ sys.exit(not (d["upcalls_counted"] is False and d["upcall_probe"] is None and d[
 		"$work/b.json"
 	check "the table says so" bash -c "'$ctl' stats '$work/mnt' | grep -q 'upcalls are not counted'"
 fi
+bf_stop
+
+# -- none: the statistics programs left out, as bench's ext-nostats measures
+BPFUSE_UPCALL_PROBE=none bf_start
+check "none: the mount works" cmp -s "$work/mnt/f" "$work/back/f"
+check "none: the table says the programs were not loaded, and why" \
+	bash -c "'$ctl' stats '$work/mnt' | grep -q 'were not loaded (BPFUSE_UPCALL_PROBE=none)'"
 bf_stop
 
 # -- kernel caches off, maps on: the maps answer all but the first ---------
