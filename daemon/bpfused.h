@@ -103,6 +103,7 @@ struct bf_inode {
 	unsigned int nopen; /* opens sharing backing_id */
 	unsigned int nwrite; /* of those, opened for writing */
 	bool atime_moves; /* the next read moves the backing atime (see bf_atime_moves()) */
+	bool page_opens; /* ext mode: opened keeping pages, never passthrough (a small file) */
 };
 
 struct bf_table {

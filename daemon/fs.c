@@ -650,6 +650,21 @@ static void bf_file_cache(struct bf_fs *fs, struct fuse_file_info *fi)
 
 #ifdef HAVE_FUSE_PASSTHROUGH
 /*
+ * Ext mode: files up to this size at their node's first open (not a
+ * create) keep their pages instead: the extension answers their opens with
+ * FOPEN_KEEP_CACHE, so an open costs no second open of the backing file,
+ * and reads after the first come from the page cache.
+ */
+#define BF_PAGES_MAX (1 << 20)
+
+static bool bf_pages_suit(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= BF_PAGES_MAX;
+}
+
+/*
  * Kernel passthrough for an open regular file. The kernel takes one backing
  * file per inode, so the node's is registered at its first open, shared by
  * the others and closed at the last release. Passthrough writes never reach
@@ -657,7 +672,8 @@ static void bf_file_cache(struct bf_fs *fs, struct fuse_file_info *fi)
  * the maps (bf_table_writing()). Where the kernel refuses (a backing file
  * system stacked too deep, say), the mount goes on without passthrough.
  */
-static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct fuse_file_info *fi)
+static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct fuse_file_info *fi,
+				bool created)
 {
 	struct bf_fs *fs = bf_fs(req);
 	struct bf_table *t = &fs->table;
@@ -667,7 +683,11 @@ static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct f
 
 	pthread_mutex_lock(&t->lock);
 	in = g_hash_table_lookup(t->by_id, &ino);
-	if (in && !in->backing_id) {
+	if (in && !in->backing_id && !in->page_opens && t->ext && !created && bf_pages_suit(fd)) {
+		/* until its FORGET: the kernel refuses to mix the two on one inode */
+		in->page_opens = true;
+		bpfuse_backing_put(t->ext, ino, 0, BPFUSE_BACKING_PAGES);
+	} else if (in && !in->backing_id && !in->page_opens) {
 		id = fuse_passthrough_open(req, fd);
 		if (id > 0) {
 			in->backing_id = id;
@@ -739,7 +759,8 @@ static void bf_passthrough_release(struct bf_fs *fs, fuse_req_t req, fuse_ino_t 
 		bf_on_access(fs, ino);
 }
 #else
-static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct fuse_file_info *fi)
+static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct fuse_file_info *fi,
+				bool created)
 {
 }
 
@@ -771,7 +792,7 @@ static void bf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = fd;
 	bf_file_cache(fs, fi);
 	if (fs->passthrough)
-		bf_passthrough_open(req, ino, fd, fi);
+		bf_passthrough_open(req, ino, fd, fi, false);
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		close(fd); /* interrupted: no RELEASE will come */
 		bf_passthrough_release(fs, NULL, ino, fi);
@@ -801,7 +822,7 @@ static void bf_reply_created(fuse_req_t req, int err, const struct fuse_entry_pa
 	fi->fh = fd;
 	bf_file_cache(fs, fi);
 	if (fs->passthrough)
-		bf_passthrough_open(req, e->ino, fd, fi);
+		bf_passthrough_open(req, e->ino, fd, fi, true);
 	if (fuse_reply_create(req, e, fi) == -ENOENT) {
 		close(fd);
 		bf_passthrough_release(fs, NULL, e->ino, fi);

@@ -338,10 +338,10 @@ bool bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n)
 	if (in->nlookup || in->pinned)
 		goto out;
 	bf_io_drop(t, in);
-	if (in->backing_id && t->ext) {
+	if ((in->backing_id || in->page_opens) && t->ext)
 		bpfuse_backing_del(t->ext, nodeid);
+	if (in->backing_id && t->ext)
 		ioctl(t->dev_fd, FUSE_DEV_IOC_BACKING_CLOSE, &in->backing_id);
-	}
 	if (in->hashed)
 		g_hash_table_remove(t->by_key, in);
 	g_hash_table_remove(t->by_id, &in->nodeid);

@@ -30,6 +30,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define ERANGE 34
 #define O_ACCMODE 3
 #define O_TRUNC 01000
+#define FOPEN_KEEP_CACHE (1 << 1)
 #define FOPEN_NOFLUSH (1 << 5)
 #define FOPEN_PASSTHROUGH (1 << 7)
 
@@ -214,12 +215,6 @@ static __always_inline int answer_getxattr(struct bpfuse_req *req, __u64 node, _
 }
 
 /*
- * A read-only open that truncates nothing, of a node whose backing file
- * the daemon registered: answered with that file (kernel passthrough), so
- * that reads and mmap go to it without the daemon. Opens for writing go to
- * the daemon, which keeps a writer's node out of the attribute cache.
- */
-/*
  * Reads of an open answered here go to the backing file, past the daemon:
  * where the next read moves the node's atime (the daemon says so in the
  * backing entry), its cached attributes go, once, at the release, as the
@@ -235,6 +230,15 @@ static __always_inline void access_node(__u64 node, struct bpfuse_backing_val *b
 	rules_apply(BPFUSE_CAUSE_ACCESS, &c, true);
 }
 
+/*
+ * A read-only open that truncates nothing, of a node whose backing file
+ * the daemon registered: answered with that file (kernel passthrough), so
+ * that reads and mmap go to it without the daemon; or, for a node the
+ * daemon marked BPFUSE_BACKING_PAGES (a small file), keeping its pages, so
+ * that the open costs no second open of the backing file. Opens for
+ * writing go to the daemon, which keeps a writer's node out of the
+ * attribute cache.
+ */
 static __always_inline int answer_open(struct bpfuse_req *req, __u64 node)
 {
 	struct fuse_open_out out = { .fh = BPFUSE_FH_KERNEL,
@@ -248,7 +252,10 @@ static __always_inline int answer_open(struct bpfuse_req *req, __u64 node)
 	b = bpf_map_lookup_elem(&backing, &node);
 	if (!b)
 		return BPFUSE_CONTINUE;
-	out.backing_id = b->backing_id;
+	if (b->flags & BPFUSE_BACKING_PAGES)
+		out.open_flags = FOPEN_KEEP_CACHE | FOPEN_NOFLUSH;
+	else
+		out.backing_id = b->backing_id;
 	return bpfuse_out_arg(req, 0, &out, sizeof(out)) ? BPFUSE_CONTINUE : BPFUSE_ANSWERED;
 }
 

@@ -140,7 +140,8 @@ uint64_t bpfuse_node_forget(struct bpfuse *b, uint32_t *node, uint64_t *nlookup,
  * Ext mode with kernel passthrough: from now until bpfuse_backing_del(),
  * the extension answers read-only, non-truncating opens of nodeid itself,
  * with the backing file the daemon registered as backing_id; flags:
- * BPFUSE_BACKING_ATIME or 0. -EOPNOTSUPP outside ext mode.
+ * BPFUSE_BACKING_ATIME or 0. Or, with backing_id 0 and BPFUSE_BACKING_PAGES,
+ * keeping the page cache. -EOPNOTSUPP outside ext mode.
  */
 int bpfuse_backing_put(struct bpfuse *b, uint64_t nodeid, int backing_id, unsigned int flags)
 {
@@ -148,7 +149,7 @@ int bpfuse_backing_put(struct bpfuse *b, uint64_t nodeid, int backing_id, unsign
 
 	if (!b || !b->ext)
 		return -EOPNOTSUPP;
-	if (backing_id <= 0)
+	if (backing_id < 0 || !backing_id != !!(flags & BPFUSE_BACKING_PAGES))
 		return -EINVAL;
 	return bpf_map_update_elem(b->backing_fd, &nodeid, &v, BPF_ANY) ? -errno : 0;
 }

@@ -125,6 +125,8 @@ struct bpfuse_backing_val {
 
 /* The next read moves the atime: the attributes go at the open, once. */
 #define BPFUSE_BACKING_ATIME (1u << 0)
+/* No backing file: opens answered keeping the page cache (FOPEN_KEEP_CACHE). */
+#define BPFUSE_BACKING_PAGES (1u << 1)
 
 #define BPFUSE_FH_KERNEL 0xffffffffffffffffULL
 

@@ -106,6 +106,15 @@ uint64_t bpfuse_node_forget(struct bpfuse *b, uint32_t *node, uint64_t *nlookup,
  */
 #define BPFUSE_FH_KERNEL 0xffffffffffffffffULL
 #define BPFUSE_BACKING_ATIME (1u << 0)
+/*
+ * Instead of a backing file (backing_id 0): the extension answers the
+ * node's read-only opens keeping the page cache (FOPEN_KEEP_CACHE), for
+ * files whose pages are better kept than passed through (small ones: an
+ * open then costs no second open of the backing file). Reads of pages not
+ * cached reach the daemon with BPFUSE_FH_KERNEL; the daemon's own opens of
+ * the node must not use passthrough either (the kernel refuses to mix).
+ */
+#define BPFUSE_BACKING_PAGES (1u << 1)
 
 
 int bpfuse_backing_put(struct bpfuse *b, uint64_t nodeid, int backing_id, unsigned int flags);

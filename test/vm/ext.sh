@@ -14,7 +14,7 @@ source "$(dirname "$0")/../lib.sh"
 
 exists() { [ -e "$work/mnt/$1" ]; }
 
-echo "1..28"
+echo "1..32"
 bf_setup ext
 mkdir "$work/back/d"
 echo data > "$work/back/d/f"
@@ -57,9 +57,11 @@ check "no lookup, getattr or getxattr reached the daemon" \
 	[ "$((lookup_up + getattr_up + getxattr_up))" -eq 0 ]
 
 # Opens (kernel passthrough, on by default in ext mode): the first one
-# registers the file's backing file; the read-only opens after it, their
-# FLUSH and RELEASE are answered in the kernel, and reads go to the backing
-# file. An open for writing goes to the daemon, and what it writes shows.
+# registers the file's backing file, or for a small file (up to 1 MiB)
+# marks it to keep its pages; the read-only opens after it, their FLUSH
+# and RELEASE are answered in the kernel, and reads go to the backing file
+# or the page cache. An open for writing goes to the daemon, and what it
+# writes shows.
 ops() { $py -c 'import json, sys
 d = [json.load(open(f))["ops"] for f in sys.argv[1:3]]
 print(sum(d[1].get(op, {}).get(sys.argv[3], 0) - d[0].get(op, {}).get(sys.argv[3], 0)
@@ -76,10 +78,35 @@ open_hit=$(ops kernel_hits open) close_hit=$(ops kernel_hits release flush)
 file_up=$(ops upcalls open release flush read)
 echo "# 200 x (open, read, close), warm: kernel hits open $open_hit, release+flush" \
 	"$close_hit; upcalls open+release+flush+read $file_up"
-check "OPEN answered in the kernel, data read from the backing file ($open_hit hits)" \
+check "OPEN of a small file answered in the kernel, its pages kept ($open_hit hits)" \
 	[ "$open_hit" -eq 200 ]
 check "RELEASE answered in the kernel ($close_hit hits)" [ "$close_hit" -ge 200 ]
 check "no open, flush, release or read reached the daemon" [ "$file_up" -eq 0 ]
+# without its pages, a read of such an open reaches the daemon by node
+sync
+echo 1 > /proc/sys/vm/drop_caches
+snap a
+check "its pages dropped, the data comes from the daemon" [ "$(cat "$work/mnt/d/f")" = data ]
+snap b
+check "... through a READ upcall ($(ops upcalls read))" [ "$(ops upcalls read)" -ge 1 ]
+# a file larger than BF_PAGES_MAX (1 MiB): kernel passthrough, even
+# without pages (its reads go to the backing file in the kernel)
+head -c 2M /dev/urandom > "$work/back/d/big"
+cat "$work/mnt/d/big" > /dev/null
+echo 1 > /proc/sys/vm/drop_caches
+snap a
+$py -c 'import os, sys
+for _ in range(20):
+    fd = os.open(sys.argv[1] + "/d/big", os.O_RDONLY)
+    while os.read(fd, 1 << 16):
+        pass
+    os.close(fd)' "$work/mnt"
+snap b
+big=$(ops kernel_hits open):$(ops upcalls open read)
+check "a large file: 20 opens answered, passthrough: no open or read upcall ($big)" \
+	[ "$big" = 20:0 ]
+check "... and its data is the backing file's" cmp -s "$work/mnt/d/big" "$work/back/d/big"
+rm "$work/back/d/big"
 echo more >> "$work/mnt/d/f"
 check "an append through an open for writing shows at once" \
 	[ "$(stat -c %s "$work/mnt/d/f"):$(tail -1 "$work/mnt/d/f")" = 10:more ]
