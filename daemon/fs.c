@@ -650,8 +650,9 @@ static void bf_file_cache(struct bf_fs *fs, struct fuse_file_info *fi)
 
 #ifdef HAVE_FUSE_PASSTHROUGH
 /*
- * Ext mode: files up to this size at their node's first open (not a
- * create) keep their pages instead: the extension answers their opens with
+ * Ext mode, passthrough by default (not asked for with -o passthrough):
+ * files up to this size at their node's first open (not a create) keep
+ * their pages instead: the extension answers their opens with
  * FOPEN_KEEP_CACHE, so an open costs no second open of the backing file,
  * and reads after the first come from the page cache.
  */
@@ -683,7 +684,8 @@ static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct f
 
 	pthread_mutex_lock(&t->lock);
 	in = g_hash_table_lookup(t->by_id, &ino);
-	if (in && !in->backing_id && !in->page_opens && t->ext && !created && bf_pages_suit(fd)) {
+	if (in && !in->backing_id && !in->page_opens && t->ext && fs->opts.passthrough < 0 &&
+	    !created && bf_pages_suit(fd)) {
 		/* until its FORGET: the kernel refuses to mix the two on one inode */
 		in->page_opens = true;
 		bpfuse_backing_put(t->ext, ino, 0, BPFUSE_BACKING_PAGES);
