@@ -19,10 +19,10 @@
  * per write. So after a file's first FAN_MODIFY the watcher hushes that
  * file's writes for BF_HUSH_MS (an ignore mask on its inode, which the
  * kernel checks before building an event) and then invalidates it once
- * more. (Comparing its ctime would save that, but not on file systems whose
- * clock ticks coarser than a burst of writes.) A change
- * after a quiet spell shows at once; one inside a burst of writes to the
- * same file within BF_HUSH_MS.
+ * more. (Comparing its ctime would save that, but not on file systems
+ * whose clock ticks coarser than a burst of writes.) A change after a
+ * quiet spell shows at once; one inside a burst of writes to the same file
+ * within BF_HUSH_MS.
  */
 #include "config.h"
 
@@ -249,11 +249,10 @@ static void *bf_watch_main(void *arg)
 		}
 		if (pfd[1].revents)
 			break;
-		wait = bf_watch_unhush(w, bf_now_ms());
+		/* woken by events, or by the end of a hush (len -1, EAGAIN) */
 		len = read(w->fan_fd, buf, sizeof(buf));
-		if (len <= 0)
-			continue;
-		for (md = (const void *)buf; FAN_EVENT_OK(md, len); md = FAN_EVENT_NEXT(md, len)) {
+		for (md = (const void *)buf; len > 0 && FAN_EVENT_OK(md, len);
+		     md = FAN_EVENT_NEXT(md, len)) {
 			if (md->vers != FANOTIFY_METADATA_VERSION)
 				break;
 			if (md->pid == w->self || (md->mask & FAN_Q_OVERFLOW))

@@ -277,9 +277,10 @@ static __always_inline int answer_close(struct bpfuse_req *req, __u32 opcode, __
 
 /*
  * What the request changes, in the terms of bpfuse_rules.h, with its names
- * hashed into keys, one by one through words; the table decides what goes. The daemon
- * applies the same table after the change (lib/rules.c), with what a
- * request does not carry (a rename's victim that was never looked up, say).
+ * hashed into keys, one by one through words; the table decides what goes.
+ * The daemon applies the same table after the change (lib/rules.c), with
+ * what a request does not carry (a rename's victim that was never looked
+ * up, say).
  */
 static __always_inline void invalidate(struct bpfuse_req *req, __u32 opcode, __u64 node,
 				       __u64 *words)

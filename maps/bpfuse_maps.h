@@ -13,7 +13,6 @@
 #include "bpfuse_rules.h"
 
 #define BPFUSE_NAME_MAX	      255	/* a file name, as NAME_MAX */
-#define BPFUSE_XATTR_NAME_MAX 255	/* an xattr name, as XATTR_NAME_MAX */
 #define BPFUSE_XATTR_SIZE_MAX 256	/* larger xattr values are not cached */
 
 /* Capacities: LRU maps, so a full cache evicts instead of failing. */
