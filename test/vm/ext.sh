@@ -14,7 +14,7 @@ source "$(dirname "$0")/../lib.sh"
 
 exists() { [ -e "$work/mnt/$1" ]; }
 
-echo "1..32"
+echo "1..34"
 bf_setup ext
 mkdir "$work/back/d"
 echo data > "$work/back/d/f"
@@ -110,6 +110,29 @@ rm "$work/back/d/big"
 echo more >> "$work/mnt/d/f"
 check "an append through an open for writing shows at once" \
 	[ "$(stat -c %s "$work/mnt/d/f"):$(tail -1 "$work/mnt/d/f")" = 10:more ]
+
+# Before a write the kernel asks whether it must drop privileges (suid
+# bits, security.capability: a GETXATTR). With the extension attached the
+# mount has SB_NOSEC: once a file has shown it has none, writes stop
+# asking, until the daemon reports a change (a reverse invalidation; the
+# watcher sends one after writes too, at most one per 10 ms hush).
+# (bash's printf: one write(2) to the descriptor, kept open throughout, so
+# that no open or lookup refreshes the attributes meanwhile)
+asks() { echo $(($(ops kernel_hits getxattr) + $(ops upcalls getxattr))); }
+exec 7>> "$work/mnt/d/w"
+printf x >&7
+sleep 0.3
+snap a
+for _ in $(seq 100); do printf x >&7; done
+snap b
+check "100 writes: privileges asked at most 10 times ($(asks))" [ "$(asks)" -le 10 ]
+setfattr -n user.changed -v 1 "$work/back/d/w"
+sleep 0.3
+snap a
+printf x >&7
+snap b
+check "a change behind the kernel: the next write asks again ($(asks))" [ "$(asks)" -ge 1 ]
+exec 7>&-
 
 # A lookup entry read while the LRU reused its element may pair one node's
 # id with another node's reference slot: the extension checks the slot's

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Smoke test of the kernel hook (kernel/0001-*.patch): answers getxattr of
- * "user.bpfuse" in the kernel, lets everything else go to the daemon, counts
- * the LOOKUP replies it watches, and records what the kfuncs say to what
- * they must refuse: an argument larger than the buffer, arguments carried
- * in pages, an answer without out arguments to a request that needs the
+ * "user.bpfuse" in the kernel, lets everything else go to the daemon,
+ * counts the LOOKUP replies it watches (and whether each still carries the
+ * cookie its request() left), and records what the kfuncs say to what they
+ * must refuse: an argument larger than the buffer, arguments carried in
+ * pages, an answer without out arguments to a request that needs the
  * daemon. The hook's types are declared with preserve_access_index, so
  * they relocate against the guest kernel.
  */
@@ -23,7 +24,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define FUSE_LOOKUP_OP 1
 #define FUSE_GETXATTR_OP 22
 
-__u64 answered, watched, lookups_seen;
+__u64 answered, watched, lookups_seen, cookies_kept;
 /* what the kfuncs returned (1: not tried yet) */
 int small_buf = 1, read_out = 1, write_in = 1, readlink_out = 1;
 
@@ -38,6 +39,7 @@ int BPF_PROG(smoke_request, struct bpfuse_req *req)
 
 	switch (req->opcode) {
 	case FUSE_LOOKUP_OP:
+		req->cookie = req->nodeid ^ 0xc00c1e;
 		return BPFUSE_WATCH;
 	case FUSE_READ_OP:
 		read_out = bpfuse_out_arg(req, 0, page, sizeof(page));
@@ -80,8 +82,11 @@ SEC("struct_ops/reply")
 void BPF_PROG(smoke_reply, struct bpfuse_req *req)
 {
 	__sync_fetch_and_add(&watched, 1);
-	if (req->opcode == FUSE_LOOKUP_OP)
-		__sync_fetch_and_add(&lookups_seen, 1);
+	if (req->opcode != FUSE_LOOKUP_OP)
+		return;
+	__sync_fetch_and_add(&lookups_seen, 1);
+	if (req->cookie == (req->nodeid ^ 0xc00c1e))
+		__sync_fetch_and_add(&cookies_kept, 1);
 }
 
 SEC(".struct_ops")

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "hook_foreign.skel.h"
+#include "hook_scribble.skel.h"
 #include "hook_smoke.skel.h"
 
 #define FUSE_DEV_IOC_BPFUSE_ATTACH _IOW(229, 100, uint32_t)
@@ -116,6 +117,7 @@ int main(int argc, char **argv)
 	char path[512], back[512], buf[64], conn[128];
 	struct hook_smoke_bpf *skel, *other;
 	struct hook_foreign_bpf *foreign;
+	struct hook_scribble_bpf *scribble;
 	struct bpf_link *link, *other_link;
 	struct stat st;
 	int fuse_fd, fd, i;
@@ -126,7 +128,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: hook_smoke DAEMON_PID MOUNTPOINT BACKING_DIR\n");
 		return 2;
 	}
-	printf("1..14\n");
+	printf("1..16\n");
 	skel = smoke_load(&link);
 	check(skel != NULL && link != NULL,
 	      "the struct_ops program loads (the hook's types are in BTF) and its value is set");
@@ -149,6 +151,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < 5; i++)
 		stat(path, &st);
 	check(skel->bss->lookups_seen >= 5, "LOOKUP replies watched");
+	check(skel->bss->cookies_kept == skel->bss->lookups_seen,
+	      "reply() sees the cookie its request() left");
 
 	/* arguments in pages: refused, and the daemon answers */
 	fd = open(path, O_RDWR);
@@ -178,6 +182,15 @@ int main(int argc, char **argv)
 	      "a tcp_congestion_ops program calling a bpfuse kfunc does not load");
 	if (!foreign && !strstr(log_buf, "is not allowed"))
 		printf("# %.*s\n", 400, log_buf);
+	log_len = 0;
+	log_buf[0] = '\0';
+	libbpf_set_print(keep_log);
+	scribble = hook_scribble_bpf__open_and_load();
+	libbpf_set_print(NULL);
+	check(!scribble && strstr(log_buf, "writes only bpfuse_req.cookie"),
+	      "a program writing a request's field other than the cookie does not load");
+	if (scribble)
+		hook_scribble_bpf__destroy(scribble);
 
 	/* an aborted connection: nothing answered in the kernel any more */
 	conn[0] = '\0';
