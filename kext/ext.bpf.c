@@ -34,9 +34,14 @@ char LICENSE[] SEC("license") = "GPL";
 #define FOPEN_NOFLUSH (1 << 5)
 #define FOPEN_PASSTHROUGH (1 << 7)
 
-static __always_inline bool expired(__u64 expires_ns)
+/* The clock is read once per request, at the first entry that can expire. */
+static __always_inline bool expired(__u64 expires_ns, __u64 *now)
 {
-	return expires_ns && bpf_ktime_get_ns() >= expires_ns;
+	if (!expires_ns)
+		return false;
+	if (!*now)
+		*now = bpf_ktime_get_ns();
+	return *now >= expires_ns;
 }
 
 /* opcode: a constant, so that the index needs no bound the verifier could lose */
@@ -122,13 +127,13 @@ static __always_inline int answer_lookup(struct bpfuse_req *req, __u64 parent, _
 	struct bpfuse_config *cfg;
 	struct bpfuse_attr_val *a;
 	__u32 zero = 0, kref, gen;
-	__u64 node, *owner;
+	__u64 node, *owner, now = 0;
 
 	cfg = bpf_map_lookup_elem(&mount_cfg, &zero);
 	if (!cfg || !lookup_key(req, 0, parent, &key, words))
 		return BPFUSE_CONTINUE;
 	v = bpf_map_lookup_elem(&lookup, &key);
-	if (!v || expired(v->expires_ns) || !bpfuse_name_same(v->name, words, key.len))
+	if (!v || expired(v->expires_ns, &now) || !bpfuse_name_same(v->name, words, key.len))
 		return BPFUSE_CONTINUE;
 	node = v->nodeid;
 	kref = v->kref;
@@ -144,7 +149,7 @@ static __always_inline int answer_lookup(struct bpfuse_req *req, __u64 parent, _
 		return bpfuse_out_arg(req, 0, e, sizeof(*e)) ? BPFUSE_CONTINUE : BPFUSE_ANSWERED;
 	}
 	a = bpf_map_lookup_elem(&attr, &node);
-	if (!a || expired(a->expires_ns))
+	if (!a || expired(a->expires_ns, &now))
 		return BPFUSE_CONTINUE;
 	e->nodeid = node;
 	e->generation = v->generation;
@@ -170,10 +175,11 @@ static __always_inline int answer_getattr(struct bpfuse_req *req, __u64 node,
 	struct bpfuse_config *cfg;
 	struct bpfuse_attr_val *v;
 	__u32 zero = 0;
+	__u64 now = 0;
 
 	v = bpf_map_lookup_elem(&attr, &node);
 	cfg = bpf_map_lookup_elem(&mount_cfg, &zero);
-	if (!v || !cfg || expired(v->expires_ns))
+	if (!v || !cfg || expired(v->expires_ns, &now))
 		return BPFUSE_CONTINUE;
 	split_ns(cfg->attr_timeout_ns, &out->attr_valid, &out->attr_valid_nsec);
 	out->dummy = 0;
@@ -188,13 +194,14 @@ static __always_inline int answer_getxattr(struct bpfuse_req *req, __u64 node, _
 	__u32 in[2] = {}, out[2] = {};
 	struct bpfuse_xattr_val *v;
 	struct bpfuse_xattr_key key;
+	__u64 now = 0;
 	__u32 size;
 
 	if (bpfuse_in_arg(req, 0, in, sizeof(in)) != sizeof(in) ||
 	    !xattr_key(req, 1, node, &key, words))
 		return BPFUSE_CONTINUE;
 	v = bpf_map_lookup_elem(&xattr, &key);
-	if (!v || expired(v->expires_ns) || !bpfuse_name_same(v->name, words, key.len))
+	if (!v || expired(v->expires_ns, &now) || !bpfuse_name_same(v->name, words, key.len))
 		return BPFUSE_CONTINUE;
 	if (v->err) {
 		bpfuse_set_error(req, -v->err);
