@@ -297,12 +297,15 @@ static void bf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint32_t kref;
 	int err;
 
-	err = bf_lookup_cached(fs, parent, name, &e);
+	/* where the extension fills, it also looked: a miss here, no bpf() call */
+	err = bpfuse_mount_kernel_fills(fs->cache) ? 1 : bf_lookup_cached(fs, parent, name, &e);
 	if (err > 0) {
 		epoch = bpfuse_cache_epoch(fs->cache);
 		bf_backend(fs, FUSE_LOOKUP);
 		err = bf_do_lookup(fs, parent, name, &e, &kref);
-		if (!err) {
+		if (bpfuse_mount_kernel_fills(fs->cache)) {
+			/* the extension fills from the reply */
+		} else if (!err) {
 			if (!fs->passthrough || !bf_table_writing(&fs->table, e.ino))
 				bpfuse_attr_put(fs->cache, epoch, e.ino, &e.attr,
 						BPFUSE_LIFETIME_DEFAULT);
@@ -359,7 +362,8 @@ static void bf_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	bool writing = fs->passthrough && bf_table_writing(&fs->table, ino);
 
 	(void)fi; /* by node: with zero-message opens there is no fh to use */
-	if (!writing && bpfuse_attr_get(fs->cache, ino, &st) == 0) {
+	if (!writing && !bpfuse_mount_kernel_fills(fs->cache) &&
+	    bpfuse_attr_get(fs->cache, ino, &st) == 0) {
 		fuse_reply_attr(req, &st, fs->opts.attr_timeout);
 		return;
 	}
@@ -378,7 +382,7 @@ static void bf_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	/* passthrough writes never reach us: nothing to invalidate them by */
-	if (!writing)
+	if (!writing && !bpfuse_mount_kernel_fills(fs->cache))
 		bpfuse_attr_put(fs->cache, epoch, ino, &st, BPFUSE_LIFETIME_DEFAULT);
 	bf_table_set_atime_moves(&fs->table, ino, bf_atime_moves(fs, &st));
 	fuse_reply_attr(req, &st, fs->opts.attr_timeout);
@@ -694,8 +698,7 @@ static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct f
 		if (id > 0) {
 			in->backing_id = id;
 			/* ext mode: the extension opens it from now on */
-			bpfuse_backing_put(t->ext, ino, id,
-					   in->atime_moves ? BPFUSE_BACKING_ATIME : 0);
+			bf_table_backing_put(t, in, in->atime_moves ? BPFUSE_BACKING_ATIME : 0);
 		} else if (fs->passthrough) {
 			fs->passthrough = false;
 			fuse_log(FUSE_LOG_WARNING,
@@ -707,6 +710,9 @@ static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct f
 	if (in && in->backing_id) {
 		in->nopen++;
 		in->nwrite += write;
+		/* the first writer: before its attributes go (below) */
+		if (write && in->nwrite == 1)
+			bf_table_backing_put(t, in, in->atime_moves ? BPFUSE_BACKING_ATIME : 0);
 		fi->backing_id = in->backing_id;
 		fi->keep_cache = 0; /* pages cached before must not hide the backing file's */
 		/*
@@ -747,6 +753,9 @@ static void bf_passthrough_release(struct bf_fs *fs, fuse_req_t req, fuse_ino_t 
 	if (in && in->nopen) {
 		in->nopen--;
 		in->nwrite -= write && in->nwrite;
+		/* the last writer: its attributes may be cached again */
+		if (write && !in->nwrite && t->ext)
+			bf_table_backing_put(t, in, in->atime_moves ? BPFUSE_BACKING_ATIME : 0);
 		/* ext mode: kept until FORGET, for the extension's opens */
 		if (!in->nopen && req && !t->ext) {
 			fuse_passthrough_close(req, in->backing_id);
@@ -1421,6 +1430,8 @@ static bool bf_getxattr_cached(fuse_req_t req, fuse_ino_t ino, const char *name,
 	char buf[BPFUSE_XATTR_VALUE_MAX];
 	ssize_t n;
 
+	if (bpfuse_mount_kernel_fills(cache))
+		return false; /* the extension looked already */
 	n = bpfuse_xattr_get(cache, ino, name, buf, size < sizeof(buf) ? size : sizeof(buf));
 	if (n == -ENOENT)
 		return false;
@@ -1482,7 +1493,9 @@ static void bf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	if (sized_only)
 		n = getxattr(path, name, NULL, 0); /* too big for the cache anyway */
 	err = n == -1 ? errno : 0;
-	if (n >= 0 && !sized_only)
+	if (size && bpfuse_mount_kernel_fills(fs->cache))
+		; /* the extension fills from the reply */
+	else if (n >= 0 && !sized_only)
 		bpfuse_xattr_put(fs->cache, epoch, ino, name, buf, n, BPFUSE_LIFETIME_DEFAULT);
 	else if (err == ENODATA || err == EOPNOTSUPP)
 		bpfuse_xattr_put(fs->cache, epoch, ino, name, NULL, -err,

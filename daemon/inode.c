@@ -482,6 +482,18 @@ bool bf_table_writing(struct bf_table *t, uint64_t nodeid)
 	return writing;
 }
 
+/*
+ * Ext mode: the node's entry in the extension's "backing" map, with flags
+ * and, while it is open for writing, BPFUSE_BACKING_WRITING (so that the
+ * extension's fills leave its attributes out). Under t->lock.
+ */
+void bf_table_backing_put(struct bf_table *t, const struct bf_inode *in, unsigned int flags)
+{
+	if (in->nwrite)
+		flags |= BPFUSE_BACKING_WRITING;
+	bpfuse_backing_put(t->ext, in->nodeid, in->backing_id, flags);
+}
+
 /* Whether the next read of nodeid moves its backing atime, as its attributes say. */
 void bf_table_set_atime_moves(struct bf_table *t, uint64_t nodeid, bool moves)
 {
@@ -493,7 +505,7 @@ void bf_table_set_atime_moves(struct bf_table *t, uint64_t nodeid, bool moves)
 		in->atime_moves = moves;
 	/* ext mode: the extension's opens drop the attributes once more */
 	if (in && moves && in->backing_id && t->ext)
-		bpfuse_backing_put(t->ext, nodeid, in->backing_id, BPFUSE_BACKING_ATIME);
+		bf_table_backing_put(t, in, BPFUSE_BACKING_ATIME);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -511,7 +523,7 @@ bool bf_table_take_atime_moves(struct bf_table *t, uint64_t nodeid)
 	}
 	/* ext mode: nor will the extension's next release drop them again */
 	if (moved && in->backing_id && t->ext)
-		bpfuse_backing_put(t->ext, nodeid, in->backing_id, 0);
+		bf_table_backing_put(t, in, 0);
 	pthread_mutex_unlock(&t->lock);
 	return moved;
 }

@@ -164,6 +164,8 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 	o.watched = fs->watch != NULL;
 	/* the daemon tells which reads moved atime; the extension drops at each */
 	o.atime = true;
+	/* ext mode: a miss costs the daemon no bpf() call */
+	o.kernel_fills = true;
 	o.entries = fs->opts.map_entries ? fs->opts.map_entries : bf_map_entries_default();
 	o.lifetime_ns = fs->opts.map_timeout * 1e9;
 	o.negative_lifetime_ns = fs->opts.map_negative_timeout * 1e9;

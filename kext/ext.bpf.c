@@ -5,10 +5,11 @@
  * the daemon fills, read-only OPENs of nodes with a backing file (kernel
  * passthrough) and their FLUSH and RELEASE, and drops the entries a change
  * makes stale before the change leaves for the daemon, by the rules of
- * bpfuse_rules.h. The maps are the daemon's (libbpfuse reuses their fds
- * here). A lookup it answers takes a reference the daemon
- * collects at FORGET: see "lookup counts in ext mode" in
- * docs/ARCHITECTURE.md.
+ * bpfuse_rules.h. Where the daemon asked (BPFUSE_CFG_KFILL), it fills the
+ * maps from the daemon's LOOKUP, GETATTR and GETXATTR replies itself. The
+ * maps are the daemon's (libbpfuse reuses their fds here). A lookup it
+ * answers takes a reference the daemon collects at FORGET: see "lookup
+ * counts in ext mode" in docs/ARCHITECTURE.md.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -27,6 +28,8 @@ char LICENSE[] SEC("license") = "GPL";
  */
 
 #define ENOENT 2
+#define ENODATA 61
+#define EOPNOTSUPP 95
 #define ERANGE 34
 #define O_ACCMODE 3
 #define O_TRUNC 01000
@@ -385,6 +388,223 @@ static __always_inline void invalidate(struct bpfuse_req *req, __u32 opcode, __u
 	rules_apply(cause, &c, atime);
 }
 
+/* ---- fills from the daemon's replies (BPFUSE_CFG_KFILL) ------------------- */
+
+/* A GETXATTR with a buffer (not a size query): its reply carries the value. */
+static __always_inline bool xattr_sized(struct bpfuse_req *req)
+{
+	__u32 in[2] = {};
+
+	return bpfuse_in_arg(req, 0, in, sizeof(in)) == sizeof(in) && in[0];
+}
+
+/*
+ * request() lets a LOOKUP, GETATTR or GETXATTR (with a buffer) it cannot
+ * answer go to the daemon with BPFUSE_WATCH and notes the epoch, plus one,
+ * in the request's cookie; reply() fills what the answer says. The epoch
+ * rule is the library's (lib/cache.c): an invalidation moves the epoch
+ * before it deletes, so a fill checks it before and after its insert and
+ * undoes an insert that an invalidation passed; and since the library's
+ * lock is out of reach here, its invalidations wait for the fills under
+ * way (kfills) before they return.
+ */
+static __always_inline bool fill_watch(struct bpfuse_req *req)
+{
+	struct bpfuse_config *cfg;
+	struct bpfuse_stats *st;
+	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&mount_cfg, &zero);
+	st = bpf_map_lookup_elem(&stats, &zero);
+	if (!cfg || !st || !(cfg->flags & BPFUSE_CFG_KFILL) || !(cfg->flags & BPFUSE_CFG_CACHING))
+		return false;
+	req->cookie = *(volatile __u64 *)&st->epoch + 1;
+	return true;
+}
+
+static __always_inline __u64 fill_expiry(__u64 lifetime_ns, __u64 now)
+{
+	return lifetime_ns ? now + lifetime_ns : 0;
+}
+
+/* cache: a constant, for the statistics' index */
+static __always_inline void fill(void *map, const void *key, const void *val, __u64 epoch,
+				 const __u32 cache)
+{
+	struct bpfuse_stats *st;
+	__u32 zero = 0;
+
+	st = bpf_map_lookup_elem(&stats, &zero);
+	if (!st)
+		return;
+	/* under way: the library's invalidations wait for it (bpfuse_fills_drain()) */
+	__sync_fetch_and_add(&st->kfills, 1);
+	if (*(volatile __u64 *)&st->epoch != epoch)
+		goto out;
+	/* only new keys count, as the library's: evictions = inserts - deletes - entries */
+	if (!bpf_map_update_elem(map, key, val, BPF_NOEXIST))
+		__sync_fetch_and_add(&st->inserts[cache], 1);
+	else if (bpf_map_update_elem(map, key, val, BPF_EXIST))
+		goto out;
+	if (*(volatile __u64 *)&st->epoch != epoch && !bpf_map_delete_elem(map, key))
+		__sync_fetch_and_add(&st->deletes[cache], 1);
+out:
+	__sync_fetch_and_sub(&st->kfills, 1);
+}
+
+/* A passthrough writer's writes never reach the daemon: its attributes stay out. */
+static __always_inline bool attr_fillable(__u64 node)
+{
+	struct bpfuse_backing_val *b = bpf_map_lookup_elem(&backing, &node);
+
+	return !b || !(b->flags & BPFUSE_BACKING_WRITING);
+}
+
+static __always_inline void fill_attr(__u64 node, const struct fuse_attr *from, __u64 epoch,
+				      struct bpfuse_config *cfg, __u64 now)
+{
+	struct bpfuse_attr_val a;
+
+	if (!attr_fillable(node))
+		return;
+	a.expires_ns = fill_expiry(cfg->map_timeout_ns, now);
+	__builtin_memcpy(&a.attr, from, sizeof(a.attr));
+	fill(&attr, &node, &a, epoch, BPFUSE_CACHE_ATTR);
+}
+
+/*
+ * A positive entry needs the node's reference slot (the daemon's "kslot"
+ * entry, made with the node) and the slot's generation now: the reply's
+ * reference keeps the node, and so its slot, until a FORGET. No slot, no
+ * entry: the extension could not count the references it hands out.
+ */
+static __always_inline void fill_lookup(struct bpfuse_req *req, __u64 epoch,
+					struct bpfuse_config *cfg)
+{
+	union {
+		struct fuse_entry_out e;
+		struct bpfuse_lookup_val v;
+	} u;
+	__u32 kref = BPFUSE_KREF_NONE, kgen = 0, *slot;
+	__u64 node = 0, gen = 0, now = bpf_ktime_get_ns(), *word;
+	struct bpfuse_lookup_key key;
+
+	if (req->error && req->error != -ENOENT)
+		return;
+	if (!req->error) {
+		if (bpfuse_reply_arg(req, 0, &u.e, sizeof(u.e)) != sizeof(u.e))
+			return;
+		node = u.e.nodeid;
+		gen = u.e.generation;
+	}
+	if (node) {
+		slot = bpf_map_lookup_elem(&kslot, &node);
+		if (!slot)
+			return;
+		kref = *slot;
+		word = bpf_map_lookup_elem(&krefs, &kref);
+		if (!word)
+			return;
+		kgen = (*(volatile __u64 *)word >> BPFUSE_KREF_GEN_SHIFT) & BPFUSE_KREF_GEN_MASK;
+		fill_attr(node, &u.e.attr, epoch, cfg, now);
+	}
+	__builtin_memset(&u.v, 0, sizeof(u.v));
+	key.parent = req->nodeid;
+	if (!name_arg(req, 0, u.v.name, &key.hash, &key.len))
+		return;
+	u.v.nodeid = node;
+	u.v.generation = gen;
+	u.v.kref = kref;
+	u.v.kref_gen = kgen;
+	u.v.expires_ns =
+		fill_expiry(node ? cfg->map_timeout_ns : cfg->map_negative_timeout_ns, now);
+	fill(&lookup, &key, &u.v, epoch, BPFUSE_CACHE_LOOKUP);
+}
+
+static __always_inline void fill_getattr(struct bpfuse_req *req, __u64 epoch,
+					 struct bpfuse_config *cfg)
+{
+	struct fuse_attr_out out;
+
+	if (req->error || bpfuse_reply_arg(req, 0, &out, sizeof(out)) != sizeof(out))
+		return;
+	fill_attr(req->nodeid, &out.attr, epoch, cfg, bpf_ktime_get_ns());
+}
+
+/*
+ * An xattr entry (528 bytes) does not fit the BPF stack: it is built in a
+ * per-CPU buffer that a fill takes with a compare-and-swap and gives back
+ * after its insert. A fill that finds it taken (another one preempted on
+ * this CPU midway) is skipped: a miss, never a mixed entry.
+ */
+struct xattr_buf {
+	__u64 busy;
+	struct bpfuse_xattr_val v;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xattr_buf);
+} xattr_bufs SEC(".maps");
+
+/* "No such attribute" (or namespace), or a value that fits. */
+static __always_inline void fill_getxattr(struct bpfuse_req *req, __u64 epoch,
+					  struct bpfuse_config *cfg)
+{
+	int err = req->error, n = 0;
+	struct bpfuse_xattr_key key;
+	struct xattr_buf *buf;
+	__u32 zero = 0;
+
+	if (err && err != -ENODATA && err != -EOPNOTSUPP)
+		return;
+	buf = bpf_map_lookup_elem(&xattr_bufs, &zero);
+	if (!buf || __sync_val_compare_and_swap(&buf->busy, 0, 1))
+		return;
+	__builtin_memset(&buf->v, 0, sizeof(buf->v));
+	if (!err) {
+		n = bpfuse_reply_arg(req, 0, buf->v.value, sizeof(buf->v.value));
+		if (n < 0)
+			goto out;
+	}
+	key.nodeid = req->nodeid;
+	if (!name_arg(req, 1, buf->v.name, &key.hash, &key.len))
+		goto out;
+	buf->v.err = -err;
+	buf->v.size = n;
+	buf->v.expires_ns = fill_expiry(err == -ENODATA ? cfg->map_negative_timeout_ns
+							: cfg->map_timeout_ns,
+					bpf_ktime_get_ns());
+	fill(&xattr, &key, &buf->v, epoch, BPFUSE_CACHE_XATTR);
+out:
+	__sync_lock_test_and_set(&buf->busy, 0);
+}
+
+SEC("struct_ops/reply")
+void BPF_PROG(ext_reply, struct bpfuse_req *req)
+{
+	__u64 epoch = req->cookie - 1;
+	struct bpfuse_config *cfg;
+	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&mount_cfg, &zero);
+	if (!req->cookie || !cfg)
+		return;
+	switch (req->opcode) {
+	case FUSE_LOOKUP:
+		fill_lookup(req, epoch, cfg);
+		break;
+	case FUSE_GETATTR:
+		fill_getattr(req, epoch, cfg);
+		break;
+	case FUSE_GETXATTR:
+		fill_getxattr(req, epoch, cfg);
+		break;
+	}
+}
+
 SEC("struct_ops/request")
 int BPF_PROG(ext_request, struct bpfuse_req *req)
 {
@@ -402,16 +622,22 @@ int BPF_PROG(ext_request, struct bpfuse_req *req)
 		verdict = answer_lookup(req, node, words, &out.entry);
 		if (verdict == BPFUSE_ANSWERED)
 			count_hit(FUSE_LOOKUP);
+		else if (fill_watch(req))
+			verdict = BPFUSE_WATCH;
 		break;
 	case FUSE_GETATTR:
 		verdict = answer_getattr(req, node, &out.attr);
 		if (verdict == BPFUSE_ANSWERED)
 			count_hit(FUSE_GETATTR);
+		else if (fill_watch(req))
+			verdict = BPFUSE_WATCH;
 		break;
 	case FUSE_GETXATTR:
 		verdict = answer_getxattr(req, node, words);
 		if (verdict == BPFUSE_ANSWERED)
 			count_hit(FUSE_GETXATTR);
+		else if (xattr_sized(req) && fill_watch(req))
+			verdict = BPFUSE_WATCH;
 		break;
 	case FUSE_OPEN:
 		verdict = answer_open(req, node);
@@ -440,4 +666,5 @@ int BPF_PROG(ext_request, struct bpfuse_req *req)
 SEC(".struct_ops")
 struct bpfuse_ops bpfuse_ext = {
 	.request = (void *)ext_request,
+	.reply = (void *)ext_reply,
 };

@@ -11,6 +11,7 @@
 struct bpfuse_req {
 	__u64 nodeid;
 	__u32 opcode;
+	__s32 error;	/* in reply(): the daemon's answer, 0 or -errno */
 	__u64 cookie;	/* the program's own, from request() to reply() */
 } __attribute__((preserve_access_index));
 

@@ -84,5 +84,17 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } kowner SEC(".maps");
+/*
+ * Ext mode: the other way round, each owned slot by its node id, for the
+ * extension's fills from lookup replies; the owner is checked in "kowner"
+ * before a reference is taken, as for every entry.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, BPFUSE_KREF_ENTRIES);
+	__type(key, __u64);
+	__type(value, __u32);
+} kslot SEC(".maps");
 
 #endif

@@ -31,6 +31,7 @@ struct bpfuse {
 	uint64_t lifetime_ns;		/* a fill's default; 0: until invalidated */
 	uint64_t negative_lifetime_ns;
 	bool caching;			/* false: statistics only */
+	bool kernel_fills;		/* opts.kernel_fills: asked for, not yet granted */
 	bool owner;			/* created the pins: removes them at close */
 	bool counter;			/* counts an unmodified daemon's mount: no caches */
 	uint32_t entries;
@@ -55,6 +56,7 @@ struct bpfuse {
 	uint64_t *krefs;
 	uint64_t *kowner;		/* the node id of each slot's owner, 0 if free */
 	size_t krefs_len;
+	int kslot_fd;			/* "kslot": each owned slot by node id */
 	pthread_mutex_t kref_lock;
 	uint32_t *kref_free;		/* ring of free slots; protected by kref_lock */
 	uint32_t kref_head, kref_count;	/* protected by kref_lock */
@@ -74,7 +76,7 @@ bool bpfuse_alive(pid_t pid);
 pid_t bpfuse_pinned_counter(const char *dir);
 
 /* node.c */
-int bpfuse_kref_init(struct bpfuse *b, int fd, int owner_fd);
+int bpfuse_kref_init(struct bpfuse *b, int fd, int owner_fd, int slot_fd);
 uint32_t bpfuse_kref_gen(struct bpfuse *b, uint32_t slot);
 
 /* cache.c */

@@ -9,6 +9,7 @@
 
 #include <bpf/bpf.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -136,6 +137,20 @@ static void bpfuse_epoch_move(struct bpfuse *b)
 	__atomic_fetch_add(&b->stats->epoch, 1, __ATOMIC_SEQ_CST);
 }
 
+/*
+ * After an epoch move and a delete: wait for the extension's fills under
+ * way (ext mode) to end. Each counts itself in kfills around its checks
+ * and insert, and undoes an insert the move passed, so once none is under
+ * way, none put back what this invalidation dropped; without the wait, a
+ * reader could see such an insert in the microseconds before its undo,
+ * after the change was replied to. Fills take microseconds.
+ */
+static void bpfuse_fills_drain(struct bpfuse *b)
+{
+	while (__atomic_load_n(&b->stats->kfills, __ATOMIC_SEQ_CST))
+		sched_yield();
+}
+
 static bool bpfuse_delete(struct bpfuse *b, enum bpfuse_cache cache, const void *key,
 			  enum bpfuse_cause cause)
 {
@@ -147,6 +162,7 @@ static bool bpfuse_delete(struct bpfuse *b, enum bpfuse_cache cache, const void 
 	bpfuse_epoch_move(b);
 	gone = bpf_map_delete_elem(b->fds[cache], key) == 0;
 	pthread_mutex_unlock(&b->lock);
+	bpfuse_fills_drain(b);
 	if (!gone)
 		return false;
 	__atomic_fetch_add(&b->stats->deletes[cache], 1, __ATOMIC_RELAXED);
@@ -424,6 +440,7 @@ void bpfuse_xattrs_inval(struct bpfuse *b, uint64_t nodeid, enum bpfuse_cause ca
 	for (i = 0; i < n; i++)
 		bpfuse_delete(b, BPFUSE_CACHE_XATTR, &doomed[i], cause);
 	free(doomed);
+	bpfuse_fills_drain(b);
 }
 
 /* Drop one cached xattr of a node, or (name NULL) all of them. */

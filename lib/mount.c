@@ -174,7 +174,7 @@ static int bpfuse_load_ext(struct bpfuse *b, int fuse_dev_fd)
 {
 	struct ext_bpf *ext = ext_bpf__open();
 	struct bpf_map *map, *ours;
-	uint32_t fd;
+	__u32 fd, zero = 0;
 	int err;
 
 	if (!ext)
@@ -189,9 +189,15 @@ static int bpfuse_load_ext(struct bpfuse *b, int fuse_dev_fd)
 	}
 	if (!err)
 		err = ext_bpf__load(ext);
+	if (!err && b->kernel_fills) {
+		/* before the first node: each gets its "kslot" entry */
+		b->cfg.flags |= BPFUSE_CFG_KFILL;
+		err = bpf_map_update_elem(b->cfg_fd, &zero, &b->cfg, BPF_ANY) ? -errno : 0;
+	}
 	if (!err)
 		err = bpfuse_kref_init(b, bpf_map__fd(b->skel->maps.krefs),
-				       bpf_map__fd(b->skel->maps.kowner));
+				       bpf_map__fd(b->skel->maps.kowner),
+				       bpf_map__fd(b->skel->maps.kslot));
 	if (err)
 		goto out_destroy;
 	/* libbpf sets the map's value (the programs), then the connection takes it */
@@ -212,6 +218,10 @@ static int bpfuse_load_ext(struct bpfuse *b, int fuse_dev_fd)
 	return 0;
 
 out_destroy:
+	if (b->cfg.flags & BPFUSE_CFG_KFILL) {
+		b->cfg.flags &= ~BPFUSE_CFG_KFILL;
+		bpf_map_update_elem(b->cfg_fd, &zero, &b->cfg, BPF_ANY);
+	}
 	ext_bpf__destroy(ext);
 	return err;
 }
@@ -233,6 +243,16 @@ int bpfuse_mount_attach(struct bpfuse *b, int fuse_dev_fd)
 	b->mode = BPFUSE_MODE_EXT;
 	b->stats->mode = BPFUSE_MODE_EXT;
 	return 0;
+}
+
+/*
+ * Whether the extension fills the caches from the daemon's replies (asked
+ * for with opts.kernel_fills, in ext mode): then the daemon's own fills
+ * after a LOOKUP, a GETATTR and a GETXATTR with a buffer are redundant.
+ */
+bool bpfuse_mount_kernel_fills(const struct bpfuse *b)
+{
+	return b && b->ext && (b->cfg.flags & BPFUSE_CFG_KFILL);
 }
 
 void bpfuse_detach(struct bpfuse *b)
@@ -275,6 +295,7 @@ static int bpfuse_try_load(struct bpfuse *b, enum bpfuse_probe probe, const char
 		/* the caches stay empty: as small as the kernel allows */
 		bpf_map__set_max_entries(skel->maps.krefs, 1);
 		bpf_map__set_max_entries(skel->maps.kowner, 1);
+		bpf_map__set_max_entries(skel->maps.kslot, 1);
 		bpf_map__set_max_entries(skel->maps.backing, 1);
 	}
 	if (b->entries) {
@@ -420,6 +441,7 @@ int bpfuse_mount_open(const char *mountpoint, const struct bpfuse_opts *opts,
 	b->lifetime_ns = o.lifetime_ns;
 	b->negative_lifetime_ns = o.negative_lifetime_ns ? o.negative_lifetime_ns : o.lifetime_ns;
 	b->entries = o.entries;
+	b->kernel_fills = o.kernel_fills && b->caching;
 	err = bpfuse_pin_dir(b->mnt_id, b->pin_dir, sizeof(b->pin_dir));
 	if (err)
 		goto out_free;

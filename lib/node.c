@@ -15,7 +15,7 @@
 
 #include "bpfuse_i.h"
 
-int bpfuse_kref_init(struct bpfuse *b, int fd, int owner_fd)
+int bpfuse_kref_init(struct bpfuse *b, int fd, int owner_fd, int slot_fd)
 {
 	void *mem, *owner = MAP_FAILED;
 	uint32_t i;
@@ -40,6 +40,7 @@ int bpfuse_kref_init(struct bpfuse *b, int fd, int owner_fd)
 	b->kref_count = BPFUSE_KREF_ENTRIES;
 	b->krefs = mem;
 	b->kowner = owner;
+	b->kslot_fd = slot_fd;
 	return 0;
 }
 
@@ -80,6 +81,9 @@ uint32_t bpfuse_node_create(struct bpfuse *b, uint64_t nodeid)
 	__atomic_store_n(&b->kowner[slot], nodeid, __ATOMIC_RELEASE);
 	/* a free slot holds its generation only (see bpfuse_kref_free()) */
 	bpfuse_kref_resume(b, slot);
+	/* the extension's fills find the slot by node (a failure: no fills) */
+	if (b->cfg.flags & BPFUSE_CFG_KFILL)
+		bpf_map_update_elem(b->kslot_fd, &nodeid, &slot, BPF_ANY);
 	return slot;
 }
 
@@ -89,8 +93,10 @@ uint32_t bpfuse_node_create(struct bpfuse *b, uint64_t nodeid)
  */
 static void bpfuse_kref_free(struct bpfuse *b, uint32_t slot)
 {
-	uint64_t gen;
+	uint64_t gen, nodeid = b->kowner[slot];
 
+	if (b->cfg.flags & BPFUSE_CFG_KFILL)
+		bpf_map_delete_elem(b->kslot_fd, &nodeid);
 	__atomic_store_n(&b->kowner[slot], 0, __ATOMIC_RELAXED);
 	gen = (__atomic_load_n(&b->krefs[slot], __ATOMIC_RELAXED) >> BPFUSE_KREF_GEN_SHIFT) + 1;
 	__atomic_store_n(&b->krefs[slot], (gen & BPFUSE_KREF_GEN_MASK) << BPFUSE_KREF_GEN_SHIFT,
@@ -149,7 +155,8 @@ int bpfuse_backing_put(struct bpfuse *b, uint64_t nodeid, int backing_id, unsign
 
 	if (!b || !b->ext)
 		return -EOPNOTSUPP;
-	if (backing_id < 0 || !backing_id != !!(flags & BPFUSE_BACKING_PAGES))
+	if (backing_id < 0 || !backing_id != !!(flags & BPFUSE_BACKING_PAGES) ||
+	    (flags & ~(BPFUSE_BACKING_ATIME | BPFUSE_BACKING_PAGES | BPFUSE_BACKING_WRITING)))
 		return -EINVAL;
 	return bpf_map_update_elem(b->backing_fd, &nodeid, &v, BPF_ANY) ? -errno : 0;
 }

@@ -126,6 +126,8 @@ struct bpfuse_backing_val {
 #define BPFUSE_BACKING_ATIME (1u << 0)
 /* No backing file: opens answered keeping the page cache (FOPEN_KEEP_CACHE). */
 #define BPFUSE_BACKING_PAGES (1u << 1)
+/* Open for writing through passthrough: the extension caches no attributes. */
+#define BPFUSE_BACKING_WRITING (1u << 2)
 
 #define BPFUSE_FH_KERNEL 0xffffffffffffffffULL
 
@@ -189,6 +191,7 @@ struct bpfuse_config {
 #define BPFUSE_CFG_CACHING  (1u << 0)	/* the maps serve requests */
 #define BPFUSE_CFG_WATCHING (1u << 1)	/* outside changes are watched */
 #define BPFUSE_CFG_ATIME    (1u << 2)	/* reads move atime: the ACCESS rule applies */
+#define BPFUSE_CFG_KFILL    (1u << 3)	/* the extension fills from the daemon's replies */
 
 /* How the requests that reach the daemon are counted. */
 enum bpfuse_probe {
@@ -211,7 +214,7 @@ struct bpfuse_stats {
 	__u32 mode;		/* enum bpfuse_mode */
 	__s32 upcall_err;	/* 0, or why upcalls are not counted (-errno) */
 	__u32 upcall_probe;	/* enum bpfuse_probe */
-	__u32 pad;
+	__u32 kfills;		/* ext mode: the extension's fills under way */
 	__u32 daemon_pid;	/* or, in COUNT mode, the counting process's */
 	__u32 dev;		/* the mount's st_dev, as the kernel encodes it */
 	/*

@@ -59,6 +59,15 @@ struct bpfuse_opts {
 	uint64_t entry_timeout_ns;
 	uint64_t attr_timeout_ns;
 	uint64_t negative_timeout_ns;
+	/*
+	 * Ext mode: the extension fills the caches from the daemon's LOOKUP,
+	 * GETATTR and GETXATTR replies (those with a buffer), with the default
+	 * lifetimes and the epoch rule, so that a miss costs no bpf() call;
+	 * see bpfuse_mount_kernel_fills(). It fills after the reply, over
+	 * the daemon's own fill: a daemon that must not cache an answer has
+	 * to say so where the extension looks (BPFUSE_BACKING_WRITING).
+	 */
+	bool kernel_fills;
 };
 
 /* A fill's lifetime: the mount's default, or until invalidated. */
@@ -76,6 +85,7 @@ int bpfuse_mount_open(const char *mountpoint, const struct bpfuse_opts *opts,
 void bpfuse_mount_close(struct bpfuse *b);
 int bpfuse_mount_attach(struct bpfuse *b, int fuse_dev_fd);
 bool bpfuse_mount_is_ext(const struct bpfuse *b);
+bool bpfuse_mount_kernel_fills(const struct bpfuse *b);
 int bpfuse_mount_upcall_status(const struct bpfuse *b);
 void bpfuse_mount_set_pid(struct bpfuse *b, pid_t pid);
 int bpfuse_mount_sweep(void);
@@ -115,7 +125,13 @@ uint64_t bpfuse_node_forget(struct bpfuse *b, uint32_t *node, uint64_t *nlookup,
  * the node must not use passthrough either (the kernel refuses to mix).
  */
 #define BPFUSE_BACKING_PAGES (1u << 1)
-
+/*
+ * The node is open for writing through passthrough: its writes never reach
+ * the daemon, so its attributes must not be cached; the extension's fills
+ * from replies (opts.kernel_fills) leave them out. Put it before dropping
+ * the node's attributes.
+ */
+#define BPFUSE_BACKING_WRITING (1u << 2)
 
 int bpfuse_backing_put(struct bpfuse *b, uint64_t nodeid, int backing_id, unsigned int flags);
 void bpfuse_backing_del(struct bpfuse *b, uint64_t nodeid);

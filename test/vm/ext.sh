@@ -14,7 +14,7 @@ source "$(dirname "$0")/../lib.sh"
 
 exists() { [ -e "$work/mnt/$1" ]; }
 
-echo "1..34"
+echo "1..36"
 bf_setup ext
 mkdir "$work/back/d"
 echo data > "$work/back/d/f"
@@ -183,6 +183,48 @@ snap a
 stat "$work/mnt/d/k" > /dev/null
 snap b
 check "a name that is not the slot's goes to the daemon" [ "$(delta lookup upcalls)" = 1 ]
+
+# Misses: the extension fills the maps from the daemon's replies (the
+# daemon no longer does in ext mode), so one upcall per name and per xattr.
+echo fill > "$work/back/d/fill"
+setfattr -n user.k -v v "$work/back/d/fill"
+sleep 0.3
+stat "$work/mnt/d" > /dev/null	# the watcher dropped d's attributes
+snap a
+$py -c 'import errno, os, sys
+for _ in range(3):
+    os.stat(sys.argv[1])
+    assert os.getxattr(sys.argv[1], "user.k") == b"v"
+    try:
+        os.getxattr(sys.argv[1], "user.none")
+    except OSError as e:
+        assert e.errno == errno.ENODATA' "$work/mnt/d/fill"
+snap b
+filled=$(ops upcalls lookup getattr):$(ops upcalls getxattr):$(ops kernel_hits getxattr)
+check "filled from the replies: 1 lookup and 2 getxattr upcalls, then 4 hits ($filled)" \
+	[ "$filled" = 1:2:4 ]
+# ... unless an invalidation came while the request was with the daemon
+# (stopped here, until the lookup waits for its answer): that fill is
+# dropped, and the next lookup reaches the daemon again.
+echo race > "$work/back/d/race"
+sleep 0.3
+stat "$work/mnt/d" > /dev/null
+kill -STOP "$pid"
+stat "$work/mnt/d/race" > /dev/null &
+spid=$!
+for _ in $(seq 100); do
+	wchan=$(cat "/proc/$spid/wchan" 2> /dev/null)
+	[ "$wchan" = request_wait_answer ] && break
+	sleep 0.05
+done
+inval=$("$ctl" invalidate "$work/mnt" d/fill)
+kill -CONT "$pid"
+wait "$spid"
+snap a
+stat "$work/mnt/d/race" > /dev/null
+snap b
+check "a fill an invalidation passed is dropped: the next lookup is an upcall ($(delta lookup upcalls); $inval)" \
+	[ "$(delta lookup upcalls)" = 1 ]
 
 # changes through the mount, each right after the kernel answered from the maps
 chmod 600 "$work/mnt/d/f"
