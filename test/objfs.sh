@@ -229,14 +229,18 @@ for _ in range(200):
 mkdir "$s/c"
 echo cached > "$s/c/f"
 setfattr -n user.color -v blue "$s/c/f" 2> /dev/null
+# objfs, unlike bpfused, leaves mounting the BPF file system to its user
+mountpoint -q /sys/fs/bpf || mount -t bpf -o mode=0700 bpf /sys/fs/bpf
 mount_objfs -o timeout=0,cache_timeout=30
-# the maps are pinned just after the mount appears
-for _ in $(seq 100); do
-	[ -d "/sys/fs/bpf/bpfuse/$(awk -v m="$m" '$5 == m {print $1}' /proc/self/mountinfo)" ] && break
+# the maps are pinned just after the mount appears and read stock until the
+# extension attaches; objfs says the mode once it is final
+for _ in $(seq 600); do
+	grep -q 'objfs: \(ext\|stock\) mode' "$work/objfs.log" && break
 	sleep 0.05
 done
 mode=$("$ctl" stats -j "$m" | "$py" -c 'import json, sys; print(json.load(sys.stdin)["mode"])')
-check "bpfusectl stats reads objfs's maps (mode $mode)" grep -qx 'stock\|ext' <<< "$mode"
+check "bpfusectl stats reads objfs's maps (mode $mode), the mode objfs says" \
+	grep -q "objfs: $mode mode" "$work/objfs.log"
 warm
 snap a
 before=$(store_requests)

@@ -1722,8 +1722,13 @@ int main(int argc, char *argv[])
 	err = bpfuse_mount_open(mnt, &co, &fs.cache);
 	if (err)
 		fuse_log(FUSE_LOG_WARNING, "objfs: no cache (%s)\n", strerror(-err));
-	if (!err && bpfuse_mount_attach(fs.cache, fuse_session_fd(se)) == 0)
+	if (!err)
+		err = bpfuse_mount_attach(fs.cache, fuse_session_fd(se));
+	/* said either way: until then the maps' mode reads stock */
+	if (!err)
 		fuse_log(FUSE_LOG_INFO, "objfs: ext mode: the kernel answers cache hits\n");
+	else
+		fuse_log(FUSE_LOG_INFO, "objfs: stock mode (%s)\n", strerror(-err));
 	fuse_daemonize(opts.foreground);
 	bpfuse_mount_set_pid(fs.cache, getpid());
 	if (opts.singlethread) {
