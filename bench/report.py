@@ -249,7 +249,7 @@ CONFIGS = """\
 | passthrough_hp | libfuse 3.17's example (built for the run from Debian 13's fuse3 source package), its defaults: kernel passthrough of file data, 1 s timeouts |
 | passthrough_ll | libfuse's example (from libfuse3-dev, built for the run), `-o source=DIR,xattr`, its defaults (1 s timeouts) |
 | ext | in the 6.12 guest: `bpfused` with its defaults in ext mode: the kernel extension answers cache hits from the maps, and with kernel passthrough read-only opens and their releases |
-| ext, no statistics | in the 6.12 guest (`ext-nostats`): ext with the statistics programs not loaded (`BPFUSE_UPCALL_PROBE=none`), to show what counting upcalls costs |
+| ext, no statistics | in the 6.12 guest (`ext-nostats`): ext whose daemon loads no statistics programs (`BPFUSE_UPCALL_PROBE=none`), to show what counting upcalls costs; the other mounts' programs, measured at the same time, still see its upcalls and return at their first test |
 | ext, timeouts 0 | in the 6.12 guest (`ext-t0`): stock's options without `no_ext`: every kernel timeout 0, the extension answers from the maps |
 | X +1ms | X with `-o backend_latency=1ms`: each metadata call into the backing directory waits 1 ms, like a network file system |
 | sshfs | sshfs (its defaults, including its own caches) to an sshd of the run's own on 127.0.0.1 |
@@ -462,7 +462,9 @@ def section_ext(R, d):
             f"slow, ratios are what count). {R.info.get('size_ext', '?')}. Native tmpfs, stock "
             "mode (`-o no_ext`, every kernel timeout 0), ext mode with the defaults "
             "(kernel passthrough on: the extension answers read-only opens) and ext mode "
-            "with every kernel timeout 0 (ExtFUSE's setting), in one boot; the xattr is "
+            "with every kernel timeout 0 (ExtFUSE's setting), in one boot, all mounted at once "
+            "over the same tree and their passes interleaved (pass i of each before pass i+1 "
+            "of any: TCG's speed drifts over minutes); the xattr is "
             "`trusted.tag`. Requests are counted where they end, which a request answered "
             "in the kernel never reaches.\n\n"
             + meta_tables(R, "ext", cfgs) + fio_guest_table(R, cfgs) + "\n"
