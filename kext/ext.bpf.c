@@ -22,9 +22,11 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /*
- * Everything lives on the BPF stack (nothing per CPU that a preempted call
+ * Answers work on the BPF stack (nothing per CPU that a preempted call
  * could share): one name buffer, which ext_request() lends to whichever
- * step reads a name, and the keys, which hold only its hash.
+ * step reads a name, and the keys, which hold only its hash. Only an
+ * xattr fill needs more than the stack holds: a per-CPU buffer it takes
+ * by compare-and-swap and skips the fill if it is taken.
  */
 
 #define ENOENT 2

@@ -58,15 +58,25 @@ static __always_inline void rules_drop_entry(struct bpfuse_lookup_key *key)
 
 /*
  * Apply cause's rules to c. atime: whether reads move atime on this mount
- * (the ACCESS rule applies).
+ * (the ACCESS rule applies). The epoch moves first, as at the library's
+ * invalidations, so that a fill under way (from the daemon or from a
+ * reply) cannot put back what this drops: a change the daemon never hears
+ * of, such as the atime a read through passthrough moved, would otherwise
+ * stay stale until the entry expires.
  */
 static __always_inline void rules_apply(__u32 cause, struct bpfuse_change_keys *c, bool atime)
 {
-	__u32 rules;
+	struct bpfuse_stats *st;
+	__u32 rules, zero = 0;
 
 	if (cause >= BPFUSE_CAUSE_MAX || (cause == BPFUSE_CAUSE_ACCESS && !atime))
 		return;
 	rules = bpfuse_rules[cause];
+	if (!rules)
+		return;
+	st = bpf_map_lookup_elem(&stats, &zero);
+	if (st)
+		__sync_fetch_and_add(&st->epoch, 1);
 	if (rules & BPFUSE_T(ENTRY))
 		rules_drop_entry(c->entry);
 	if (rules & BPFUSE_T(NEWENTRY))
