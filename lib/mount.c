@@ -28,8 +28,14 @@
 #include "bpfuse.skel.h"
 #include "ext.skel.h"
 
-/* kernel/0001-*.patch: attach a struct_ops map (its fd) to a connection */
-#define FUSE_DEV_IOC_BPFUSE_ATTACH _IOW(229, 100, uint32_t)
+/* kernel/0001-*.patch: attach a struct_ops map to a connection */
+struct fuse_bpfuse_attach {
+	uint32_t map_fd;
+	uint32_t flags;
+};
+#define FUSE_DEV_IOC_BPFUSE_ATTACH _IOW(229, 100, struct fuse_bpfuse_attach)
+/* the daemon reports every outside change: writes may skip privilege checks (SB_NOSEC) */
+#define FUSE_BPFUSE_NOSEC (1U << 0)
 
 /* BPF_F_LINK (Linux 6.4 <linux/bpf.h>): a struct_ops map whose value registers nothing */
 #define BPFUSE_MAP_F_LINK (1U << 13)
@@ -174,7 +180,8 @@ static int bpfuse_load_ext(struct bpfuse *b, int fuse_dev_fd)
 {
 	struct ext_bpf *ext = ext_bpf__open();
 	struct bpf_map *map, *ours;
-	__u32 fd, zero = 0;
+	struct fuse_bpfuse_attach attach;
+	__u32 zero = 0;
 	int err;
 
 	if (!ext)
@@ -206,8 +213,9 @@ static int bpfuse_load_ext(struct bpfuse *b, int fuse_dev_fd)
 		err = -errno;
 		goto out_destroy;
 	}
-	fd = bpf_map__fd(ext->maps.bpfuse_ext);
-	if (ioctl(fuse_dev_fd, FUSE_DEV_IOC_BPFUSE_ATTACH, &fd) == -1) {
+	attach.map_fd = bpf_map__fd(ext->maps.bpfuse_ext);
+	attach.flags = b->cfg.flags & BPFUSE_CFG_WATCHING ? FUSE_BPFUSE_NOSEC : 0;
+	if (ioctl(fuse_dev_fd, FUSE_DEV_IOC_BPFUSE_ATTACH, &attach) == -1) {
 		err = -errno;
 		bpf_link__destroy(b->ext_link);
 		b->ext_link = NULL;

@@ -50,7 +50,13 @@ struct bpfuse;
 struct bpfuse_opts {
 	size_t sz;			/* sizeof(struct bpfuse_opts) */
 	bool no_cache;			/* statistics only: gets miss, fills do nothing */
-	bool watched;			/* outside changes reach the daemon (shown only) */
+	/*
+	 * Outside changes reach the daemon, which tells the kernel of each
+	 * (fuse_lowlevel_notify_inval_inode/_entry). Shown in the statistics;
+	 * in ext mode, writes then skip the privilege check (a GETXATTR of
+	 * security.capability) on files found to have nothing to drop.
+	 */
+	bool watched;
 	bool atime;			/* reads move atime: reads invalidate attributes */
 	uint32_t entries;		/* lookup and attr capacity; 0: 65536 */
 	uint64_t lifetime_ns;		/* an entry's default lifetime; 0: until invalidated */

@@ -14,7 +14,7 @@ source "$(dirname "$0")/../lib.sh"
 
 exists() { [ -e "$work/mnt/$1" ]; }
 
-echo "1..36"
+echo "1..38"
 bf_setup ext
 mkdir "$work/back/d"
 echo data > "$work/back/d/f"
@@ -112,10 +112,13 @@ check "an append through an open for writing shows at once" \
 	[ "$(stat -c %s "$work/mnt/d/f"):$(tail -1 "$work/mnt/d/f")" = 10:more ]
 
 # Before a write the kernel asks whether it must drop privileges (suid
-# bits, security.capability: a GETXATTR). With the extension attached the
-# mount has SB_NOSEC: once a file has shown it has none, writes stop
-# asking, until the daemon reports a change (a reverse invalidation; the
-# watcher sends one after writes too, at most one per 10 ms hush).
+# bits, security.capability: a GETXATTR). With the extension attached by a
+# daemon whose watcher reports outside changes, the mount has SB_NOSEC:
+# once a file has shown it has none, writes stop asking, until the daemon
+# reports a change (a reverse invalidation; the watcher sends one after
+# writes too, at most one per 10 ms hush, so the check after the setfattr
+# shows that a reverse invalidation makes writes ask, whichever event
+# sent it). Unwatched, at the end: no SB_NOSEC, every write asks.
 # (bash's printf: one write(2) to the descriptor, kept open throughout, so
 # that no open or lookup refreshes the attributes meanwhile)
 asks() { echo $(($(ops kernel_hits getxattr) + $(ops upcalls getxattr))); }
@@ -131,7 +134,8 @@ sleep 0.3
 snap a
 printf x >&7
 snap b
-check "a change behind the kernel: the next write asks again ($(asks))" [ "$(asks)" -ge 1 ]
+check "after a reverse invalidation (a setfattr behind the kernel) the next write asks again ($(asks))" \
+	[ "$(asks)" -ge 1 ]
 exec 7>&-
 
 # A lookup entry read while the LRU reused its element may pair one node's
@@ -284,3 +288,17 @@ held=$(sed -n 's/.* \([0-9]*\) nodes still held by the kernel, \([0-9]*\) forget
 echo "# after drop_caches: nodes held, forget underflows: ${held:-none reported}"
 check "after drop_caches no node is left in the daemon" [ "${held% *}" = 0 ]
 check "no FORGET asked for more than the kernel was given" [ "${held#* }" = 0 ]
+
+# No watcher: nothing tells the kernel of outside changes, so the mount
+# keeps FUSE's default (no SB_NOSEC) and every write asks.
+bf_start -o no_watch || exit 1
+check "no_watch: bpfused says ext mode" grep -q "ext mode" "$work/log"
+exec 7>> "$work/mnt/d/w"
+printf x >&7
+sleep 0.3
+snap a
+for _ in $(seq 100); do printf x >&7; done
+snap b
+exec 7>&-
+check "no_watch: each of 100 writes asks ($(asks))" [ "$(asks)" -ge 100 ]
+bf_stop

@@ -29,7 +29,11 @@
 #include "hook_scribble.skel.h"
 #include "hook_smoke.skel.h"
 
-#define FUSE_DEV_IOC_BPFUSE_ATTACH _IOW(229, 100, uint32_t)
+struct fuse_bpfuse_attach {
+	uint32_t map_fd;
+	uint32_t flags;
+};
+#define FUSE_DEV_IOC_BPFUSE_ATTACH _IOW(229, 100, struct fuse_bpfuse_attach)
 #define MAP_F_LINK (1U << 13) /* BPF_F_LINK, Linux 6.4 */
 
 static int n, failed;
@@ -105,11 +109,16 @@ static struct hook_smoke_bpf *smoke_load(struct bpf_link **link)
 	return skel;
 }
 
+static int attach_flags(int fuse_fd, struct hook_smoke_bpf *skel, uint32_t flags)
+{
+	struct fuse_bpfuse_attach a = { .map_fd = bpf_map__fd(skel->maps.smoke), .flags = flags };
+
+	return ioctl(fuse_fd, FUSE_DEV_IOC_BPFUSE_ATTACH, &a);
+}
+
 static int attach(int fuse_fd, struct hook_smoke_bpf *skel)
 {
-	uint32_t map_fd = bpf_map__fd(skel->maps.smoke);
-
-	return ioctl(fuse_fd, FUSE_DEV_IOC_BPFUSE_ATTACH, &map_fd);
+	return attach_flags(fuse_fd, skel, 0);
 }
 
 int main(int argc, char **argv)
@@ -128,13 +137,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: hook_smoke DAEMON_PID MOUNTPOINT BACKING_DIR\n");
 		return 2;
 	}
-	printf("1..16\n");
+	printf("1..17\n");
 	skel = smoke_load(&link);
 	check(skel != NULL && link != NULL,
 	      "the struct_ops program loads (the hook's types are in BTF) and its value is set");
 	if (!skel)
 		return 1;
 	fuse_fd = daemon_fuse_fd(atoi(argv[1]));
+	check(fuse_fd >= 0 && attach_flags(fuse_fd, skel, 1U << 31) == -1 && errno == EINVAL,
+	      "an attach with a flag the kernel does not know is refused (EINVAL)");
 	check(fuse_fd >= 0 && attach(fuse_fd, skel) == 0, "attached to the daemon's connection");
 	other = smoke_load(&other_link);
 	check(other && attach(fuse_fd, other) == -1 && errno == EBUSY,
