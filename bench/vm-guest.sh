@@ -34,9 +34,9 @@ bb_pin=(taskset -c 0)
 configs="native stock ext ext-nostats ext-t0"
 
 # Every configuration is measured in the same minutes: for each operation
-# (and each fio job) all the FUSE configurations are mounted at once, each
-# over the same tree on its own mount point, and pass i of each runs before
-# pass i+1 of any. TCG's speed drifts by half over minutes; run one
+# (and for fio) all the FUSE configurations are mounted at once, each on
+# its own mount point (over the same tree; for fio each over a tmpfs of its
+# own), and pass i of each runs before pass i+1 of any. TCG's speed drifts by half over minutes; run one
 # configuration after another, ext-t0 came out 2.79x native in one boot and
 # 7.19x in the next, with ext slower without statistics than with them.
 # The cost: ext-nostats loads no statistics programs of its own, but those
@@ -45,17 +45,17 @@ configs="native stock ext ext-nostats ext-t0"
 # in CFG's state directory: its daemon's log, snapshots, times
 in_cfg() { local cfg=$1; shift; work=$work/c-$cfg "$@"; }
 mnt_of() { [ "$1" = native ] && echo "$2" || echo "$work/m-$1"; }
-# fio_dir CFG BACK: where CFG's fio files are made, in the backing tree
-fio_dir() { [ "$1" = native ] && echo "$work/native/fio-native" || echo "$2/fio-$1"; }
 
-# mount_all BACK: every configuration but native over BACK, each in the
-# mode it asks for (bpfused says it once it is final)
+# mount_all BACK: every configuration but native over BACK (own: each over
+# $work/fb-CONFIG), each in the mode it asks for (bpfused says it once it
+# is final)
 declare -A pid_of
 mount_all() {
 	local back=$1 cfg want _
 	for cfg in $configs; do
 		[ "$cfg" = native ] && continue
 		mkdir -p "$work/m-$cfg"
+		[ "$1" = own ] && back=$work/fb-$cfg
 		in_cfg "$cfg" bb_mount "$cfg" "$back" "$work/m-$cfg" || return 1
 		pid_of[$cfg]=$bb_pid
 		want=${cfg%-*}
@@ -135,25 +135,25 @@ meta() {
 	done
 }
 
-# fio_all BACK: each job bb_passes times on every configuration,
-# interleaved, each in a directory of its own (native's on a tmpfs of its
-# own, whose writes the daemons' watchers do not hear); the median
-# bandwidth (read+write for randrw), the requests of all passes
+# fio_all: each job bb_passes times on every configuration, interleaved,
+# each over a tmpfs of its own (a daemon's watcher hears every write to
+# its backing file system: one configuration's writes must not wake the
+# others'); the median bandwidth (read+write for randrw), the requests of
+# all passes
 fio_all() {
-	local back=$1 job cfg i dir rc=0
-	mkdir "$work/native"
-	mount -t tmpfs bpfuse-native "$work/native" || return 1
-	for cfg in $configs; do mkdir "$(fio_dir "$cfg" "$back")"; done
-	mount_all "$back" || { umount_all; return 1; }
+	local job cfg i rc=0
+	for cfg in $configs; do
+		mkdir "$work/fb-$cfg" && mount -t tmpfs "bpfuse-fio-$cfg" "$work/fb-$cfg" || return 1
+	done
+	mount_all own || { umount_all; return 1; }
 	for job in seqread randrw; do
 		for cfg in $configs; do : > "$work/c-$cfg/fio.bw"; done
 		snap_all a
 		for ((i = 0; i < bb_passes && rc == 0; i++)); do
 			for cfg in $configs; do
-				dir=$work/m-$cfg/fio-$cfg
-				[ "$cfg" = native ] && dir=$(fio_dir native)
 				"${bb_pin[@]}" fio --output-format=json --output="$work/fio.json" \
-					--directory="$dir" "$top/bench/fio/$job.fio" > "$work/fio.log" 2>&1 &&
+					--directory="$(mnt_of "$cfg" "$work/fb-native")" \
+					"$top/bench/fio/$job.fio" > "$work/fio.log" 2>&1 &&
 					sed -n '/^{/,$p' "$work/fio.json" | # fio may print notes before the JSON
 					jq '[.jobs[0].read.bw_bytes, .jobs[0].write.bw_bytes] | add / 1048576' \
 						>> "$work/c-$cfg/fio.bw" ||
@@ -167,11 +167,10 @@ fio_all() {
 			requests "$cfg" "$job" 0
 		done
 		# the next job's files fit beside this one's no longer
-		for cfg in $configs; do rm -f "$(fio_dir "$cfg" "$back")"/*; done
+		for cfg in $configs; do rm -f "$work/fb-$cfg"/*; done
 	done
 	umount_all
-	rm -rf "$back"/fio-*
-	umount "$work/native"
+	for cfg in $configs; do umount "$work/fb-$cfg"; done
 	return "$rc"
 }
 
@@ -183,4 +182,4 @@ mkdir "$work/back/meta"
 check "a $shape tree" "$top/bench/mdbench" create "$work/back/meta" "${shape%x*}" "${shape#*x}"
 check "$configs: metadata benchmark, interleaved" meta "$work/back/meta"
 rm -rf "$work/back/meta"
-check "$configs: fio, interleaved" fio_all "$work/back"
+check "$configs: fio, interleaved" fio_all
