@@ -94,10 +94,11 @@ static __always_inline bool xattr_key(struct bpfuse_req *req, __u32 i, __u64 nod
 	return name_arg(req, i, words, &k->hash, &k->len);
 }
 
-static __always_inline void split_ns(__u64 ns, __u64 *sec, __u32 *nsec)
+/* A timeout as the library split it (a division per answer costs) */
+static __always_inline void valid(const struct bpfuse_valid *v, __u64 *sec, __u32 *nsec)
 {
-	*sec = ns / 1000000000;
-	*nsec = ns % 1000000000;
+	*sec = v->sec;
+	*nsec = v->nsec;
 }
 
 /*
@@ -150,7 +151,7 @@ static __always_inline int answer_lookup(struct bpfuse_req *req, __u64 parent, _
 			bpfuse_set_error(req, -ENOENT);
 			return BPFUSE_ANSWERED;
 		}
-		split_ns(cfg->negative_timeout_ns, &e->entry_valid, &e->entry_valid_nsec);
+		valid(&cfg->negative_valid, &e->entry_valid, &e->entry_valid_nsec);
 		return bpfuse_out_arg(req, 0, e, sizeof(*e)) ? BPFUSE_CONTINUE : BPFUSE_ANSWERED;
 	}
 	a = bpf_map_lookup_elem(&attr, &node);
@@ -158,8 +159,8 @@ static __always_inline int answer_lookup(struct bpfuse_req *req, __u64 parent, _
 		return BPFUSE_CONTINUE;
 	e->nodeid = node;
 	e->generation = v->generation;
-	split_ns(cfg->entry_timeout_ns, &e->entry_valid, &e->entry_valid_nsec);
-	split_ns(cfg->attr_timeout_ns, &e->attr_valid, &e->attr_valid_nsec);
+	valid(&cfg->entry_valid, &e->entry_valid, &e->entry_valid_nsec);
+	valid(&cfg->attr_valid, &e->attr_valid, &e->attr_valid_nsec);
 	__builtin_memcpy(&e->attr, &a->attr, sizeof(a->attr));
 	if (bpfuse_out_arg(req, 0, e, sizeof(*e)))
 		return BPFUSE_CONTINUE;
@@ -186,7 +187,7 @@ static __always_inline int answer_getattr(struct bpfuse_req *req, __u64 node,
 	cfg = bpf_map_lookup_elem(&mount_cfg, &zero);
 	if (!v || !cfg || expired(v->expires_ns, &now))
 		return BPFUSE_CONTINUE;
-	split_ns(cfg->attr_timeout_ns, &out->attr_valid, &out->attr_valid_nsec);
+	valid(&cfg->attr_valid, &out->attr_valid, &out->attr_valid_nsec);
 	out->dummy = 0;
 	__builtin_memcpy(&out->attr, &v->attr, sizeof(v->attr));
 	if (bpfuse_out_arg(req, 0, out, sizeof(*out)))

@@ -403,6 +403,11 @@ int bpfuse_map_stats(struct bpfuse *b, int fd)
 	return 0;
 }
 
+static struct bpfuse_valid bpfuse_valid(uint64_t ns)
+{
+	return (struct bpfuse_valid){ .sec = ns / 1000000000, .nsec = ns % 1000000000 };
+}
+
 /* What the mount is set up with, for the kernel extension and tools. */
 static int bpfuse_write_config(struct bpfuse *b, const struct bpfuse_opts *o)
 {
@@ -416,6 +421,9 @@ static int bpfuse_write_config(struct bpfuse *b, const struct bpfuse_opts *o)
 		.map_negative_timeout_ns = b->negative_lifetime_ns,
 		.flags = (b->caching ? BPFUSE_CFG_CACHING : 0) |
 			 (o->watched ? BPFUSE_CFG_WATCHING : 0) | (o->atime ? BPFUSE_CFG_ATIME : 0),
+		.entry_valid = bpfuse_valid(o->entry_timeout_ns),
+		.attr_valid = bpfuse_valid(o->attr_timeout_ns),
+		.negative_valid = bpfuse_valid(o->negative_timeout_ns),
 	};
 	return bpf_map_update_elem(b->cfg_fd, &zero, &b->cfg, BPF_ANY) ? -errno : 0;
 }

@@ -186,6 +186,12 @@ struct bpfuse_config {
 					   attribute"; 0: until invalidated */
 	__u32 flags;		/* BPFUSE_CFG_* */
 	__u32 pad;
+	/* The three kernel timeouts as replies carry them: no division per answer. */
+	struct bpfuse_valid {
+		__u64 sec;
+		__u32 nsec;
+		__u32 pad;
+	} entry_valid, attr_valid, negative_valid;
 };
 
 #define BPFUSE_CFG_CACHING  (1u << 0)	/* the maps serve requests */
