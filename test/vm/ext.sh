@@ -122,12 +122,17 @@ check "an append through an open for writing shows at once" \
 # (bash's printf: one write(2) to the descriptor, kept open throughout, so
 # that no open or lookup refreshes the attributes meanwhile)
 asks() { echo $(($(ops kernel_hits getxattr) + $(ops upcalls getxattr))); }
-exec 7>> "$work/mnt/d/w"
-printf x >&7
-sleep 0.3
-snap a
-for _ in $(seq 100); do printf x >&7; done
-snap b
+# open d/w as fd 7, one write, a pause (past the hush), snapshots a and b
+# around 100 more
+writes100() {
+	exec 7>> "$work/mnt/d/w"
+	printf x >&7
+	sleep 0.3
+	snap a
+	for _ in $(seq 100); do printf x >&7; done
+	snap b
+}
+writes100
 check "100 writes: privileges asked at most 10 times ($(asks))" [ "$(asks)" -le 10 ]
 setfattr -n user.changed -v 1 "$work/back/d/w"
 sleep 0.3
@@ -293,12 +298,7 @@ check "no FORGET asked for more than the kernel was given" [ "${held#* }" = 0 ]
 # keeps FUSE's default (no SB_NOSEC) and every write asks.
 bf_start -o no_watch || exit 1
 check "no_watch: bpfused says ext mode" grep -q "ext mode" "$work/log"
-exec 7>> "$work/mnt/d/w"
-printf x >&7
-sleep 0.3
-snap a
-for _ in $(seq 100); do printf x >&7; done
-snap b
+writes100
 exec 7>&-
 check "no_watch: each of 100 writes asks ($(asks))" [ "$(asks)" -ge 100 ]
 bf_stop
