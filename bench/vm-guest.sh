@@ -35,10 +35,11 @@ configs="native stock ext ext-nostats ext-t0"
 
 # Every configuration is measured in the same minutes: for each operation
 # (and for fio) all the FUSE configurations are mounted at once, each on
-# its own mount point (over the same tree; for fio each over a tmpfs of its
-# own), and pass i of each runs before pass i+1 of any. TCG's speed drifts by half over minutes; run one
-# configuration after another, ext-t0 came out 2.79x native in one boot and
-# 7.19x in the next, with ext slower without statistics than with them.
+# its own mount point (over the same tree; for fio each over a tmpfs of
+# its own), and pass i of each runs before pass i+1 of any. TCG's speed
+# drifts by half over minutes; run one configuration after another, ext-t0
+# came out 2.79x native in one boot and 7.19x in the next, with ext slower
+# without statistics than with them.
 # The cost: ext-nostats loads no statistics programs of its own, but those
 # of the other mounts see its upcalls too (and return at their first test).
 
