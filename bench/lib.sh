@@ -13,7 +13,6 @@ bb_pid=		# the daemon serving the current mount
 bb_stats_mnt=	# where bpfusectl reads the current mount's statistics, if anywhere
 bb_commit=-	# the host fills it in for the guest's rows
 bb_pin=()	# a prefix for the daemons and mdbench (the guest pins them to one CPU)
-bb_want_mode=	# if set, the mode (stock, ext) bpfused must report, or the pass fails
 bb_passes=1	# warm passes timed apart; their median is the figure
 
 # What every row carries beside its result: kernel, CPU model, cores, RAM.
@@ -191,33 +190,34 @@ bb_median() {
 	sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
 
+# bb_md_run WORKLOAD CONFIG OP DIR SHAPE ROUNDS TIMES: one timed mdbench run
+# of OP, its µs per call appended to TIMES, its calls in bb_md_calls
+bb_md_calls=0
+bb_md_run() {
+	local name us
+	"${bb_pin[@]}" "$top/bench/mdbench" run -o "$3" -s "$5" "$4" "$6" > "$work/md.out" \
+		2> "$work/md.err" || { bb_fail "$1" "$2" "$3: $(tail -1 "$work/md.err")"; return 1; }
+	read -r name bb_md_calls us < <(tail -1 "$work/md.out")
+	if [ "$name" != "$3" ] || [ -z "$us" ]; then
+		bb_fail "$1" "$2" "$3: mdbench printed no figure"
+		return 1
+	fi
+	echo "$us" >> "$7"
+}
+
 # bb_md_pass WORKLOAD CONFIG OP STATE DIR SHAPE ROUNDS [PASSES]: PASSES (1)
 # timed mdbench runs of OP, the median of their times, the request counts
 # around them all
 bb_md_pass() {
-	local wl=$1 cfg=$2 op=$3 state=$4 passes=${8:-1} name calls us mode i
+	local wl=$1 cfg=$2 op=$3 state=$4 passes=${8:-1} i
 	bb_snap a
-	if [ -n "$bb_want_mode" ] && [ -n "$bb_stats_mnt" ]; then
-		mode=$(jq -r .mode "$work/a.json")
-		if [ "$mode" != "$bb_want_mode" ]; then
-			bb_fail "$wl" "$cfg" "bpfused ran in $mode mode: $(grep -m1 mode "$work/daemon.log")"
-			return 1
-		fi
-	fi
 	: > "$work/md.times"
 	for ((i = 0; i < passes; i++)); do
-		"${bb_pin[@]}" "$top/bench/mdbench" run -o "$op" -s "$6" "$5" "$7" > "$work/md.out" \
-			2> "$work/md.err" || { bb_fail "$wl" "$cfg" "$op: $(tail -1 "$work/md.err")"; return 1; }
-		read -r name calls us < <(tail -1 "$work/md.out")
-		if [ "$name" != "$op" ] || [ -z "$us" ]; then
-			bb_fail "$wl" "$cfg" "$op: mdbench printed no figure"
-			return 1
-		fi
-		echo "$us" >> "$work/md.times"
+		bb_md_run "$wl" "$cfg" "$op" "$5" "$6" "$7" "$work/md.times" || return 1
 	done
 	bb_snap b
 	bb_row "$wl" "$cfg" "$op/$state" us "$(bb_median < "$work/md.times")" us/op
-	bb_requests "$wl" "$cfg" "$op/$state" "$((calls * passes))"
+	bb_requests "$wl" "$cfg" "$op/$state" "$((bb_md_calls * passes))"
 }
 
 # bb_meta WORKLOAD CONFIG BACK SHAPE ROUNDS [GAP]: the metadata workload over

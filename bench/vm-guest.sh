@@ -99,26 +99,19 @@ requests() {
 # md_passes OP STATE ROUNDS PASSES BACK: PASSES timed mdbench runs of OP on
 # every configuration, interleaved; a row per configuration: the median
 md_passes() {
-	local op=$1 state=$2 rounds=$3 passes=$4 back=$5 cfg i name calls us
+	local op=$1 state=$2 rounds=$3 passes=$4 back=$5 cfg i
 	snap_all a
 	for cfg in $configs; do : > "$work/c-$cfg/md.times"; done
 	for ((i = 0; i < passes; i++)); do
 		for cfg in $configs; do
-			"${bb_pin[@]}" "$top/bench/mdbench" run -o "$op" -s "$shape" \
-				"$(mnt_of "$cfg" "$back")" "$rounds" > "$work/md.out" 2> "$work/md.err" ||
-				{ bb_fail ext "$cfg" "$op: $(tail -1 "$work/md.err")"; return 1; }
-			read -r name calls us < <(tail -1 "$work/md.out")
-			if [ "$name" != "$op" ] || [ -z "$us" ]; then
-				bb_fail ext "$cfg" "$op: mdbench printed no figure"
-				return 1
-			fi
-			echo "$us" >> "$work/c-$cfg/md.times" || return 1
+			bb_md_run ext "$cfg" "$op" "$(mnt_of "$cfg" "$back")" "$shape" "$rounds" \
+				"$work/c-$cfg/md.times" || return 1
 		done
 	done
 	snap_all b
 	for cfg in $configs; do
 		bb_row ext "$cfg" "$op/$state" us "$(bb_median < "$work/c-$cfg/md.times")" us/op
-		requests "$cfg" "$op/$state" "$((calls * passes))" || return 1
+		requests "$cfg" "$op/$state" "$((bb_md_calls * passes))" || return 1
 	done
 }
 
