@@ -80,12 +80,11 @@ umount_all() {
 	done
 }
 
-# snap_all NAME: each mount's statistics into its state directory
+# snap_all NAME: bb_snap of each mount, into its state directory
 snap_all() {
 	local cfg
 	for cfg in $configs; do
-		[ "$cfg" = native ] ||
-			"$top/bpfusectl" stats -j "$work/m-$cfg" > "$work/c-$cfg/$1.json"
+		[ "$cfg" = native ] || bb_stats_mnt=$work/m-$cfg in_cfg "$cfg" bb_snap "$1"
 	done
 }
 
