@@ -857,7 +857,7 @@ static const char *expiry_of(__u64 expires_ns)
 
 	if (!expires_ns)
 		return "until invalidated";
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	now = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 	if (now >= expires_ns)
 		return "expired";

@@ -39,13 +39,19 @@ char LICENSE[] SEC("license") = "GPL";
 #define FOPEN_NOFLUSH (1 << 5)
 #define FOPEN_PASSTHROUGH (1 << 7)
 
-/* The clock is read once per request, at the first entry that can expire. */
+/*
+ * Lifetimes are kept in the coarse clock, the time of the last tick, which
+ * costs no clock read (on every answer); so an entry may be served up to
+ * one tick past its lifetime, as the kernel's own FUSE timeouts, counted
+ * in jiffies, may be. It is read once per request, at the first entry that
+ * can expire.
+ */
 static __always_inline bool expired(__u64 expires_ns, __u64 *now)
 {
 	if (!expires_ns)
 		return false;
 	if (!*now)
-		*now = bpf_ktime_get_ns();
+		*now = bpf_ktime_get_coarse_ns();
 	return *now >= expires_ns;
 }
 
@@ -489,7 +495,7 @@ static __always_inline void fill_lookup(struct bpfuse_req *req, __u64 epoch,
 		struct bpfuse_lookup_val v;
 	} u;
 	__u32 kref = BPFUSE_KREF_NONE, kgen = 0, *slot;
-	__u64 node = 0, gen = 0, now = bpf_ktime_get_ns(), *word;
+	__u64 node = 0, gen = 0, now = bpf_ktime_get_coarse_ns(), *word;
 	struct bpfuse_lookup_key key;
 
 	if (req->error && req->error != -ENOENT)
@@ -531,7 +537,7 @@ static __always_inline void fill_getattr(struct bpfuse_req *req, __u64 epoch,
 
 	if (req->error || bpfuse_reply_arg(req, 0, &out, sizeof(out)) != sizeof(out))
 		return;
-	fill_attr(req->nodeid, &out.attr, epoch, cfg, bpf_ktime_get_ns());
+	fill_attr(req->nodeid, &out.attr, epoch, cfg, bpf_ktime_get_coarse_ns());
 }
 
 /*
@@ -579,7 +585,7 @@ static __always_inline void fill_getxattr(struct bpfuse_req *req, __u64 epoch,
 	buf->v.size = n;
 	buf->v.expires_ns = fill_expiry(err == -ENODATA ? cfg->map_negative_timeout_ns
 							: cfg->map_timeout_ns,
-					bpf_ktime_get_ns());
+					bpf_ktime_get_coarse_ns());
 	fill(&xattr, &key, &buf->v, epoch, BPFUSE_CACHE_XATTR);
 out:
 	__sync_lock_test_and_set(&buf->busy, 0);

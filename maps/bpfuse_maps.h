@@ -90,7 +90,7 @@ struct bpfuse_lookup_key {
 struct bpfuse_lookup_val {
 	__u64 nodeid;		/* 0: a negative entry, "no such name" */
 	__u64 generation;	/* the node's, as the daemon replies it */
-	__u64 expires_ns;	/* CLOCK_MONOTONIC; 0: until invalidated */
+	__u64 expires_ns;	/* CLOCK_MONOTONIC_COARSE; 0: until invalidated */
 	__u32 kref;		/* the node's slot in "krefs", or BPFUSE_KREF_NONE */
 	__u32 kref_gen;		/* the slot's generation when this entry was made */
 	__u64 name[BPFUSE_NAME_WORDS];	/* the key's name, zero-padded */
