@@ -13,6 +13,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 
 #include "hook.bpf.h"
@@ -174,11 +175,14 @@ static __always_inline int answer_lookup(struct bpfuse_req *req, __u64 parent, _
 	 * The reference last: a lookup that goes to the daemon after all
 	 * leaves the reply it overwrites, and no reference taken. The slot
 	 * must be the answered node's: the LRU may have reused v under us.
+	 * A revalidation from an RCU path walk takes none (BPFUSE_REQ_NOREF).
 	 */
 	owner = kref < BPFUSE_KREF_ENTRIES ? bpf_map_lookup_elem(&kowner, &kref) : NULL;
-	if (!owner || *(volatile __u64 *)owner != node || !kref_get(kref, gen))
+	if (!owner || *(volatile __u64 *)owner != node)
 		return BPFUSE_CONTINUE;
-	return BPFUSE_ANSWERED;
+	if (bpf_core_field_exists(req->flags) && (req->flags & BPFUSE_REQ_NOREF))
+		return BPFUSE_ANSWERED;
+	return kref_get(kref, gen) ? BPFUSE_ANSWERED : BPFUSE_CONTINUE;
 }
 
 static __always_inline int answer_getattr(struct bpfuse_req *req, __u64 node,

@@ -12,8 +12,15 @@ struct bpfuse_req {
 	__u64 nodeid;
 	__u32 opcode;
 	__s32 error;	/* in reply(): the daemon's answer, 0 or -errno */
+	__u32 flags;	/* BPFUSE_REQ_* (kernels whose hook has them) */
 	__u64 cookie;	/* the program's own, from request() to reply() */
 } __attribute__((preserve_access_index));
+
+/*
+ * A LOOKUP from an RCU path walk (a revalidation that must not sleep): the
+ * kernel counts its answer as no lookup reference, so the answer takes none.
+ */
+#define BPFUSE_REQ_NOREF (1U << 0)
 
 struct bpfuse_ops {
 	int (*request)(struct bpfuse_req *req);
