@@ -14,7 +14,7 @@ source "$(dirname "$0")/../lib.sh"
 
 exists() { [ -e "$work/mnt/$1" ]; }
 
-echo "1..38"
+echo "1..39"
 bf_setup ext
 mkdir "$work/back/d"
 echo data > "$work/back/d/f"
@@ -55,6 +55,29 @@ check "GETATTR answered in the kernel ($getattr_hit hits)" [ "$getattr_hit" -ge 
 check "GETXATTR answered in the kernel ($getxattr_hit hits)" [ "$getxattr_hit" -eq 1000 ]
 check "no lookup, getattr or getxattr reached the daemon" \
 	[ "$((lookup_up + getattr_up + getxattr_up))" -eq 0 ]
+
+# The path walk stays lockless (RCU): with every timeout 0 each
+# revalidation and permission check asks, and where the extension could
+# not answer without sleeping, the walk would go on with references, and
+# its dcache lookups (__d_lookup, counted by a kprobe event; two per stat
+# of d/f) with it. Counted for python with 1000 stats, less python with none.
+tr=/sys/kernel/tracing
+reflookups() {
+	: > $tr/trace
+	echo 1 > $tr/events/kprobes/bpfuse_reflookup/enable
+	$py -c 'import os, sys
+for _ in range(int(sys.argv[2])):
+    os.stat(sys.argv[1] + "/d/f")' "$work/mnt" "$1"
+	echo 0 > $tr/events/kprobes/bpfuse_reflookup/enable
+	grep -c bpfuse_reflookup $tr/trace
+}
+echo 'p:bpfuse_reflookup __d_lookup' >> $tr/kprobe_events
+echo 'comm == "python3"' > $tr/events/kprobes/bpfuse_reflookup/filter
+base=$(reflookups 0) walked=$(reflookups 1000)
+echo '-:bpfuse_reflookup' >> $tr/kprobe_events
+echo "# dcache lookups with references: python alone $base, with 1000 stats of d/f $walked"
+check "1000 warm stats stay in the RCU walk ($((walked - base)) lookups with references)" \
+	[ "$((walked - base))" -lt 100 ]
 
 # Opens (kernel passthrough, on by default in ext mode): the first one
 # registers the file's backing file, or for a small file (up to 1 MiB)
