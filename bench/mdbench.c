@@ -6,7 +6,7 @@
  *                                   each with a user.tag xattr
  *                                   (MDBENCH_XATTR=trusted.tag, say, for
  *                                   file systems without user xattrs)
- *   mdbench run [-o OP] [-s DIRSxFILES] DIR [ROUNDS]
+ *   mdbench run [-o OP] [-s DIRSxFILES] [-a DIR]... [-m] DIR [ROUNDS]
  *                                   stat, stat of missing names, getxattr
  *                                   (present and absent), open/close and
  *                                   readdir over that tree
@@ -17,6 +17,16 @@
  * that a caller can count the requests each kind of operation sends to a
  * FUSE daemon; -s gives the tree's shape instead of probing it, so that
  * nothing but the operations touches the tree.
+ *
+ * -a DIR runs each operation over the same tree in DIR as well (the same
+ * tree mounted another way, say), interleaved one directory of the tree at
+ * a time, the first tree moving on at each directory; each line then ends
+ * with its tree. What slows the whole machine down for a while (a
+ * neighbour on a shared host) then falls on every tree alike instead of
+ * on the one that happened to run then. -m gives, instead of the mean,
+ * the median directory's time per call: a directory during which the
+ * machine stalled counts no more than any other, so that the figure is
+ * the cost of the calls, not of the stalls.
  */
 #include "config.h"
 
@@ -165,37 +175,94 @@ static int op_by_name(const char *name)
 	return -1;
 }
 
-static int run(const struct tree *t, int rounds, const bool *selected)
-{
-	int r, d, f, n, op;
-	double t0;
+#define MAX_TREES 8
 
+/* op over every file of directory d of t (its first file for readdir) */
+static int do_dir(const struct tree *t, enum op op, int d)
+{
+	for (int f = 0; f < (op == OP_READDIR ? 1 : t->files); f++) {
+		if (do_op(t, op, d, f) == 0)
+			continue;
+		fprintf(stderr, "mdbench: %s failed on %s/d%03d/f%04d: %s\n", op_names[op],
+			t->root, d, f, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* the mean of n times (us, per directory), or their median */
+static double per_dir(double *us, int n, bool median)
+{
+	double sum = 0;
+
+	if (median) {
+		qsort(us, n, sizeof(*us), cmp_double);
+		return n % 2 ? us[n / 2] : (us[n / 2 - 1] + us[n / 2]) / 2;
+	}
+	for (int i = 0; i < n; i++)
+		sum += us[i];
+	return sum / n;
+}
+
+/*
+ * ntrees trees of one shape (trees[0]'s), interleaved a directory at a
+ * time; each tree's time per directory in us[tree][round * dirs + dir]
+ */
+static int run(const struct tree *trees, int ntrees, int rounds, bool median,
+	       const bool *selected)
+{
+	const struct tree *t = &trees[0];
+	int r, d, i, k, op, ndirs = rounds * t->dirs, per;
+	double *us[MAX_TREES] = { NULL }, t0;
+	int rc = 1;
+
+	for (i = 0; i < ntrees; i++) {
+		us[i] = calloc(ndirs, sizeof(double));
+		if (!us[i]) {
+			fprintf(stderr, "mdbench: out of memory\n");
+			goto out;
+		}
+	}
 	printf("%-16s %10s %12s\n", "operation", "calls", "us/call");
 	for (op = 0; op < OP_MAX; op++) {
 		if (!selected[op])
 			continue;
-		n = 0;
-		t0 = now_us();
 		for (r = 0; r < rounds; r++) {
 			for (d = 0; d < t->dirs; d++) {
-				for (f = 0; f < (op == OP_READDIR ? 1 : t->files); f++, n++) {
-					if (do_op(t, op, d, f) == 0)
-						continue;
-					fprintf(stderr, "mdbench: %s failed on d%03d/f%04d: %s\n",
-						op_names[op], d, f, strerror(errno));
-					return 1;
+				for (k = 0; k < ntrees; k++) {
+					i = (r * t->dirs + d + k) % ntrees;
+					t0 = now_us();
+					if (do_dir(&trees[i], op, d))
+						goto out;
+					us[i][r * t->dirs + d] = now_us() - t0;
 				}
 			}
 		}
-		printf("%-16s %10d %12.2f\n", op_names[op], n, (now_us() - t0) / n);
+		per = op == OP_READDIR ? 1 : t->files;
+		for (i = 0; i < ntrees; i++) {
+			printf("%-16s %10d %12.2f", op_names[op], ndirs * per,
+			       per_dir(us[i], ndirs, median) / per);
+			printf(ntrees > 1 ? " %s\n" : "\n", trees[i].root);
+		}
 	}
-	return 0;
+	rc = 0;
+out:
+	for (i = 0; i < ntrees; i++)
+		free(us[i]);
+	return rc;
 }
 
 static int usage(void)
 {
 	fprintf(stderr, "usage: mdbench create DIR DIRS FILES | "
-			"mdbench run [-o OP] [-s DIRSxFILES] DIR [ROUNDS]\n"
+			"mdbench run [-o OP] [-s DIRSxFILES] [-a DIR]... [-m] DIR [ROUNDS]\n"
 			"operations:");
 	for (int op = 0; op < OP_MAX; op++)
 		fprintf(stderr, " %s", op_names[op]);
@@ -213,13 +280,23 @@ static bool valid_shape(const struct tree *t)
 
 static int cmd_run(int argc, char **argv)
 {
-	bool selected[OP_MAX] = { false }, any = false;
-	struct tree t = { 0 };
-	int rounds = 1, opt, op;
+	bool selected[OP_MAX] = { false }, any = false, median = false;
+	struct tree trees[MAX_TREES] = { 0 }, t = { 0 };
+	int rounds = 1, ntrees = 1, opt, op, i;
 	char end;
 
-	while ((opt = getopt(argc, argv, "o:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "a:mo:s:")) != -1) {
 		switch (opt) {
+		case 'a':
+			if (ntrees == MAX_TREES) {
+				fprintf(stderr, "mdbench: at most %d trees\n", MAX_TREES);
+				return 1;
+			}
+			trees[ntrees++].root = optarg;
+			break;
+		case 'm':
+			median = true;
+			break;
 		case 'o':
 			op = op_by_name(optarg);
 			if (op < 0) {
@@ -255,7 +332,17 @@ static int cmd_run(int argc, char **argv)
 			selected[op] = true;
 	if (!t.dirs)
 		measure_tree(&t);
-	return run(&t, rounds, selected);
+	/* each directory's time is kept, for -m */
+	if ((long)rounds * t.dirs > 10000000) {
+		fprintf(stderr, "mdbench: ROUNDS times DIRS must be at most 10000000\n");
+		return 1;
+	}
+	trees[0] = t;
+	for (i = 1; i < ntrees; i++) {
+		trees[i].dirs = t.dirs;
+		trees[i].files = t.files;
+	}
+	return run(trees, ntrees, rounds, median, selected);
 }
 
 int main(int argc, char **argv)
