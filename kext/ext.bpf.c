@@ -67,22 +67,30 @@ static __always_inline void count_hit(const __u32 opcode)
 }
 
 /*
- * Copy the name in in-arg i into words, zero-padded as the maps hold names,
- * and hash it: the name arrives with its NUL, the length is the bytes
- * before it. False if it does not fit (the kfunc refuses it with -E2BIG):
- * a longer name goes to the daemon (ENAMETOOLONG), never to the entry of
- * its first 255 bytes.
+ * Copy the name in in-arg i into words and hash it: the name arrives with
+ * its NUL, the length is the bytes before it. False if it does not fit
+ * (the kfunc refuses it with -E2BIG): a longer name goes to the daemon
+ * (ENAMETOOLONG), never to the entry of its first 255 bytes. The hash and
+ * the comparisons read the name's words only, so only its last word is
+ * zero-padded here, as the maps hold names (a 256-byte memset per answer
+ * costs more than the rest of a lookup's name handling); the words after
+ * it keep what they held, and a caller that stores words clears them
+ * first.
  */
 static __always_inline bool name_arg(struct bpfuse_req *req, __u32 i, __u64 *words, __u32 *hash,
 				     __u32 *len)
 {
+	__u32 last, tail;
 	int n;
 
-	__builtin_memset(words, 0, BPFUSE_NAME_WORDS * sizeof(*words));
 	n = bpfuse_in_arg(req, i, words, BPFUSE_NAME_MAX + 1);
 	if (n < 2 || n > BPFUSE_NAME_MAX + 1 || ((char *)words)[n - 1])
 		return false;
 	*len = n - 1;
+	last = (*len - 1) / 8;
+	tail = *len - last * 8;	/* the name's bytes in its last word, 1-8 */
+	if (tail < 8)
+		words[last & (BPFUSE_NAME_WORDS - 1)] &= (1ULL << (tail * 8)) - 1;
 	*hash = bpfuse_name_hash(words, *len);
 	return true;
 }
@@ -151,13 +159,13 @@ static __always_inline int answer_lookup(struct bpfuse_req *req, __u64 parent, _
 	node = v->nodeid;
 	kref = v->kref;
 	gen = v->kref_gen;
-	__builtin_memset(e, 0, sizeof(*e));
 	if (!node) {
 		/* "no such name", as the daemon says it */
 		if (!cfg->negative_timeout_ns) {
 			bpfuse_set_error(req, -ENOENT);
 			return BPFUSE_ANSWERED;
 		}
+		__builtin_memset(e, 0, sizeof(*e));
 		valid(&cfg->negative_valid, &e->entry_valid, &e->entry_valid_nsec);
 		return bpfuse_out_arg(req, 0, e, sizeof(*e)) ? BPFUSE_CONTINUE : BPFUSE_ANSWERED;
 	}
