@@ -10,6 +10,11 @@
 #                                attached)
 # BPFUSE_VM_CMDLINE adds words to the guest kernel's command line; name=value
 # words reach the guest's init, and so the tests, as environment variables.
+# BPFUSE_VM_ICOUNT=1 runs the guest with -icount shift=0: its clock moves
+# one nanosecond per instruction, so a timing in the guest counts the
+# instructions run, the same from one boot to the next whatever the host
+# does (for comparing builds: it counts none of TCG's own costs, a call
+# or an atomic no dearer than an add).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 timeout=${BPFUSE_VM_TIMEOUT:-1500}
@@ -28,7 +33,10 @@ trap 'rm -f "$log"' EXIT
 # each, a vCPU could run code another had just patched (enabling a
 # tracepoint) from a stale translation and die on an int3 that is no
 # longer there (seen as an Oops in fuse_send_one on 6.12).
-timeout --foreground "$timeout" qemu-system-x86_64 -accel tcg,thread=single -m 2048 -smp 2 \
+icount=()
+[ "${BPFUSE_VM_ICOUNT:-}" = 1 ] && icount=(-icount shift=0)
+timeout --foreground "$timeout" qemu-system-x86_64 -accel tcg,thread=single "${icount[@]}" \
+	-m 2048 -smp 2 \
 	-nographic -no-reboot \
 	-kernel "$kernel" \
 	-fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=remap \
