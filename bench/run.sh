@@ -129,8 +129,9 @@ info size_fio "a $fio_size file read $fio_loops times; random I/O for $fio_runti
  $fio_files files created"
 info size_net "${net_shape/x/ directories × } files, $net_rounds warm pass(es), one more\
  after $net_gap s idle"
-info size_ext "${vm_shape/x/ directories × } files, $vm_rounds warm pass(es), the median of\
- $vm_passes; fio (size:loops:seconds) $vm_fio, the median of $vm_passes"
+info size_ext "${vm_shape/x/ directories × } files, $vm_rounds warm pass(es), every\
+ configuration in one run a directory at a time, each pass's figure the median directory's,\
+ the median of $vm_passes passes; fio (size:loops:seconds) $vm_fio, the median of $vm_passes"
 
 # ---- libfuse's passthrough_ll, built here for the run ------------------------
 bb_ptll=$work/passthrough_ll
