@@ -327,6 +327,9 @@ int bf_watch_run(struct bf_watch *w)
 	w->self = getpid();
 	w->running = pthread_create(&w->thread, NULL, bf_watch_main, w) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* for ps -L and top -H, and for the tests to find it (test/lib.sh) */
+	if (w->running)
+		pthread_setname_np(w->thread, "bpfused-watch");
 	return w->running ? 0 : -EAGAIN;
 }
 

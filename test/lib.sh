@@ -9,6 +9,8 @@
 #   bf_start ARGS...     bpfused -f ARGS $work/back $work/mnt, log in $work/log;
 #                        returns once the mount serves and its maps are pinned
 #   bf_stop              unmount, wait for the daemon (its log is complete)
+#   bf_watch_idle        wait until the daemon's watcher has handled every
+#                        change made behind the mount so far
 #   check WHAT CMD...    "ok N - WHAT" if CMD succeeds, else "not ok N - WHAT"
 #   skip WHAT WHY        "ok N - WHAT # SKIP WHY": not run here, and why
 #   snap NAME            bpfusectl stats -j into $work/NAME.json
@@ -61,6 +63,33 @@ bf_start() {
 bf_stop() {
 	umount "$work/mnt" && wait "$pid"
 	pid=
+}
+
+# The watcher thread's wait channel and context switches.
+bf_watch_state() {
+	local t
+	for t in /proc/"$pid"/task/*; do
+		[ "$(cat "$t/comm" 2> /dev/null)" = bpfused-watch ] || continue
+		echo "$(cat "$t/wchan")" "$(awk '/ctxt_switches/ { print $2 }' "$t/status")"
+		return 0
+	done
+	return 1
+}
+
+# A change's fanotify event is queued, and the watcher woken, before the
+# change's system call returns. So a watcher found asleep in poll() and not
+# woken for 100 ms (longer than it hushes a file's writes, BF_HUSH_MS) has
+# read every event queued before and done with it, hushed writes included.
+bf_watch_idle() {
+	local a b
+	for _ in $(seq 100); do
+		a=$(bf_watch_state) || break
+		sleep 0.1
+		b=$(bf_watch_state) || break
+		[[ $a = *poll* && $a = "$b" ]] && return 0
+	done
+	echo "# bf_watch_idle: bpfused's watcher (${a:-no such thread}) did not settle" >&2
+	return 1
 }
 
 ok() { n=$((n + 1)); echo "ok $n - $*"; }

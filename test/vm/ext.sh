@@ -145,12 +145,12 @@ check "an append through an open for writing shows at once" \
 # (bash's printf: one write(2) to the descriptor, kept open throughout, so
 # that no open or lookup refreshes the attributes meanwhile)
 asks() { echo $(($(ops kernel_hits getxattr) + $(ops upcalls getxattr))); }
-# open d/w as fd 7, one write, a pause (past the hush), snapshots a and b
-# around 100 more
+# open d/w as fd 7, one write, a pause (until the watcher is done with it,
+# past the hush; unless "unwatched"), snapshots a and b around 100 more
 writes100() {
 	exec 7>> "$work/mnt/d/w"
 	printf x >&7
-	sleep 0.3
+	[ "${1:-}" = unwatched ] || bf_watch_idle
 	snap a
 	for _ in $(seq 100); do printf x >&7; done
 	snap b
@@ -158,7 +158,7 @@ writes100() {
 writes100
 check "100 writes: privileges asked at most 10 times ($(asks))" [ "$(asks)" -le 10 ]
 setfattr -n user.changed -v 1 "$work/back/d/w"
-sleep 0.3
+bf_watch_idle
 snap a
 printf x >&7
 snap b
@@ -173,7 +173,7 @@ exec 7>&-
 # watcher has done with: its late events would drop their attributes).
 echo j > "$work/back/d/j"
 echo k > "$work/back/d/k"
-sleep 1
+bf_watch_idle
 stat "$work/mnt/d/j" "$work/mnt/d/k" > /dev/null
 mnt_id=$(awk -v m="$work/mnt" '$5 == m { print $1 }' /proc/self/mountinfo)
 check "d/j's entry carries d/k's slot" $py -c 'import json, subprocess, sys
@@ -220,7 +220,7 @@ check "a name that is not the slot's goes to the daemon" [ "$(delta lookup upcal
 # daemon no longer does in ext mode), so one upcall per name and per xattr.
 echo fill > "$work/back/d/fill"
 setfattr -n user.k -v v "$work/back/d/fill"
-sleep 0.3
+bf_watch_idle
 stat "$work/mnt/d" > /dev/null	# the watcher dropped d's attributes
 snap a
 $py -c 'import errno, os, sys
@@ -239,7 +239,7 @@ check "filled from the replies: 1 lookup and 2 getxattr upcalls, then 4 hits ($f
 # (stopped here, until the lookup waits for its answer): that fill is
 # dropped, and the next lookup reaches the daemon again.
 echo race > "$work/back/d/race"
-sleep 0.3
+bf_watch_idle
 stat "$work/mnt/d" > /dev/null
 kill -STOP "$pid"
 stat "$work/mnt/d/race" > /dev/null &
@@ -321,7 +321,7 @@ check "no FORGET asked for more than the kernel was given" [ "${held#* }" = 0 ]
 # keeps FUSE's default (no SB_NOSEC) and every write asks.
 bf_start -o no_watch || exit 1
 check "no_watch: bpfused says ext mode" grep -q "ext mode" "$work/log"
-writes100
+writes100 unwatched
 exec 7>&-
 check "no_watch: each of 100 writes asks ($(asks))" [ "$(asks)" -ge 100 ]
 bf_stop
