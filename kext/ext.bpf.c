@@ -42,17 +42,52 @@ char LICENSE[] SEC("license") = "GPL";
 
 /*
  * Lifetimes are kept in the coarse clock, the time of the last tick, which
- * costs no clock read (on every answer); so an entry may be served up to
- * one tick past its lifetime, as the kernel's own FUSE timeouts, counted
- * in jiffies, may be. It is read once per request, at the first entry that
- * can expire.
+ * needs no clock read; so an entry may be served up to one tick past its
+ * lifetime, as the kernel's own FUSE timeouts, counted in jiffies, may be.
+ * Even so, the helper that reads it costs a call and a seqcount read, on
+ * nearly every answer (entries expire after map_timeout, 60 s, even when
+ * watched). The clock moves only at a tick, so each CPU keeps the last
+ * value it read with the jiffies it read it at, and reads the clock again
+ * when jiffies moved (bpf_jiffies64() is inlined: one load). jiffies moves
+ * a moment before the coarse clock in the same tick, so a value read in
+ * between stands for the whole tick: an entry may then be served up to two
+ * ticks past its lifetime. A request preempted between the two stores
+ * leaves a pair at most a tick apart too.
  */
+struct coarse_clock {
+	__u64 jiffies;
+	__u64 ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct coarse_clock);
+} coarse_clock SEC(".maps");
+
+static __always_inline __u64 coarse_now(void)
+{
+	__u32 zero = 0;
+	struct coarse_clock *c = bpf_map_lookup_elem(&coarse_clock, &zero);
+	__u64 j = bpf_jiffies64();
+
+	if (!c)
+		return bpf_ktime_get_coarse_ns();
+	if (c->jiffies != j) {
+		c->ns = bpf_ktime_get_coarse_ns();
+		c->jiffies = j;
+	}
+	return c->ns;
+}
+
+/* It is read once per request, at the first entry that can expire. */
 static __always_inline bool expired(__u64 expires_ns, __u64 *now)
 {
 	if (!expires_ns)
 		return false;
 	if (!*now)
-		*now = bpf_ktime_get_coarse_ns();
+		*now = coarse_now();
 	return *now >= expires_ns;
 }
 
