@@ -250,7 +250,7 @@ CONFIGS = """\
 | passthrough_ll | libfuse's example (from libfuse3-dev, built for the run), `-o source=DIR,xattr`, its defaults (1 s timeouts) |
 | ext | in the 6.12 guest: `bpfused` with its defaults in ext mode: the kernel extension answers cache hits from the maps, and with kernel passthrough read-only opens and their releases |
 | ext, no statistics | in the 6.12 guest (`ext-nostats`): ext whose daemon loads no statistics programs (`BPFUSE_UPCALL_PROBE=none`), to show what counting upcalls costs; the other mounts' programs, measured at the same time, still see its upcalls and return at their first test |
-| ext, timeouts 0 | in the 6.12 guest (`ext-t0`): stock's options without `no_ext`: every kernel timeout 0, the extension answers from the maps |
+| ext, timeouts 0 | in the 6.12 guest (`ext-t0`): stock's options without `no_ext`, and `map_timeout=0`: every kernel timeout 0, the extension answers from the maps, whose entries live until invalidated (as ExtFUSE's) |
 | X +1ms | X with `-o backend_latency=1ms`: each metadata call into the backing directory waits 1 ms, like a network file system |
 | sshfs | sshfs (its defaults, including its own caches) to an sshd of the run's own on 127.0.0.1 |
 | X over sshfs | bpfused X with that sshfs mount as its backing directory |

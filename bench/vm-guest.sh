@@ -5,7 +5,8 @@
 # sequential read and random 4 KiB read+write natively on tmpfs, in stock
 # mode (every kernel timeout 0, -o no_ext), in ext mode with the defaults,
 # the same without the statistics programs (ext-nostats), and in ext mode
-# with every kernel timeout 0 (ext-t0). Each warm figure is
+# with every kernel timeout 0 and map entries until invalidated (ext-t0).
+# Each warm figure is
 # the median of bb_passes passes. Prints result rows prefixed
 # "bpfuse-bench:<TAB>", which bench/run.sh takes from the console, and TAP,
 # which test/vm/run.sh counts. Sizes come from the kernel command line:
