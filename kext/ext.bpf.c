@@ -51,8 +51,8 @@ char LICENSE[] SEC("license") = "GPL";
  * when jiffies moved (bpf_jiffies64() is inlined: one load). jiffies moves
  * a moment before the coarse clock in the same tick, so a value read in
  * between stands for the whole tick: an entry may then be served up to two
- * ticks past its lifetime. A request preempted between the two stores
- * leaves a pair at most a tick apart too.
+ * ticks past its lifetime. (The hook runs programs with preemption off, so
+ * no other request on this CPU sees the pair half written.)
  */
 struct coarse_clock {
 	__u64 jiffies;
