@@ -12,7 +12,8 @@
  *
  * Unless cache=never or passthrough asks for real opens, files and
  * directories are opened without a message to the daemon (the OPEN and
- * OPENDIR handlers answer ENOSYS once, FLUSH too, CREATE becomes MKNOD):
+ * OPENDIR handlers answer ENOSYS once, FLUSH too; a CREATE makes the file
+ * and keeps no fd):
  * requests then arrive by node, and I/O goes through the node's own backing
  * fds (bf_table_io_get()), while the kernel keeps pages and listings.
  */
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <linux/capability.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -37,6 +39,9 @@
 
 #include "bpfuse.h"
 #include "bpfused.h"
+
+/* An open holding no fd of the daemon's: the extension's, or a create by node. */
+#define BF_FH_NONE BPFUSE_FH_KERNEL
 
 static struct bf_fs *bf_fs(fuse_req_t req)
 {
@@ -102,7 +107,7 @@ static int bf_file_get(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	*held = NULL;
 	/* an open the extension answered has no fd of the daemon's */
-	if (!fs->open_by_node && fi->fh != BPFUSE_FH_KERNEL)
+	if (!fs->open_by_node && fi->fh != BF_FH_NONE)
 		return fi->fh;
 	fd = bf_table_io_get(&fs->table, ino, write, held);
 	if (fd < 0) {
@@ -207,6 +212,64 @@ static void bf_creds_leave(void)
 	syscall(SYS_setfsuid, 0);
 	syscall(SYS_setfsgid, 0);
 	syscall(SYS_setgroups, 0, NULL);
+}
+
+/*
+ * A new fd on node ino opened as the caller, for a change the backing file
+ * system must judge for them (an O_TRUNC drops set-ID bits unless the
+ * caller may keep them). Through the node's O_PATH fd: a handle cannot be
+ * opened without CAP_DAC_READ_SEARCH, which the caller's fsuid drops.
+ */
+static int bf_fd_as_caller(fuse_req_t req, fuse_ino_t ino, int flags)
+{
+	char path[BF_PROC_FD_MAX];
+	int pfd, fd;
+
+	pfd = bf_fd(bf_fs(req), ino, O_PATH);
+	if (pfd < 0)
+		return pfd;
+	bf_proc_fd_path(path, pfd);
+	fd = bf_creds_enter(req);
+	if (!fd) {
+		fd = open(path, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
+		if (fd == -1)
+			fd = -errno;
+	}
+	bf_creds_leave();
+	close(pfd);
+	return fd;
+}
+
+/*
+ * Before a change to the open regular file fd made for the caller (a write,
+ * a truncation, an allocation): if the file carries set-ID bits, take on
+ * the caller's credentials, so that the backing file system drops them as
+ * the VFS would for that caller. The kernel's own SETATTR before such a
+ * change drops set-user-ID and a group-executable set-group-ID only, not
+ * the set-group-ID bit that a caller outside the file's group clears
+ * (setattr_should_drop_sgid()). Returns 1 if entered (bf_creds_leave()
+ * after the change), 0 if there is nothing to drop, or -errno.
+ */
+static int bf_setid_enter(fuse_req_t req, int fd)
+{
+	struct stat st;
+	int err;
+
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || !(st.st_mode & (S_ISUID | S_ISGID)))
+		return 0;
+	err = bf_creds_enter(req);
+	if (err) {
+		bf_creds_leave();
+		return err;
+	}
+	return 1;
+}
+
+static bool bf_is_setid(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID));
 }
 
 /* ---- lookup and forget --------------------------------------------------- */
@@ -402,7 +465,34 @@ static struct timespec bf_utime(const struct stat *attr, int valid, int set, int
  * By path, never by the open's fh: zero-message opens have none, and as
  * root the path does what the fd would.
  */
-static int bf_do_setattr(int pfd, struct stat *attr, int valid)
+/*
+ * Truncate the object behind pfd; a file carrying set-ID bits is truncated
+ * through an fd of its own with the caller's credentials (see
+ * bf_setid_enter()).
+ */
+static int bf_truncate(fuse_req_t req, int pfd, off_t size)
+{
+	char path[BF_PROC_FD_MAX];
+	int fd, as, err = 0;
+
+	bf_proc_fd_path(path, pfd);
+	if (!bf_is_setid(pfd))
+		return truncate(path, size) == -1 ? -errno : 0;
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd == -1)
+		return -errno;
+	as = bf_setid_enter(req, fd);
+	if (as < 0)
+		err = as;
+	else if (ftruncate(fd, size) == -1)
+		err = -errno;
+	if (as > 0)
+		bf_creds_leave();
+	close(fd);
+	return err;
+}
+
+static int bf_do_setattr(fuse_req_t req, int pfd, struct stat *attr, int valid)
 {
 	char path[BF_PROC_FD_MAX];
 	struct timespec ts[2];
@@ -422,9 +512,9 @@ static int bf_do_setattr(int pfd, struct stat *attr, int valid)
 			return -errno;
 	}
 	if (valid & FUSE_SET_ATTR_SIZE) {
-		res = truncate(path, attr->st_size);
-		if (res == -1)
-			return -errno;
+		res = bf_truncate(req, pfd, attr->st_size);
+		if (res)
+			return res;
 	}
 	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
 		ts[0] = bf_utime(attr, valid, FUSE_SET_ATTR_ATIME, FUSE_SET_ATTR_ATIME_NOW, true);
@@ -447,7 +537,7 @@ static void bf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 	if (pfd < 0)
 		return;
 	(void)fi;
-	err = bf_do_setattr(pfd, attr, valid);
+	err = bf_do_setattr(req, pfd, attr, valid);
 	/* even a failure may have applied part of the change */
 	bf_changed(fs, SETATTR, .node = ino);
 	if (!err && fstatat(pfd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1)
@@ -578,7 +668,7 @@ static void bf_remove(fuse_req_t req, fuse_ino_t parent, const char *name, int f
 	dirfd = bf_begin(req, parent, flags & AT_REMOVEDIR ? FUSE_RMDIR : FUSE_UNLINK);
 	if (dirfd < 0)
 		return;
-	victim = bf_table_node_at(&fs->table, dirfd, name, !(flags & AT_REMOVEDIR));
+	victim = bf_table_node_at(&fs->table, dirfd, name, true);
 	if (unlinkat(dirfd, name, flags) == -1)
 		err = errno;
 	bf_changed(fs, UNLINK, .parent = parent, .name = name, .victim = victim);
@@ -683,9 +773,20 @@ static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct f
 	struct bf_fs *fs = bf_fs(req);
 	struct bf_table *t = &fs->table;
 	bool write = (fi->flags & O_ACCMODE) != O_RDONLY;
+	bool setid = bf_is_setid(fd);
 	struct bf_inode *in;
 	int id;
 
+	/*
+	 * A set-ID file's writes go through the daemon, which drops the bits
+	 * for the caller (bf_setid_enter()); passthrough writes would run with
+	 * the daemon's CAP_FSETID. Ext mode keeps a backing file registered
+	 * until FORGET for the extension's opens, and the kernel refuses to
+	 * mix passthrough and cached opens of one inode: there only a node not
+	 * registered yet is kept out.
+	 */
+	if (setid && !t->ext)
+		return;
 	pthread_mutex_lock(&t->lock);
 	in = g_hash_table_lookup(t->by_id, &ino);
 	if (in && !in->backing_id && !in->page_opens && t->ext && fs->opts.passthrough < 0 &&
@@ -693,7 +794,7 @@ static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct f
 		/* until its FORGET: the kernel refuses to mix the two on one inode */
 		in->page_opens = true;
 		bpfuse_backing_put(t->ext, ino, 0, BPFUSE_BACKING_PAGES);
-	} else if (in && !in->backing_id && !in->page_opens) {
+	} else if (in && !in->backing_id && !in->page_opens && !setid) {
 		id = fuse_passthrough_open(req, fd);
 		if (id > 0) {
 			in->backing_id = id;
@@ -792,7 +893,14 @@ static void bf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	bf_backend(fs, FUSE_OPEN);
-	fd = bf_fd(fs, ino, bf_open_flags(fs, fi->flags));
+	/*
+	 * A truncating open (ATOMIC_O_TRUNC) changes the file for the caller:
+	 * made as the caller, it drops set-ID bits as the VFS would for them.
+	 */
+	if (fi->flags & O_TRUNC)
+		fd = bf_fd_as_caller(req, ino, bf_open_flags(fs, fi->flags));
+	else
+		fd = bf_fd(fs, ino, bf_open_flags(fs, fi->flags));
 	/* truncating is a setattr: it also drops capabilities */
 	if (fi->flags & O_TRUNC)
 		bf_changed(fs, SETATTR, .node = ino);
@@ -841,28 +949,84 @@ static void bf_reply_created(fuse_req_t req, int err, const struct fuse_entry_pa
 	}
 }
 
+/*
+ * Open an existing name for a CREATE that found it there (the kernel's "no
+ * such name" was stale, or the name appeared since its LOOKUP): only a
+ * regular file, reopened through its O_PATH fd, so that nothing swapped in
+ * between is opened instead. Anything else is -ESTALE: the kernel then looks
+ * the name up again (LOOKUP_REVAL) and opens what it finds itself, under
+ * the mount's rules (a symlink resolved by the caller, nodev, a FIFO's
+ * blocking open in the caller's own thread). Called as the caller.
+ */
+static int bf_create_existing(int dirfd, const char *name, int flags)
+{
+	char path[BF_PROC_FD_MAX];
+	struct stat st;
+	int pfd, fd;
+
+	pfd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd == -1)
+		return errno == ENOENT ? -ESTALE : -errno; /* gone again: look once more */
+	if (fstat(pfd, &st) == -1) {
+		fd = -errno;
+	} else if (!S_ISREG(st.st_mode)) {
+		fd = -ESTALE;
+	} else {
+		bf_proc_fd_path(path, pfd);
+		fd = open(path, flags | O_CLOEXEC);
+		if (fd == -1)
+			fd = -errno;
+	}
+	close(pfd);
+	return fd;
+}
+
+/*
+ * The one way a regular file is made, in every mode: as the caller (owner,
+ * group, umask, default ACLs; and a truncation of an existing file drops
+ * set-ID bits as the VFS would for them), exclusive when the caller asked
+ * for O_EXCL, never following a symlink planted at the name and never
+ * blocking on a FIFO: a create only ever makes a new file or opens an
+ * existing regular one. Returns the open fd or -errno.
+ */
+static int bf_create_at(fuse_req_t req, int dirfd, const char *name, int flags, mode_t mode)
+{
+	int fd, err;
+
+	err = bf_creds_enter(req);
+	if (err)
+		goto out_leave;
+	fd = openat(dirfd, name, flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+		    mode);
+	if (fd >= 0) {
+		if (!(flags & O_NONBLOCK))
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		bf_creds_leave();
+		return fd;
+	}
+	err = -errno;
+	if (err == -EEXIST && !(flags & O_EXCL))
+		err = bf_create_existing(dirfd, name, flags);
+out_leave:
+	bf_creds_leave();
+	return err;
+}
+
 static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
 	struct bf_fs *fs = bf_fs(req);
 	struct fuse_entry_param e;
-	int dirfd, fd = -1, err;
+	int dirfd, fd, err = 0;
 
-	if (fs->open_by_node) {
-		/* the kernel makes the file with MKNOD, then opens it without asking */
-		fuse_reply_err(req, ENOSYS);
-		return;
-	}
 	dirfd = bf_begin(req, parent, FUSE_CREATE);
 	if (dirfd < 0)
 		return;
-	err = bf_creds_enter(req);
-	if (!err) {
-		fd = openat(dirfd, name, bf_open_flags(fs, fi->flags) | O_CREAT | O_CLOEXEC, mode);
-		if (fd == -1)
-			err = -errno;
-	}
-	bf_creds_leave();
+	fd = bf_create_at(req, dirfd, name, bf_open_flags(fs, fi->flags) | (fi->flags & O_EXCL),
+			  mode);
+	if (fd < 0)
+		err = fd;
+	/* EEXIST and ESTALE too: a cached "no such name" was wrong then */
 	bf_changed(fs, CREATE, .parent = parent, .name = name);
 	if (!err)
 		err = bf_lookup_at(fs, dirfd, name, &e, NULL);
@@ -870,6 +1034,15 @@ static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	if (!err && (fi->flags & O_TRUNC))
 		bf_changed(fs, SETATTR, .node = e.ino);
 	close(dirfd);
+	if (!err && fs->open_by_node) {
+		/* I/O goes by node: this open keeps no fd of its own */
+		close(fd);
+		fi->fh = BF_FH_NONE;
+		bf_file_cache(fs, fi);
+		if (fuse_reply_create(req, &e, fi) == -ENOENT)
+			bf_table_forget(&fs->table, e.ino, 1);
+		return;
+	}
 	bf_reply_created(req, err, &e, fd, fi);
 }
 
@@ -1005,13 +1178,16 @@ static void bf_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_
 	struct bf_fs *fs = bf_fs(req);
 	struct bf_inode *held;
 	ssize_t res;
-	int fd, rwf;
+	int fd, rwf, as;
 
 	fd = bf_file_get(req, ino, fi, true, &held);
 	if (fd < 0)
 		return;
 	rwf = bf_write_flags(fs, fi->flags);
-	if (rwf) {
+	as = bf_setid_enter(req, fd);
+	if (as < 0) {
+		res = as;
+	} else if (rwf) {
 		res = bf_pwritev2_buf(fd, in_buf, off, rwf);
 	} else {
 		out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
@@ -1019,6 +1195,8 @@ static void bf_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_
 		out.buf[0].pos = off;
 		res = fuse_buf_copy(&out, in_buf, 0);
 	}
+	if (as > 0)
+		bf_creds_leave();
 	bf_changed(fs, WRITE, .node = ino);
 	if (res < 0)
 		fuse_reply_err(req, -res);
@@ -1041,7 +1219,7 @@ static void bf_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOSYS);
 		return;
 	}
-	if (fi->fh == BPFUSE_FH_KERNEL) {
+	if (fi->fh == BF_FH_NONE) {
 		fuse_reply_err(req, 0); /* the extension's open: its backing file flushes */
 		return;
 	}
@@ -1051,8 +1229,8 @@ static void bf_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void bf_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	/* the extension answered the open, and is gone since: nothing to close */
-	if (fi->fh != BPFUSE_FH_KERNEL) {
+	/* the extension answered the open, or a create by node: nothing to close */
+	if (fi->fh != BF_FH_NONE) {
 		bf_passthrough_release(bf_fs(req), req, ino, fi);
 		close(fi->fh);
 	}
@@ -1078,12 +1256,18 @@ static void bf_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 {
 	struct bf_fs *fs = bf_fs(req);
 	struct bf_inode *held;
-	int fd, err;
+	int fd, as, err;
 
 	fd = bf_file_get(req, ino, fi, true, &held);
 	if (fd < 0)
 		return;
-	err = fallocate(fd, mode, off, len) == -1 ? errno : 0;
+	as = bf_setid_enter(req, fd);
+	if (as < 0)
+		err = -as;
+	else
+		err = fallocate(fd, mode, off, len) == -1 ? errno : 0;
+	if (as > 0)
+		bf_creds_leave();
 	bf_changed(fs, WRITE, .node = ino);
 	bf_file_put(fs, held);
 	fuse_reply_err(req, err);
@@ -1095,8 +1279,8 @@ static void bf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 {
 	struct bf_fs *fs = bf_fs(req);
 	struct bf_inode *held_in, *held_out;
-	int fd_in, fd_out, err;
-	ssize_t res;
+	int fd_in, fd_out, as, err;
+	ssize_t res = -1;
 
 	fd_in = bf_file_get(req, ino_in, fi_in, false, &held_in);
 	if (fd_in < 0)
@@ -1106,8 +1290,14 @@ static void bf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		bf_file_put(fs, held_in);
 		return;
 	}
-	res = copy_file_range(fd_in, &off_in, fd_out, &off_out, len, flags);
+	as = bf_setid_enter(req, fd_out);
+	if (as < 0)
+		errno = -as;
+	else
+		res = copy_file_range(fd_in, &off_in, fd_out, &off_out, len, flags);
 	err = res == -1 ? errno : 0;
+	if (as > 0)
+		bf_creds_leave();
 	bf_on_access(fs, ino_in);
 	bf_changed(fs, WRITE, .node = ino_out);
 	bf_file_put(fs, held_out);
@@ -1514,10 +1704,58 @@ out:
 	close(fd);
 }
 
+/*
+ * Whether the caller may see trusted.* names: as for any file system, only
+ * with CAP_SYS_ADMIN in the initial user namespace. The daemon lists as
+ * root, so it asks the caller's task: root's uid, an effective
+ * CAP_SYS_ADMIN, and the daemon's own user namespace (a namespace's root
+ * holds every capability only there).
+ */
+static bool bf_caller_sees_trusted(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	char path[64], line[256];
+	unsigned long long caps = 0;
+	struct stat ns, own;
+	bool found = false;
+	FILE *f;
+
+	if (ctx->uid != 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)ctx->pid);
+	if (stat(path, &ns) == -1 || stat("/proc/self/ns/user", &own) == -1 ||
+	    ns.st_ino != own.st_ino || ns.st_dev != own.st_dev)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)ctx->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "CapEff: %llx", &caps) == 1;
+	fclose(f);
+	return found && (caps & (1ULL << CAP_SYS_ADMIN));
+}
+
+/* Drop the trusted.* names from a listxattr() list; returns its new length. */
+static ssize_t bf_xattr_hide_trusted(char *list, ssize_t n)
+{
+	char *p = list, *out = list, *end = list + n;
+	size_t len;
+
+	for (; p < end; p += len) {
+		len = strnlen(p, end - p) + 1;
+		if (strncmp(p, "trusted.", 8)) {
+			memmove(out, p, len);
+			out += len;
+		}
+	}
+	return out - list;
+}
+
 static void bf_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	char path[BF_PROC_FD_MAX];
-	char *buf = NULL;
+	char *buf = NULL, *grown;
 	ssize_t n;
 	int fd;
 
@@ -1527,21 +1765,32 @@ static void bf_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	if (fd < 0)
 		return;
 	bf_proc_fd_path(path, fd);
-	if (size) {
-		buf = malloc(size);
-		if (!buf) {
-			fuse_reply_err(req, ENOMEM);
-			goto out;
+	/* the whole list even for a size query: what the caller may see decides the size */
+	for (;;) {
+		n = listxattr(path, NULL, 0);
+		if (n <= 0)
+			break;
+		grown = realloc(buf, n);
+		if (!grown) {
+			n = -1;
+			errno = ENOMEM;
+			break;
 		}
+		buf = grown;
+		n = listxattr(path, buf, n);
+		if (n != -1 || errno != ERANGE)
+			break; /* else it grew meanwhile */
 	}
-	n = listxattr(path, buf, size);
+	if (n > 0 && !bf_caller_sees_trusted(req))
+		n = bf_xattr_hide_trusted(buf, n);
 	if (n == -1)
 		fuse_reply_err(req, errno);
-	else if (size)
-		fuse_reply_buf(req, buf, n);
-	else
+	else if (!size)
 		fuse_reply_xattr(req, n);
-out:
+	else if ((size_t)n > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, buf, n);
 	free(buf);
 	close(fd);
 }

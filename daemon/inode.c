@@ -665,10 +665,11 @@ int bf_inode_probe_fd(struct bf_table *t, int fd, struct bf_inode *proto, struct
 
 /*
  * The node of dirfd/name, or 0 if the kernel does not know it. With going,
- * that name is about to be unlinked or replaced: if it is the object's last
- * link, the node from here on holds an O_PATH fd until its last FORGET,
- * since many file systems (ext4, xfs) refuse to open an unlinked inode by
- * handle, yet the kernel may go on using it through an open file.
+ * that name is about to be unlinked, removed or replaced: if it is the
+ * object's last link, the node from here on holds an O_PATH fd until its
+ * last FORGET, since many file systems (ext4, xfs, tmpfs) refuse to open an
+ * unlinked inode by handle, yet the kernel may go on using it through an
+ * open file, or an open directory (a shell's cwd, an openat() base).
  */
 uint64_t bf_table_node_at(struct bf_table *t, int dirfd, const char *name, bool going)
 {
@@ -687,7 +688,8 @@ uint64_t bf_table_node_at(struct bf_table *t, int dirfd, const char *name, bool 
 		return 0;
 	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1)
 		goto out_close;
-	going = going && !S_ISDIR(st.st_mode) && st.st_nlink == 1;
+	/* a directory has one name: removed or replaced, it is gone */
+	going = going && (S_ISDIR(st.st_mode) || st.st_nlink == 1);
 	h.fh.handle_bytes = MAX_HANDLE_SZ;
 	have_handle = name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) == 0;
 	key.dev = st.st_dev;
