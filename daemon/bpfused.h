@@ -181,6 +181,8 @@ enum bf_atime_rule {
 int bf_watch_open(struct bf_fs *fs, struct fuse_session *se, int backing_fd, struct bf_watch **out);
 int bf_watch_run(struct bf_watch *w);
 void bf_watch_stop(struct bf_watch *w);
+bool bf_watch_has(struct bf_watch *w, dev_t dev);
+int bf_watch_cross(struct bf_watch *w, int dirfd, const char *name, dev_t dev);
 
 /* ---- the file system (fs.c) ---------------------------------------------- */
 
@@ -199,6 +201,8 @@ struct bf_fs {
 	bool passthrough; /* regular files' data goes to the backing file in the kernel */
 	enum bf_atime_rule atime_rule; /* how reads move atime on the backing file system */
 	bool no_xattr; /* the backing file system has no extended attributes at all */
+	/* kernel timeouts for nodes on a file system the watcher cannot watch */
+	double unwatched_entry_timeout, unwatched_attr_timeout;
 };
 
 #endif

@@ -274,6 +274,30 @@ static bool bf_is_setid(int fd)
 
 /* ---- lookup and forget --------------------------------------------------- */
 
+/*
+ * Whether the watcher sees changes on file system dev (a file system
+ * mounted inside the backing one that it could not mark is unwatched), or
+ * nothing is watched and every lifetime is the unwatched one anyway. Nodes
+ * on an unwatched file system under a watched mount get the unwatched
+ * kernel timeouts and stay out of the maps.
+ */
+static bool bf_dev_watched(const struct bf_fs *fs, dev_t dev)
+{
+	return !fs->watch || bf_watch_has(fs->watch, dev);
+}
+
+static double bf_attr_timeout(const struct bf_fs *fs, dev_t dev)
+{
+	return bf_dev_watched(fs, dev) ? fs->opts.attr_timeout : fs->unwatched_attr_timeout;
+}
+
+static bool bf_ino_watched(struct bf_fs *fs, fuse_ino_t ino)
+{
+	struct bf_inode *in = bf_table_find(&fs->table, ino);
+
+	return !in || bf_dev_watched(fs, in->dev);
+}
+
 static void bf_entry_init(struct bf_fs *fs, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -295,6 +319,12 @@ static int bf_lookup_at(struct bf_fs *fs, int dirfd, const char *name, struct fu
 	err = bf_inode_probe(&fs->table, dirfd, name, &proto, &e->attr);
 	if (err)
 		return err;
+	/* crossing into a file system mounted inside: watch it from now on */
+	if (!bf_dev_watched(fs, e->attr.st_dev) &&
+	    bf_watch_cross(fs->watch, dirfd, name, e->attr.st_dev)) {
+		e->entry_timeout = fs->unwatched_entry_timeout;
+		e->attr_timeout = fs->unwatched_attr_timeout;
+	}
 	proto.atime_moves = bf_atime_moves(fs, &e->attr);
 	in = bf_table_ref(&fs->table, &proto);
 	if (!in)
@@ -368,6 +398,8 @@ static void bf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		err = bf_do_lookup(fs, parent, name, &e, &kref);
 		if (bpfuse_mount_kernel_fills(fs->cache)) {
 			/* the extension fills from the reply */
+		} else if (!err && !bf_dev_watched(fs, e.attr.st_dev)) {
+			/* changes there go unseen: the kernel's timeouts alone bound them */
 		} else if (!err) {
 			if (!fs->passthrough || !bf_table_writing(&fs->table, e.ino))
 				bpfuse_attr_put(fs->cache, epoch, e.ino, &e.attr,
@@ -427,7 +459,7 @@ static void bf_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	(void)fi; /* by node: with zero-message opens there is no fh to use */
 	if (!writing && !bpfuse_mount_kernel_fills(fs->cache) &&
 	    bpfuse_attr_get(fs->cache, ino, &st) == 0) {
-		fuse_reply_attr(req, &st, fs->opts.attr_timeout);
+		fuse_reply_attr(req, &st, bf_attr_timeout(fs, st.st_dev));
 		return;
 	}
 	epoch = bpfuse_cache_epoch(fs->cache);
@@ -445,10 +477,10 @@ static void bf_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	/* passthrough writes never reach us: nothing to invalidate them by */
-	if (!writing && !bpfuse_mount_kernel_fills(fs->cache))
+	if (!writing && !bpfuse_mount_kernel_fills(fs->cache) && bf_dev_watched(fs, st.st_dev))
 		bpfuse_attr_put(fs->cache, epoch, ino, &st, BPFUSE_LIFETIME_DEFAULT);
 	bf_table_set_atime_moves(&fs->table, ino, bf_atime_moves(fs, &st));
-	fuse_reply_attr(req, &st, fs->opts.attr_timeout);
+	fuse_reply_attr(req, &st, bf_attr_timeout(fs, st.st_dev));
 }
 
 static struct timespec bf_utime(const struct stat *attr, int valid, int set, int now, bool atime)
@@ -548,7 +580,7 @@ static void bf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 	if (err)
 		fuse_reply_err(req, -err);
 	else
-		fuse_reply_attr(req, &st, fs->opts.attr_timeout);
+		fuse_reply_attr(req, &st, bf_attr_timeout(fs, st.st_dev));
 }
 
 static void bf_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -1683,8 +1715,8 @@ static void bf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	if (sized_only)
 		n = getxattr(path, name, NULL, 0); /* too big for the cache anyway */
 	err = n == -1 ? errno : 0;
-	if (size && bpfuse_mount_kernel_fills(fs->cache))
-		; /* the extension fills from the reply */
+	if ((size && bpfuse_mount_kernel_fills(fs->cache)) || !bf_ino_watched(fs, ino))
+		; /* the extension fills from the reply; or changes there go unseen */
 	else if (n >= 0 && !sized_only)
 		bpfuse_xattr_put(fs->cache, epoch, ino, name, buf, n, BPFUSE_LIFETIME_DEFAULT);
 	else if (err == ENODATA || err == EOPNOTSUPP)

@@ -146,6 +146,7 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 			   int watch_fd, const char *mnt)
 {
 	struct bpfuse_opts o = { .sz = sizeof(o) };
+	struct bf_opts unwatched;
 	struct bpfuse *cache;
 	int err;
 
@@ -157,7 +158,15 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 				 "directly show after the timeouts\n",
 				 backing, strerror(-err));
 	}
-	/* Watched, the caches may live long; unwatched, their lifetimes bound staleness. */
+	/*
+	 * Watched, the caches may live long; unwatched, their lifetimes bound
+	 * staleness. The unwatched kernel timeouts also serve nodes on file
+	 * systems mounted inside the backing one that cannot be watched.
+	 */
+	unwatched = fs->opts;
+	bf_opts_timeouts(&unwatched, false);
+	fs->unwatched_entry_timeout = unwatched.entry_timeout;
+	fs->unwatched_attr_timeout = unwatched.attr_timeout;
 	bf_opts_timeouts(&fs->opts, fs->watch != NULL);
 	bf_opts_map_timeouts(&fs->opts, fs->watch != NULL);
 	o.no_cache = !fs->opts.maps;

@@ -36,6 +36,7 @@
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +49,7 @@
 #define BF_DIRENT_EVENTS (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)
 #define BF_HUSH_MS 10
 #define BF_HUSH_MAX 64 /* files hushed at once; beyond, every write is an event */
+#define BF_WATCH_FS_MAX 64 /* file systems watched: the backing one and those mounted in it */
 
 /*
  * A file whose writes are not reported until `until` (CLOCK_MONOTONIC, ms).
@@ -61,13 +63,27 @@ struct bf_hush {
 	uint64_t until;
 };
 
+/* A watched file system: where its events' handles are opened. */
+struct bf_watched_fs {
+	dev_t dev;
+	__kernel_fsid_t fsid;
+	int fd; /* its root as the daemon first crossed into it (not O_PATH) */
+};
+
 struct bf_watch {
 	struct bf_fs *fs;
 	struct fuse_session *se;
 	int fan_fd;
 	int stop_fd; /* eventfd: ends the thread */
-	int mount_fd; /* the backing root (not O_PATH), to open handles on */
 	pid_t self;
+	/*
+	 * watched[0] is the backing directory's file system; the others were
+	 * marked as the daemon first crossed into them. Appended under
+	 * fs_lock, never removed: readers take nfs (acquire) and read below it.
+	 */
+	pthread_mutex_t fs_lock;
+	unsigned int nfs;
+	struct bf_watched_fs watched[BF_WATCH_FS_MAX];
 	pthread_t thread;
 	bool running;
 	unsigned int nhush;
@@ -77,6 +93,7 @@ struct bf_watch {
 /* What one event says: where (directory + name) and what (the object). */
 struct bf_event {
 	uint64_t mask;
+	const __kernel_fsid_t *fsid;
 	struct file_handle *dir;
 	const char *name;
 	struct file_handle *obj;
@@ -95,6 +112,7 @@ static void bf_event_parse(const struct fanotify_event_metadata *md, struct bf_e
 
 		if (!hdr->len || p + hdr->len > end)
 			break;
+		ev->fsid = &fid->fsid; /* one file system per event */
 		if (hdr->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
 			ev->dir = fh;
 			ev->name = (const char *)fh->f_handle + fh->handle_bytes;
@@ -130,16 +148,27 @@ static int bf_watch_hush(struct bf_watch *w, int fd, unsigned int how)
  * The node behind a handle from the event, or 0 if the kernel knows none;
  * a modified regular file's writes are hushed for a while (its fd kept).
  */
-static uint64_t bf_watch_node(struct bf_watch *w, struct file_handle *fh, bool modified)
+static int bf_watch_fs_fd(struct bf_watch *w, const __kernel_fsid_t *fsid)
+{
+	unsigned int i, n = __atomic_load_n(&w->nfs, __ATOMIC_ACQUIRE);
+
+	for (i = 0; fsid && i < n; i++)
+		if (!memcmp(&w->watched[i].fsid, fsid, sizeof(*fsid)))
+			return w->watched[i].fd;
+	return -1;
+}
+
+static uint64_t bf_watch_node(struct bf_watch *w, const __kernel_fsid_t *fsid,
+			      struct file_handle *fh, bool modified)
 {
 	struct stat st;
 	uint64_t node;
 	unsigned int i;
-	int fd;
+	int fd, mount_fd = bf_watch_fs_fd(w, fsid);
 
-	if (!fh)
+	if (!fh || mount_fd < 0)
 		return 0;
-	fd = open_by_handle_at(w->mount_fd, fh, O_PATH | O_CLOEXEC);
+	fd = open_by_handle_at(mount_fd, fh, O_PATH | O_CLOEXEC);
 	if (fd == -1)
 		return 0; /* gone already: found through its name instead */
 	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1) {
@@ -202,8 +231,8 @@ static int bf_watch_unhush(struct bf_watch *w, uint64_t now)
 static void bf_watch_apply(struct bf_watch *w, const struct bf_event *ev)
 {
 	struct bpfuse *cache = __atomic_load_n(&w->fs->cache, __ATOMIC_ACQUIRE);
-	uint64_t dir = bf_watch_node(w, ev->dir, false);
-	uint64_t obj = bf_watch_node(w, ev->obj, ev->mask & FAN_MODIFY), cached;
+	uint64_t dir = bf_watch_node(w, ev->fsid, ev->dir, false);
+	uint64_t obj = bf_watch_node(w, ev->fsid, ev->obj, ev->mask & FAN_MODIFY), cached;
 	bool dirent = ev->mask & BF_DIRENT_EVENTS;
 
 	/* a directory's own change names the directory itself, as "." */
@@ -276,6 +305,8 @@ static void *bf_watch_main(void *arg)
 int bf_watch_open(struct bf_fs *fs, struct fuse_session *se, int backing_fd, struct bf_watch **out)
 {
 	struct bf_watch *w;
+	struct statfs sfs;
+	struct stat st;
 	int err;
 
 	*out = NULL;
@@ -286,8 +317,16 @@ int bf_watch_open(struct bf_fs *fs, struct fuse_session *se, int backing_fd, str
 	}
 	w->fs = fs;
 	w->se = se;
-	w->mount_fd = backing_fd;
 	w->stop_fd = -1;
+	pthread_mutex_init(&w->fs_lock, NULL);
+	w->watched[0].fd = backing_fd;
+	if (fstat(backing_fd, &st) == -1 || fstatfs(backing_fd, &sfs) == -1) {
+		err = -errno;
+		goto out_free;
+	}
+	w->watched[0].dev = st.st_dev;
+	memcpy(&w->watched[0].fsid, &sfs.f_fsid, sizeof(w->watched[0].fsid));
+	w->nfs = 1;
 	w->fan_fd = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME_TARGET |
 					  FAN_UNLIMITED_QUEUE | FAN_CLOEXEC | FAN_NONBLOCK,
 				  O_RDONLY | O_LARGEFILE);
@@ -336,6 +375,7 @@ int bf_watch_run(struct bf_watch *w)
 void bf_watch_stop(struct bf_watch *w)
 {
 	uint64_t one = 1;
+	unsigned int i;
 
 	if (!w)
 		return;
@@ -343,6 +383,75 @@ void bf_watch_stop(struct bf_watch *w)
 		pthread_join(w->thread, NULL);
 	close(w->stop_fd);
 	close(w->fan_fd);
-	close(w->mount_fd);
+	for (i = 0; i < w->nfs; i++)
+		close(w->watched[i].fd);
+	pthread_mutex_destroy(&w->fs_lock);
 	free(w);
+}
+
+/* Whether the file system dev is watched. */
+bool bf_watch_has(struct bf_watch *w, dev_t dev)
+{
+	unsigned int i, n = w ? __atomic_load_n(&w->nfs, __ATOMIC_ACQUIRE) : 0;
+
+	for (i = 0; i < n; i++)
+		if (w->watched[i].dev == dev)
+			return true;
+	return false;
+}
+
+/*
+ * The daemon found dirfd/name on file system dev, which it does not watch
+ * yet: a file system mounted inside the backing directory. Mark it too, as
+ * the lookup that crosses into it is answered, so that every change there
+ * after that lookup is seen as on the backing one. Only a directory (a
+ * mount's root) is marked: its fd opens the events' handles. Returns 0 if
+ * dev is watched now, else -errno: that file system's nodes then get the
+ * unwatched lifetimes (bf_lookup_at()).
+ */
+int bf_watch_cross(struct bf_watch *w, int dirfd, const char *name, dev_t dev)
+{
+	struct bf_watched_fs *f;
+	char path[BF_PROC_FD_MAX];
+	struct statfs sfs;
+	struct stat st;
+	int fd, err = 0;
+
+	if (!w)
+		return -ENOENT;
+	if (bf_watch_has(w, dev))
+		return 0;
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1)
+		return -errno;
+	if (fstat(fd, &st) == -1 || fstatfs(fd, &sfs) == -1) {
+		err = -errno;
+		goto out_close;
+	}
+	if (st.st_dev != dev) {
+		err = -ESTALE; /* swapped since the lookup saw it */
+		goto out_close;
+	}
+	pthread_mutex_lock(&w->fs_lock);
+	if (bf_watch_has(w, dev))
+		goto out_unlock;
+	err = -ENOSPC;
+	if (w->nfs == BF_WATCH_FS_MAX)
+		goto out_unlock;
+	bf_proc_fd_path(path, fd);
+	err = fanotify_mark(w->fan_fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, BF_WATCH_MASK,
+			    AT_FDCWD, path) == -1 ? -errno : 0;
+	if (err)
+		goto out_unlock;
+	f = &w->watched[w->nfs];
+	*f = (struct bf_watched_fs){ .dev = dev, .fd = fd };
+	memcpy(&f->fsid, &sfs.f_fsid, sizeof(f->fsid));
+	__atomic_store_n(&w->nfs, w->nfs + 1, __ATOMIC_RELEASE);
+	fd = -1; /* kept */
+out_unlock:
+	pthread_mutex_unlock(&w->fs_lock);
+out_close:
+	if (fd >= 0)
+		close(fd);
+	return err;
 }
