@@ -47,6 +47,7 @@ struct bf_opts {
 	int ext; /* attach the kernel extension where the kernel has the hook */
 	double map_timeout; /* seconds a map entry may be served; < 0 until set */
 	double map_negative_timeout; /* the same for negative entries */
+	int close_to_open; /* real opens, flushed to the backend at close; -1: by backend */
 	int passthrough; /* kernel passthrough for file data (needs real opens);
 			    -1: in ext mode, where the kernel has it */
 	unsigned int io_fds; /* nodes that may keep backing fds open for I/O */
@@ -199,6 +200,7 @@ struct bf_fs {
 	bool open_by_node; /* files opened without a message: no OPEN, FLUSH, RELEASE */
 	bool opendir_by_node; /* directories too: listings cached by the kernel */
 	bool passthrough; /* regular files' data goes to the backing file in the kernel */
+	bool close_to_open; /* opens reach the backend, and writers' closes flush to it */
 	enum bf_atime_rule atime_rule; /* how reads move atime on the backing file system */
 	bool no_xattr; /* the backing file system has no extended attributes at all */
 	/* kernel timeouts for nodes on a file system the watcher cannot watch */

@@ -772,6 +772,8 @@ static void bf_file_cache(struct bf_fs *fs, struct fuse_file_info *fi)
 {
 	/* auto: cached pages survive an open; a changed mtime drops them. */
 	fi->keep_cache = fs->opts.cache != BF_CACHE_NEVER;
+	/* a reader's close has nothing to flush, even over a remote backend */
+	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;
 }
 
 #ifdef HAVE_FUSE_PASSTHROUGH
@@ -851,9 +853,10 @@ static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct f
 		/*
 		 * Nothing to flush: the data went to the backing file, POSIX
 		 * locks are the kernel's, and the backing file's own close
-		 * comes with the RELEASE.
+		 * comes with the RELEASE. But a writer's close must reach a
+		 * backend that stores or reports at flush (close_to_open).
 		 */
-		fi->noflush = 1;
+		fi->noflush = !write || !fs->close_to_open;
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (write && fi->backing_id)
@@ -1908,7 +1911,11 @@ static void bf_init(void *userdata, struct fuse_conn_info *conn)
 			 "built with a libfuse older than 3.17, without passthrough"
 #endif
 		);
-	fs->open_by_node = caching && !fs->passthrough && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
+	fs->open_by_node = caching && !fs->passthrough && !fs->close_to_open &&
+			   (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
+	if (fs->close_to_open)
+		fuse_log(FUSE_LOG_INFO, "bpfused: close_to_open: opens reach the backend, "
+					"and a writer's close flushes to it\n");
 	fs->opendir_by_node = caching && (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
 	if (fs->open_by_node || fs->opendir_by_node)
 		unwant |= FUSE_CAP_FLOCK_LOCKS;

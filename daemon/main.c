@@ -275,6 +275,35 @@ static bool bf_no_xattrs(int root_fd)
 	return n == 0 || (n == -1 && errno == EOPNOTSUPP);
 }
 
+/*
+ * Whether BACKING_DIR is a FUSE or network file system: one that may make a
+ * file real, or report a write's failure, only when the file is flushed or
+ * closed (s3fs stores an object at close; Gluster's write-behind, NFS's
+ * close-to-open report errors there). Over those, opens reach the daemon
+ * and a writer's close flushes the backing file (close_to_open). A local
+ * file system shares the kernel's page cache with the mount: nothing waits
+ * to be flushed, and opens need no message.
+ */
+static bool bf_remote_fs(int root_fd)
+{
+	static const unsigned long remote[] = {
+		FUSE_SUPER_MAGIC, NFS_SUPER_MAGIC, SMB_SUPER_MAGIC, 0xff534d42 /* CIFS */,
+		0xfe534d42 /* SMB2 */, V9FS_MAGIC, CEPH_SUPER_MAGIC, AFS_FS_MAGIC, CODA_SUPER_MAGIC,
+		0x01161970 /* GFS2 */, 0x7461636f /* OCFS2 */,
+	};
+	char path[BF_PROC_FD_MAX];
+	struct statfs sfs;
+	size_t i;
+
+	bf_proc_fd_path(path, root_fd);
+	if (statfs(path, &sfs) == -1)
+		return false;
+	for (i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
+		if ((unsigned long)sfs.f_type == remote[i])
+			return true;
+	return false;
+}
+
 /* How reads move atime on the backing file system, from its mount flags. */
 static enum bf_atime_rule bf_atime_rule_of(const char *backing)
 {
@@ -449,6 +478,8 @@ int main(int argc, char *argv[])
 	fs->table.nodiratime = fs->opts.nodiratime;
 	fs->atime_rule = fs->opts.noatime ? BF_ATIME_NEVER : bf_atime_rule_of(backing);
 	fs->no_xattr = bf_no_xattrs(root_fd);
+	fs->close_to_open = fs->opts.close_to_open >= 0 ? fs->opts.close_to_open
+							: bf_remote_fs(root_fd);
 	if (bf_mount_opts(&args, &fs->opts, backing)) {
 		fprintf(stderr, "bpfused: out of memory\n");
 		goto out;

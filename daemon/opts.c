@@ -58,6 +58,8 @@ static const struct fuse_opt bf_opt_spec[] = {
 	BF_OPT("cache=%s", cache_str, 0),
 	BF_OPT("passthrough", passthrough, 1),
 	BF_OPT("no_passthrough", passthrough, 0),
+	BF_OPT("close_to_open", close_to_open, 1),
+	BF_OPT("no_close_to_open", close_to_open, 0),
 	BF_OPT("writeback", writeback, 1),
 	BF_OPT("no_writeback", writeback, 0),
 	FUSE_OPT_END
@@ -219,6 +221,7 @@ int bf_opts_parse(struct fuse_args *args, struct bf_opts *opts)
 	opts->allow_other = -1;
 	opts->maps = -1;
 	opts->passthrough = -1;
+	opts->close_to_open = -1;
 	opts->watch = 1;
 	opts->ext = 1;
 	opts->map_timeout = -1;
@@ -350,6 +353,13 @@ void bf_opts_help(void)
 	       "                           in ext mode, whose extension answers read-only\n"
 	       "                           opens; default: on in ext mode without\n"
 	       "                           noatime, else off)\n"
+	       "    -o close_to_open       every open reaches the daemon, and a close of\n"
+	       "                           a file opened for writing flushes it to\n"
+	       "                           BACKING_DIR before close(2) returns, with\n"
+	       "                           the backend's error (default: on when\n"
+	       "                           BACKING_DIR is a FUSE or network file system)\n"
+	       "    -o no_close_to_open    zero-message opens even there: a backend that\n"
+	       "                           stores data at close (s3fs) may never see it\n"
 	       "    -o io_fds=N            with zero-message opens, at most N files keep\n"
 	       "                           backing fds open for I/O (default: 4096, or\n"
 	       "                           what RLIMIT_NOFILE allows)\n"
