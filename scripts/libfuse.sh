@@ -11,6 +11,9 @@
 #   scripts/libfuse.sh --prefix   print the private prefix
 #   scripts/libfuse.sh --source   also keep the unpacked source tree and print
 #                                 its path (the benchmarks build an example)
+#   scripts/libfuse.sh --dev-source  the same for the development suite's
+#                                 fuse3 (3.18.3 on 2026-12-07), whose test
+#                                 suite test/libfuse.sh runs against bpfused
 set -eu
 
 prefix=/opt/bpfuse/libfuse3
@@ -21,6 +24,10 @@ case ${1:-} in
 --prefix)
 	echo "$prefix"
 	exit 0
+	;;
+--dev-source)
+	work=/var/cache/bpfuse/libfuse-sid
+	suite=sid
 	;;
 --source | '') ;;
 *)
@@ -82,7 +89,7 @@ source_tree() {
 	echo "$tree"
 }
 
-if [ "${1:-}" = --source ]; then
+if [ "${1:-}" = --source ] || [ "${1:-}" = --dev-source ]; then
 	source_tree
 	exit
 fi
