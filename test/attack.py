@@ -418,6 +418,48 @@ def trusted_names(pl):
     return names(), as_user("nobody", names), as_user("nobody", sized), userns
 
 
+def in_userns(outer, cmd):
+    """cmd run as xfstests' nsexec -s -U -M "0 OUTER 1000" -G "0 OUTER 1000"
+    runs it: created by root, mapped, then uid and gid 0 inside."""
+    r, w = os.pipe()
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        os.close(ready_r)
+        if libc.unshare(0x10000000) != 0:       # CLONE_NEWUSER
+            os._exit(99)
+        os.write(ready_w, b"u")
+        os.read(r, 1)
+        os.setgid(0)
+        os.setuid(0)
+        os.execvp(cmd[0], cmd)
+    os.close(r)
+    os.close(ready_w)
+    if os.read(ready_r, 1) == b"u":
+        for f in ("uid_map", "gid_map"):
+            with open(f"/proc/{pid}/{f}", "w") as m:
+                m.write(f"0 {outer} 1000\n")
+    os.close(ready_r)
+    os.write(w, b"x")
+    os.close(w)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def userns_acl(pl):
+    """xfstests generic/318: an ACL set by the owner from a user namespace
+    whose root is the owner, over one root set."""
+    mnt, _ = pl.fresh("acl")
+    path = mnt + "/f"
+    open(path, "w").close()
+    os.chown(path, 1000, 1000)
+    subprocess.run(["setfacl", "-n", "-m", "u:1001:rw,g:1001:r", path], check=True)
+    rc = in_userns(1000, ["setfacl", "-n", "-m", "u:root:rx,g:1:x", path])
+    acl = subprocess.run(["getfacl", "-n", "-p", path], capture_output=True,
+                         text=True).stdout.splitlines()
+    return rc, [line for line in acl if not line.startswith("#")]
+
+
 def open_dir_replaced(pl):
     """xfstests generic/035: a directory renamed over an open one; the open
     one must go on working as a removed directory does."""
@@ -489,6 +531,7 @@ CHECKS = [
     ("creates over names made behind the mount", create_semantics),
     ("trusted.* names listed", trusted_names),
     ("an open directory replaced by a rename", open_dir_replaced),
+    ("an ACL set from a user namespace", userns_acl),
     ("refusals that held", refusals),
 ]
 
