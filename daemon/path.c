@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "bpfused.h"
 
@@ -53,10 +54,22 @@ int bf_check_backing(const char *path, char **real)
 	return *real ? 0 : -errno;
 }
 
+/* How long a mountpoint that is still mounted is given to be unmounted. */
+#define BF_UNMOUNT_WAIT_MS 2000
+
+static bool bf_is_mount_root(const char *path)
+{
+	struct statx stx;
+
+	return statx(AT_FDCWD, path, 0, STATX_TYPE, &stx) == 0 &&
+	       (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+	       (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
 int bf_check_mountpoint(const char *path, char **real)
 {
 	struct statx stx;
-	int err;
+	int err, i;
 
 	if (statx(AT_FDCWD, path, 0, STATX_TYPE, &stx) == -1) {
 		err = -errno;
@@ -73,9 +86,14 @@ int bf_check_mountpoint(const char *path, char **real)
 		fprintf(stderr, "bpfused: mountpoint %s: %s\n", path, strerror(ENOTDIR));
 		return -ENOTDIR;
 	}
-	/* Mounting over a mount would hide it; almost always a mistake. */
-	if ((stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
-	    (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT)) {
+	/*
+	 * Mounting over a mount would hide it; almost always a mistake. But
+	 * an unmount may be on its way (a script's `umount MNT &` right
+	 * before mounting again, xfstests generic/604): give it a moment.
+	 */
+	for (i = 0; i < BF_UNMOUNT_WAIT_MS / 10 && bf_is_mount_root(path); i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+	if (bf_is_mount_root(path)) {
 		fprintf(stderr, "bpfused: mountpoint %s: already a mount point (busy)\n", path);
 		return -EBUSY;
 	}
