@@ -13,7 +13,7 @@ top=$bf_top
 
 bf_setup operator
 dest=$work/dest
-plan=15
+plan=16
 echo "1..$plan"
 
 make -s -C "$top" install DESTDIR="$dest" > "$work/install.log" 2>&1
@@ -113,6 +113,19 @@ check "the mode goes to syslog as bpfused[PID]" grep -q "bpfused\[[0-9]*\]: .* m
 check "and the summary at unmount" grep -q "bpfused\[[0-9]*\]: unmounted $work/mnt after " \
 	"$work/syslog"
 sed 's/^/# syslog: /' "$work/syslog"
+
+# xfstests generic/604: an unmount in the background, a mount at once
+fails=0
+for _ in $(seq 10); do
+	"$top/bpfused" "$work/back" "$work/mnt" || break
+	for i in $(seq 0 100); do head -c 4096 /dev/zero > "$work/mnt/$i"; done
+	umount "$work/mnt" &
+	"$top/bpfused" "$work/back" "$work/mnt" 2> "$work/remount.err" || fails=$((fails + 1))
+	wait
+	while mountpoint -q "$work/mnt"; do umount "$work/mnt"; done
+done
+check "a mount racing an unmount of the same mountpoint succeeds ($fails of 10 failed)" \
+	[ "$fails" = 0 ]
 
 [ "$n" = "$plan" ] || echo "Bail out! planned $plan checks, ran $n"
 exit 0
