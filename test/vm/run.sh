@@ -5,9 +5,10 @@
 # exits 0 only if the guest printed "N passed, 0 failed". A panic, a hang
 # (timeout) or a missing summary is a failure, with the console shown.
 #   test/vm/run.sh [TEST...]     (default: the ext-mode tests, then the unit,
-#                                maps, rules, mount, CLI, statistics, counting
-#                                and coherence suites, all with the extension
-#                                attached)
+#                                maps, rules, mount, CLI, statistics, counting,
+#                                coherence and attacker suites, all with the
+#                                extension attached; the attacker suite with
+#                                default options alone, where it attaches)
 # BPFUSE_VM_CMDLINE adds words to the guest kernel's command line; name=value
 # words reach the guest's init, and so the tests, as environment variables.
 # BPFUSE_VM_ICOUNT=1 runs the guest with -icount shift=0: its clock moves
@@ -22,7 +23,7 @@ tests=${*:-test/vm/hook_smoke.sh test/vm/ext.sh test/vm/accept.sh test/test_opts
 test/test_inode test/test_path test/test_maps test/test_rules test/test_mount \
 test/test_mount_nocache test/test_cli test/stats.sh test/counter.sh test/objfs.sh \
 test/fastpath.sh \
-test/coherence.py}
+test/coherence.py test/attack.py}
 
 kernel=$("$top/test/vm/build-kernel.sh") || exit 1
 log=$(mktemp /tmp/bpfuse-vm.XXXXXX.log)
@@ -43,7 +44,7 @@ timeout --foreground "$timeout" qemu-system-x86_64 -accel tcg,thread=single "${i
 	-device virtio-9p-pci,fsdev=root,mount_tag=root \
 	-append "console=ttyS0 panic=-1 quiet root=root rootfstype=9p \
 rootflags=trans=virtio,version=9p2000.L,msize=262144 ro init=$top/test/vm/guest-init.sh \
-bpfuse_tree=$top bpfuse_tests=${tests// /,} ${BPFUSE_VM_CMDLINE:-}" > "$log" 2>&1 < /dev/null
+bpfuse_tree=$top bpfuse_tests=${tests// /,} BPFUSE_ATTACK_MODES=default ${BPFUSE_VM_CMDLINE:-}" > "$log" 2>&1 < /dev/null
 rc=$?
 tr -d '\r' < "$log" | sed -n '/guest: /,$p' | sed 's/^.*guest: /guest: /' | grep -v '^$'
 summary=$(tr -d '\r' < "$log" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
