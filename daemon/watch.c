@@ -6,9 +6,13 @@
  * each change with the directory's file handle and the entry's name, and
  * the object's own handle. A dedicated thread turns those into
  * invalidations: the map entries go, and the kernel is told
- * (fuse_lowlevel_notify_inval_entry/_inode). It never waits for a request
- * handler, and handlers never wait for it, so it cannot deadlock with them
- * even though the kernel takes directory locks for these notifications.
+ * (fuse_lowlevel_notify_inval_entry/_inode). The kernel notifications are
+ * sent by a few notifier threads, in order per node: an entry's
+ * invalidation waits for its directory's lock, which a request the backend
+ * is slow to answer may hold for long, and one such directory must not
+ * hold up the invalidations of every other (a revoked permission
+ * elsewhere). The watcher never waits for a request handler, and handlers
+ * never wait for it, so it cannot deadlock with them.
  *
  * Changes the daemon made itself were invalidated when it made them; their
  * events (same pid) are skipped.
@@ -50,6 +54,14 @@
 #define BF_HUSH_MS 10
 #define BF_HUSH_MAX 64 /* files hushed at once; beyond, every write is an event */
 #define BF_WATCH_FS_MAX 64 /* file systems watched: the backing one and those mounted in it */
+#define BF_NOTIFIERS 4 /* threads sending kernel notifications: directories stuck at once */
+
+/* A kernel notification to send: an entry's (name), or an inode's. */
+struct bf_notice {
+	uint64_t node; /* the directory of name, or the inode */
+	char *name; /* NULL: the inode's attributes, and its pages unless off < 0 */
+	off_t off;
+};
 
 /*
  * A file whose writes are not reported until `until` (CLOCK_MONOTONIC, ms).
@@ -84,6 +96,14 @@ struct bf_watch {
 	pthread_mutex_t fs_lock;
 	unsigned int nfs;
 	struct bf_watched_fs watched[BF_WATCH_FS_MAX];
+	/* kernel notifications: protected by notice_lock */
+	pthread_mutex_t notice_lock;
+	pthread_cond_t notice_cond;
+	GQueue notices; /* waiting, oldest first */
+	GHashTable *sending; /* nodes a notifier is sending for: their next ones wait */
+	bool stopping;
+	unsigned int nnotifiers;
+	pthread_t notifiers[BF_NOTIFIERS];
 	pthread_t thread;
 	bool running;
 	unsigned int nhush;
@@ -190,6 +210,89 @@ static uint64_t bf_watch_node(struct bf_watch *w, const __kernel_fsid_t *fsid,
 	return node;
 }
 
+static bool bf_notice_same(const struct bf_notice *a, const struct bf_notice *b)
+{
+	return a->node == b->node && a->off == b->off &&
+	       (a->name ? b->name && !strcmp(a->name, b->name) : !b->name);
+}
+
+/* Queue a kernel notification, unless the same one waits already. */
+static void bf_notify(struct bf_watch *w, uint64_t node, const char *name, off_t off)
+{
+	struct bf_notice n = { .node = node, .off = off }, *q;
+	GList *l;
+
+	pthread_mutex_lock(&w->notice_lock);
+	for (l = w->notices.head; l; l = l->next)
+		if (bf_notice_same(l->data, &(struct bf_notice){ node, (char *)name, off }))
+			goto out_unlock;
+	q = malloc(sizeof(*q));
+	n.name = name ? strdup(name) : NULL;
+	if (!q || (name && !n.name)) {
+		free(q);
+		free(n.name);
+		goto out_unlock; /* out of memory: the lifetimes bound it */
+	}
+	*q = n;
+	g_queue_push_tail(&w->notices, q);
+	pthread_cond_signal(&w->notice_cond);
+out_unlock:
+	pthread_mutex_unlock(&w->notice_lock);
+}
+
+/* The oldest notice whose node no notifier is sending for. Under notice_lock. */
+static struct bf_notice *bf_notice_next(struct bf_watch *w)
+{
+	struct bf_notice *n;
+	GList *l;
+
+	for (l = w->notices.head; l; l = l->next) {
+		n = l->data;
+		if (!g_hash_table_contains(w->sending, &n->node)) {
+			g_queue_delete_link(&w->notices, l);
+			return n;
+		}
+	}
+	return NULL;
+}
+
+static void *bf_notifier_main(void *arg)
+{
+	struct bf_watch *w = arg;
+	struct bf_notice *n;
+
+	pthread_mutex_lock(&w->notice_lock);
+	while (!w->stopping) {
+		n = bf_notice_next(w);
+		if (!n) {
+			pthread_cond_wait(&w->notice_cond, &w->notice_lock);
+			continue;
+		}
+		g_hash_table_add(w->sending, &n->node);
+		pthread_mutex_unlock(&w->notice_lock);
+		if (n->name)
+			fuse_lowlevel_notify_inval_entry(w->se, n->node, n->name, strlen(n->name));
+		else
+			fuse_lowlevel_notify_inval_inode(w->se, n->node, n->off, 0);
+		pthread_mutex_lock(&w->notice_lock);
+		g_hash_table_remove(w->sending, &n->node);
+		/* the node's next notice may go now */
+		pthread_cond_broadcast(&w->notice_cond);
+		free(n->name);
+		free(n);
+	}
+	pthread_mutex_unlock(&w->notice_lock);
+	return NULL;
+}
+
+static void bf_notice_free(gpointer p)
+{
+	struct bf_notice *n = p;
+
+	free(n->name);
+	free(n);
+}
+
 /* The file's content changed: its attributes and pages go (node 0: none known). */
 static void bf_watch_modified(struct bf_watch *w, uint64_t node)
 {
@@ -197,7 +300,7 @@ static void bf_watch_modified(struct bf_watch *w, uint64_t node)
 		return;
 	bpfuse_attr_inval(__atomic_load_n(&w->fs->cache, __ATOMIC_ACQUIRE), node,
 			  BPFUSE_CAUSE_EXTERNAL);
-	fuse_lowlevel_notify_inval_inode(w->se, node, 0, 0);
+	bf_notify(w, node, NULL, 0);
 }
 
 /*
@@ -246,16 +349,16 @@ static void bf_watch_apply(struct bf_watch *w, const struct bf_event *ev)
 		if (!obj)
 			obj = cached;
 		bpfuse_attr_inval(cache, dir, BPFUSE_CAUSE_EXTERNAL);
-		fuse_lowlevel_notify_inval_entry(w->se, dir, ev->name, strlen(ev->name));
+		bf_notify(w, dir, ev->name, 0);
 		/* its attributes, and the listing the kernel may have cached */
-		fuse_lowlevel_notify_inval_inode(w->se, dir, 0, 0);
+		bf_notify(w, dir, NULL, 0);
 	}
 	if (obj) {
 		bpfuse_attr_inval(cache, obj, BPFUSE_CAUSE_EXTERNAL);
 		if (ev->mask & FAN_ATTRIB)
 			bpfuse_xattr_inval(cache, obj, NULL, BPFUSE_CAUSE_EXTERNAL);
 		/* data too when the content changed */
-		fuse_lowlevel_notify_inval_inode(w->se, obj, ev->mask & FAN_MODIFY ? 0 : -1, 0);
+		bf_notify(w, obj, NULL, ev->mask & FAN_MODIFY ? 0 : -1);
 	}
 }
 
@@ -319,6 +422,10 @@ int bf_watch_open(struct bf_fs *fs, struct fuse_session *se, int backing_fd, str
 	w->se = se;
 	w->stop_fd = -1;
 	pthread_mutex_init(&w->fs_lock, NULL);
+	pthread_mutex_init(&w->notice_lock, NULL);
+	pthread_cond_init(&w->notice_cond, NULL);
+	g_queue_init(&w->notices);
+	w->sending = g_hash_table_new(g_int64_hash, g_int64_equal);
 	w->watched[0].fd = backing_fd;
 	if (fstat(backing_fd, &st) == -1 || fstatfs(backing_fd, &sfs) == -1) {
 		err = -errno;
@@ -351,6 +458,7 @@ out_close:
 	close(w->fan_fd);
 out_free:
 	close(backing_fd);
+	g_hash_table_destroy(w->sending);
 	free(w);
 	return err;
 }
@@ -364,7 +472,11 @@ int bf_watch_run(struct bf_watch *w)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	w->self = getpid();
-	w->running = pthread_create(&w->thread, NULL, bf_watch_main, w) == 0;
+	while (w->nnotifiers < BF_NOTIFIERS &&
+	       !pthread_create(&w->notifiers[w->nnotifiers], NULL, bf_notifier_main, w))
+		pthread_setname_np(w->notifiers[w->nnotifiers++], "bpfused-notify");
+	w->running = w->nnotifiers &&
+		     pthread_create(&w->thread, NULL, bf_watch_main, w) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	/* for ps -L and top -H, and for the tests to find it (test/lib.sh) */
 	if (w->running)
@@ -381,6 +493,17 @@ void bf_watch_stop(struct bf_watch *w)
 		return;
 	if (w->running && write(w->stop_fd, &one, sizeof(one)) == sizeof(one))
 		pthread_join(w->thread, NULL);
+	/* after the unmount: a notifier waiting in the kernel is let go */
+	pthread_mutex_lock(&w->notice_lock);
+	w->stopping = true;
+	pthread_cond_broadcast(&w->notice_cond);
+	pthread_mutex_unlock(&w->notice_lock);
+	for (i = 0; i < w->nnotifiers; i++)
+		pthread_join(w->notifiers[i], NULL);
+	g_queue_clear_full(&w->notices, bf_notice_free);
+	g_hash_table_destroy(w->sending);
+	pthread_cond_destroy(&w->notice_cond);
+	pthread_mutex_destroy(&w->notice_lock);
 	close(w->stop_fd);
 	close(w->fan_fd);
 	for (i = 0; i < w->nfs; i++)

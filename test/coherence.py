@@ -182,11 +182,50 @@ def negative_lifetime():
             m.close()
 
 
+def stuck_directory():
+    """One directory whose lock a slow request holds must not hold up the
+    invalidations of everything else. Every backend call takes 1 s here: a
+    lookup of a missing name in d holds d's lock that long, and the
+    invalidation of a name created in d behind the mount waits for it. A
+    chmod of f elsewhere, made just after, must still reach the kernel at
+    once: 0.2 s on, a stat of f asks the daemon (slow) and sees the new
+    mode, where a kernel never told would answer the old one at once."""
+    with tempfile.TemporaryDirectory(prefix="bpfuse-coherence.") as work:
+        os.chmod(work, 0o755)
+        m = Mount(work, "backend_latency=1s")
+        try:
+            os.mkdir(m.back + "/d")
+            with open(m.back + "/f", "w") as f:
+                f.write("x")
+            os.chmod(m.back + "/f", 0o644)
+            os.stat(m.mnt + "/f")
+            os.stat(m.mnt + "/d")
+            os.path.exists(m.mnt + "/d/new")    # "no such name", cached
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.stat(m.mnt + "/d/missing")
+                except OSError:
+                    pass
+                os._exit(0)
+            time.sleep(0.2)             # the lookup holds d's lock now
+            open(m.back + "/d/new", "w").close()
+            os.chmod(m.back + "/f", 0o600)
+            time.sleep(0.2)
+            mode = os.stat(m.mnt + "/f").st_mode & 0o777
+            os.waitpid(pid, 0)
+            report(mode == 0o600, "a directory held by a slow request holds up no other "
+                   f"invalidation (mode {oct(mode)} 0.2 s after the chmod)")
+        finally:
+            m.close()
+
+
 def main():
-    print(f"1..{len(RUNS) * len(changes(PATHS_ONLY)) + 1}")
+    print(f"1..{len(RUNS) * len(changes(PATHS_ONLY)) + 2}")
     for label, opts in RUNS:
         run(label, opts)
     negative_lifetime()
+    stuck_directory()
     return 0
 
 

@@ -65,28 +65,40 @@ bf_stop() {
 	pid=
 }
 
-# The watcher thread's wait channel and context switches.
+# The watcher thread's wait channel and context switches, then its
+# notifiers' ("idle" for one waiting for work, "busy" for one sending).
 bf_watch_state() {
-	local t
+	local t comm found=1
 	for t in /proc/"$pid"/task/*; do
-		[ "$(cat "$t/comm" 2> /dev/null)" = bpfused-watch ] || continue
-		echo "$(cat "$t/wchan")" "$(awk '/ctxt_switches/ { print $2 }' "$t/status")"
-		return 0
+		comm=$(cat "$t/comm" 2> /dev/null)
+		case $comm in
+		bpfused-watch)
+			echo "$(cat "$t/wchan")" "$(awk '/ctxt_switches/ { print $2 }' "$t/status")"
+			found=0
+			;;
+		bpfused-notify)
+			case $(cat "$t/wchan") in
+			*futex*) echo idle "$(awk '/ctxt_switches/ { print $2 }' "$t/status")" ;;
+			*) echo busy ;;
+			esac
+			;;
+		esac
 	done
-	return 1
+	return $found
 }
 
 # A change's fanotify event is queued, and the watcher woken, before the
 # change's system call returns. So a watcher found asleep in poll() and not
 # woken for 100 ms (longer than it hushes a file's writes, BF_HUSH_MS) has
-# read every event queued before and done with it, hushed writes included.
+# read every event queued before and done with it, hushed writes included;
+# and once its notifiers wait for work too, every notification is sent.
 bf_watch_idle() {
 	local a b
 	for _ in $(seq 100); do
 		a=$(bf_watch_state) || break
 		sleep 0.1
 		b=$(bf_watch_state) || break
-		[[ $a = *poll* && $a = "$b" ]] && return 0
+		[[ $a = *poll* && $a != *busy* && $a = "$b" ]] && return 0
 	done
 	echo "# bf_watch_idle: bpfused's watcher (${a:-no such thread}) did not settle" >&2
 	return 1
