@@ -1757,9 +1757,10 @@ static bool bf_caller_sees_trusted(fuse_req_t req)
 
 	if (ctx->uid != 0)
 		return false;
+	/* (a kernel without user namespaces has no ns/user: only the initial one) */
 	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)ctx->pid);
-	if (stat(path, &ns) == -1 || stat("/proc/self/ns/user", &own) == -1 ||
-	    ns.st_ino != own.st_ino || ns.st_dev != own.st_dev)
+	if (stat("/proc/self/ns/user", &own) == 0 &&
+	    (stat(path, &ns) == -1 || ns.st_ino != own.st_ino || ns.st_dev != own.st_dev))
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)ctx->pid);
 	f = fopen(path, "re");

@@ -230,9 +230,15 @@ def capability_dropped(pl):
 
 # ---- creates ------------------------------------------------------------------
 
-def plant_loop(back_name, kind, stop_at, target=None):
-    """As nobody: keep planting kind at back_name until stop_at."""
-    n = 0
+def start_planter(back_name, kind, stop_at, target=None):
+    """A child that, as nobody, keeps planting kind (a file, a symlink to
+    target, a FIFO) at back_name until stop_at; returns its pid."""
+    pid = os.fork()
+    if pid:
+        return pid
+    os.setgroups([])
+    os.setresgid(NOBODY, NOBODY, NOBODY)
+    os.setresuid(NOBODY, NOBODY, NOBODY)
     while time.monotonic() < stop_at:
         try:
             if kind == "file":
@@ -241,10 +247,9 @@ def plant_loop(back_name, kind, stop_at, target=None):
                 os.symlink(target, back_name)
             else:
                 os.mkfifo(back_name, 0o666)
-            n += 1
         except OSError:
             pass
-    return n
+    os._exit(0)
 
 
 def excl_race(pl, kind):
@@ -255,13 +260,7 @@ def excl_race(pl, kind):
     mnt, back = pl.fresh("excl-" + kind)
     outside = tempfile.mktemp(prefix="bpfuse-attack-outside.")
     stop_at = time.monotonic() + RACE_S
-    pid = os.fork()
-    if pid == 0:
-        os.setgroups([])
-        os.setresgid(NOBODY, NOBODY, NOBODY)
-        os.setresuid(NOBODY, NOBODY, NOBODY)
-        plant_loop(back + "/x", kind, stop_at, outside)
-        os._exit(0)
+    pid = start_planter(back + "/x", kind, stop_at, outside)
     stolen = 0
     while time.monotonic() < stop_at:
         try:
@@ -293,13 +292,7 @@ def fifo_stall(pl):
     os.chmod(back + "/secret", 0o644)
     as_user("nobody", lambda: open(mnt + "/secret").read())
     stop_at = time.monotonic() + RACE_S
-    pid = os.fork()
-    if pid == 0:
-        os.setgroups([])
-        os.setresgid(NOBODY, NOBODY, NOBODY)
-        os.setresuid(NOBODY, NOBODY, NOBODY)
-        plant_loop(back + "/x", "fifo", stop_at)
-        os._exit(0)
+    pid = start_planter(back + "/x", "fifo", stop_at)
 
     def creates():
         while time.monotonic() < stop_at:
