@@ -9,7 +9,7 @@
 #                            test build, the 6.12 source and qemu for the
 #                            guest, fio,
 #                            sshfs, an sshd to run, gnuplot, s3fs and npm
-#                            for the S3 server test/s3.sh installs)
+#                            for the S3 server test/s3.sh installs, GlusterFS)
 #   scripts/deps.sh vm       the same (test/vm/run.sh)
 #   scripts/deps.sh bench    the same (bench/run.sh)
 set -eu
@@ -24,8 +24,9 @@ test | vm | bench)
 		dwarves python3 python3-jsonschema qemu-system-x86"
 	# the test suite runs a smoke run of every benchmark
 	pkgs="$pkgs fio sshfs openssh-server openssh-client gnuplot-nox jq procps"
-	# the network backends: s3fs over s3rver (npm, installed by test/s3.sh)
-	pkgs="$pkgs s3fs"
+	# the network backends: s3fs over s3rver (npm, installed by test/s3.sh),
+	# GlusterFS (test/gluster.sh starts its own glusterd)
+	pkgs="$pkgs s3fs glusterfs-server glusterfs-client"
 	command -v npm > /dev/null || pkgs="$pkgs nodejs npm"
 	;;
 *)
