@@ -148,6 +148,7 @@ void bf_table_dir_put(struct bf_table *t, struct bf_inode *held, struct bf_dir *
 size_t bf_table_io_count(struct bf_table *t);
 bool bf_table_writing(struct bf_table *t, uint64_t nodeid);
 void bf_table_backing_put(struct bf_table *t, const struct bf_inode *in, unsigned int flags);
+void bf_table_backing_forget(struct bf_table *t, uint64_t nodeid);
 void bf_table_set_atime_moves(struct bf_table *t, uint64_t nodeid, bool moves);
 bool bf_table_take_atime_moves(struct bf_table *t, uint64_t nodeid);
 

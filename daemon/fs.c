@@ -814,13 +814,13 @@ static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct f
 	/*
 	 * A set-ID file's writes go through the daemon, which drops the bits
 	 * for the caller (bf_setid_enter()); passthrough writes would run with
-	 * the daemon's CAP_FSETID. Ext mode keeps a backing file registered
-	 * until FORGET for the extension's opens, and the kernel refuses to
-	 * mix passthrough and cached opens of one inode: there only a node not
-	 * registered yet is kept out.
+	 * the daemon's CAP_FSETID. Ext mode: the extension stops opening it
+	 * with its backing file too, so that every open of it comes here.
 	 */
-	if (setid && !t->ext)
+	if (setid) {
+		bf_table_backing_forget(t, ino);
 		return;
+	}
 	pthread_mutex_lock(&t->lock);
 	in = g_hash_table_lookup(t->by_id, &ino);
 	if (in && !in->backing_id && !in->page_opens && t->ext && fs->opts.passthrough < 0 &&
@@ -890,7 +890,7 @@ static void bf_passthrough_release(struct bf_fs *fs, fuse_req_t req, fuse_ino_t 
 		in->nopen--;
 		in->nwrite -= write && in->nwrite;
 		/* the last writer: its attributes may be cached again */
-		if (write && !in->nwrite && t->ext)
+		if (write && !in->nwrite && t->ext && in->backing_id)
 			bf_table_backing_put(t, in, in->atime_moves ? BPFUSE_BACKING_ATIME : 0);
 		/* ext mode: kept until FORGET, for the extension's opens */
 		if (!in->nopen && req && !t->ext) {

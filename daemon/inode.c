@@ -494,6 +494,28 @@ void bf_table_backing_put(struct bf_table *t, const struct bf_inode *in, unsigne
 	bpfuse_backing_put(t->ext, in->nodeid, in->backing_id, flags);
 }
 
+/*
+ * Ext mode: node nodeid's backing file is no longer for passthrough opens
+ * (the file carries set-ID bits now, and its writes must reach the
+ * daemon): the extension's "backing" entry goes, and the registration
+ * with the kernel (opens that use it keep it). The kernel refuses a
+ * cached open of an inode while a passthrough open of it lasts: such an
+ * open fails until then.
+ */
+void bf_table_backing_forget(struct bf_table *t, uint64_t nodeid)
+{
+	struct bf_inode *in;
+
+	pthread_mutex_lock(&t->lock);
+	in = g_hash_table_lookup(t->by_id, &nodeid);
+	if (in && in->backing_id && t->ext) {
+		bpfuse_backing_del(t->ext, nodeid);
+		ioctl(t->dev_fd, FUSE_DEV_IOC_BACKING_CLOSE, &in->backing_id);
+		in->backing_id = 0;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
 /* Whether the next read of nodeid moves its backing atime, as its attributes say. */
 void bf_table_set_atime_moves(struct bf_table *t, uint64_t nodeid, bool moves)
 {
