@@ -252,6 +252,18 @@ def start_planter(back_name, kind, stop_at, target=None):
     os._exit(0)
 
 
+def recreate(path):
+    """Remove path and create it anew, exclusively: the fd, or None."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    try:
+        return os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except OSError:
+        return None
+
+
 def excl_race(pl, kind):
     """Root creates NAME exclusively through the mount while nobody plants
     a file (or a symlink to a file outside) at NAME in the shared backing
@@ -263,13 +275,8 @@ def excl_race(pl, kind):
     pid = start_planter(back + "/x", kind, stop_at, outside)
     stolen = 0
     while time.monotonic() < stop_at:
-        try:
-            os.unlink(mnt + "/x")
-        except OSError:
-            pass
-        try:
-            fd = os.open(mnt + "/x", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        except OSError:
+        fd = recreate(mnt + "/x")
+        if fd is None:
             continue
         if os.fstat(fd).st_uid != 0:
             stolen += 1
@@ -296,14 +303,9 @@ def fifo_stall(pl):
 
     def creates():
         while time.monotonic() < stop_at:
-            try:
-                os.unlink(mnt + "/x")
-            except OSError:
-                pass
-            try:
-                os.close(os.open(mnt + "/x", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-            except OSError:
-                pass
+            fd = recreate(mnt + "/x")
+            if fd is not None:
+                os.close(fd)
         return 0
 
     def free_fifos():

@@ -64,23 +64,7 @@ for _ in $(seq 100); do mountpoint -q "$work/mnt" && break; sleep 0.05; done
 
 check "bpfused over GlusterFS chose close_to_open" grep -q close_to_open "$work/log"
 
-bad=$($py - "$work/mnt" "$work/brick" "$files" <<'EOF'
-import os, sys
-mnt, brick, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-bad = 0
-for i in range(n):
-    data = f"file {i}\n".encode() * (i % 50 + 1)
-    fd = os.open(f"{mnt}/f{i}", os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
-    os.write(fd, data)
-    os.close(fd)
-    try:
-        with open(f"{brick}/f{i}", "rb") as f:
-            bad += f.read() != data
-    except OSError:
-        bad += 1
-print(bad)
-EOF
-)
+bad=$($py "$bf_top/test/closecheck.py" "$work/mnt" "$work/brick" "$files")
 check "$files files written through bpfused: $bad missing or different on the brick after close" \
 	test "$bad" = 0
 

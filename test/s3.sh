@@ -64,24 +64,9 @@ echo hello > "$work/mnt/echoed"
 check "echo: the object holds the data when the shell's close returns" \
 	test "$(object echoed)" = hello
 
-missing=$($py - "$work/mnt" "$work/data/bt" "$files" <<'EOF'
-import os, sys
-mnt, store, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-os.mkdir(mnt + "/many")
-bad = 0
-for i in range(n):
-    data = f"file {i}\n".encode() * (i % 7 + 1)
-    fd = os.open(f"{mnt}/many/f{i}", os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
-    os.write(fd, data)
-    os.close(fd)
-    try:
-        with open(f"{store}/many/f{i}._S3rver_object", "rb") as f:
-            bad += f.read() != data
-    except OSError:
-        bad += 1
-print(bad)
-EOF
-)
+mkdir "$work/mnt/many"
+missing=$($py "$bf_top/test/closecheck.py" "$work/mnt/many" "$work/data/bt/many" "$files" \
+	._S3rver_object)
 check "$files files written through bpfused: $missing missing or different on the server after close" \
 	test "$missing" = 0
 
