@@ -3,7 +3,7 @@
 """Close-to-open, file by file: writes N files into DIR, each with its own
 content, and right after each close(2) reads the server's copy of it,
 STORE/fI plus SUFFIX (a Gluster brick's file, an s3rver object). Prints
-how many were missing or different.
+how many were missing or different, and names each on stderr.
 
     closecheck.py DIR STORE N [SUFFIX]"""
 import os
@@ -19,9 +19,13 @@ def main(d, store, n, suffix=""):
         os.close(fd)
         try:
             with open(f"{store}/f{i}{suffix}", "rb") as f:
-                bad += f.read() != data
-        except OSError:
+                got = f.read()
+        except OSError as e:
+            got = e.strerror
+        if got != data:
             bad += 1
+            print(f"{d}/f{i}: {len(data)} bytes written, the server's copy: "
+                  f"{len(got) if isinstance(got, bytes) else got}", file=sys.stderr)
     print(bad)
 
 
