@@ -250,12 +250,18 @@ static int bf_fd_as_caller(fuse_req_t req, fuse_ino_t ino, int flags)
  * (setattr_should_drop_sgid()). Returns 1 if entered (bf_creds_leave()
  * after the change), 0 if there is nothing to drop, or -errno.
  */
-static int bf_setid_enter(fuse_req_t req, int fd)
+static bool bf_is_setid(int fd)
 {
 	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID));
+}
+
+static int bf_setid_enter(fuse_req_t req, int fd)
+{
 	int err;
 
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || !(st.st_mode & (S_ISUID | S_ISGID)))
+	if (!bf_is_setid(fd))
 		return 0;
 	err = bf_creds_enter(req);
 	if (err) {
@@ -263,13 +269,6 @@ static int bf_setid_enter(fuse_req_t req, int fd)
 		return err;
 	}
 	return 1;
-}
-
-static bool bf_is_setid(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID));
 }
 
 /* ---- lookup and forget --------------------------------------------------- */
@@ -493,11 +492,6 @@ static struct timespec bf_utime(const struct stat *attr, int valid, int set, int
 }
 
 /*
- * Apply what valid asks for, in the order chmod, chown, truncate, utimes.
- * By path, never by the open's fh: zero-message opens have none, and as
- * root the path does what the fd would.
- */
-/*
  * Truncate the object behind pfd; a file carrying set-ID bits is truncated
  * through an fd of its own with the caller's credentials (see
  * bf_setid_enter()).
@@ -505,7 +499,7 @@ static struct timespec bf_utime(const struct stat *attr, int valid, int set, int
 static int bf_truncate(fuse_req_t req, int pfd, off_t size)
 {
 	char path[BF_PROC_FD_MAX];
-	int fd, as, err = 0;
+	int fd, err;
 
 	bf_proc_fd_path(path, pfd);
 	if (!bf_is_setid(pfd))
@@ -513,17 +507,19 @@ static int bf_truncate(fuse_req_t req, int pfd, off_t size)
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd == -1)
 		return -errno;
-	as = bf_setid_enter(req, fd);
-	if (as < 0)
-		err = as;
-	else if (ftruncate(fd, size) == -1)
+	err = bf_creds_enter(req);
+	if (!err && ftruncate(fd, size) == -1)
 		err = -errno;
-	if (as > 0)
-		bf_creds_leave();
+	bf_creds_leave();
 	close(fd);
 	return err;
 }
 
+/*
+ * Apply what valid asks for, in the order chmod, chown, truncate, utimes.
+ * By path, never by the open's fh: zero-message opens have none, and as
+ * root the path does what the fd would.
+ */
 static int bf_do_setattr(fuse_req_t req, int pfd, struct stat *attr, int valid)
 {
 	char path[BF_PROC_FD_MAX];
@@ -807,7 +803,6 @@ static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct f
 	struct bf_fs *fs = bf_fs(req);
 	struct bf_table *t = &fs->table;
 	bool write = (fi->flags & O_ACCMODE) != O_RDONLY;
-	bool setid = bf_is_setid(fd);
 	struct bf_inode *in;
 	int id;
 
@@ -817,7 +812,7 @@ static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct f
 	 * the daemon's CAP_FSETID. Ext mode: the extension stops opening it
 	 * with its backing file too, so that every open of it comes here.
 	 */
-	if (setid) {
+	if (bf_is_setid(fd)) {
 		bf_table_backing_forget(t, ino);
 		return;
 	}
@@ -828,7 +823,7 @@ static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct f
 		/* until its FORGET: the kernel refuses to mix the two on one inode */
 		in->page_opens = true;
 		bpfuse_backing_put(t->ext, ino, 0, BPFUSE_BACKING_PAGES);
-	} else if (in && !in->backing_id && !in->page_opens && !setid) {
+	} else if (in && !in->backing_id && !in->page_opens) {
 		id = fuse_passthrough_open(req, fd);
 		if (id > 0) {
 			in->backing_id = id;
@@ -1026,25 +1021,20 @@ static int bf_create_existing(int dirfd, const char *name, int flags)
  */
 static int bf_create_at(fuse_req_t req, int dirfd, const char *name, int flags, mode_t mode)
 {
-	int fd, err;
+	int fd;
 
-	err = bf_creds_enter(req);
-	if (err)
-		goto out_leave;
-	fd = openat(dirfd, name, flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
-		    mode);
-	if (fd >= 0) {
-		if (!(flags & O_NONBLOCK))
+	fd = bf_creds_enter(req);
+	if (!fd) {
+		fd = openat(dirfd, name,
+			    flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
+		if (fd == -1)
+			fd = errno == EEXIST && !(flags & O_EXCL) ?
+				     bf_create_existing(dirfd, name, flags) : -errno;
+		else if (!(flags & O_NONBLOCK))
 			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-		bf_creds_leave();
-		return fd;
 	}
-	err = -errno;
-	if (err == -EEXIST && !(flags & O_EXCL))
-		err = bf_create_existing(dirfd, name, flags);
-out_leave:
 	bf_creds_leave();
-	return err;
+	return fd;
 }
 
 static void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -1817,7 +1807,8 @@ static void bf_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		if (n != -1 || errno != ERANGE)
 			break; /* else it grew meanwhile */
 	}
-	if (n > 0 && !bf_caller_sees_trusted(req))
+	/* the caller's capabilities are read only where there is a name to hide */
+	if (n > 0 && memmem(buf, n, "trusted.", 8) && !bf_caller_sees_trusted(req))
 		n = bf_xattr_hide_trusted(buf, n);
 	if (n == -1)
 		fuse_reply_err(req, errno);

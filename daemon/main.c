@@ -291,12 +291,10 @@ static bool bf_remote_fs(int root_fd)
 		0xfe534d42 /* SMB2 */, V9FS_MAGIC, CEPH_SUPER_MAGIC, AFS_FS_MAGIC, CODA_SUPER_MAGIC,
 		0x01161970 /* GFS2 */, 0x7461636f /* OCFS2 */,
 	};
-	char path[BF_PROC_FD_MAX];
 	struct statfs sfs;
 	size_t i;
 
-	bf_proc_fd_path(path, root_fd);
-	if (statfs(path, &sfs) == -1)
+	if (fstatfs(root_fd, &sfs) == -1)
 		return false;
 	for (i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
 		if ((unsigned long)sfs.f_type == remote[i])

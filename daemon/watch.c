@@ -219,12 +219,12 @@ static bool bf_notice_same(const struct bf_notice *a, const struct bf_notice *b)
 /* Queue a kernel notification, unless the same one waits already. */
 static void bf_notify(struct bf_watch *w, uint64_t node, const char *name, off_t off)
 {
-	struct bf_notice n = { .node = node, .off = off }, *q;
+	struct bf_notice n = { .node = node, .name = (char *)name, .off = off }, *q;
 	GList *l;
 
 	pthread_mutex_lock(&w->notice_lock);
 	for (l = w->notices.head; l; l = l->next)
-		if (bf_notice_same(l->data, &(struct bf_notice){ node, (char *)name, off }))
+		if (bf_notice_same(l->data, &n))
 			goto out_unlock;
 	q = malloc(sizeof(*q));
 	n.name = name ? strdup(name) : NULL;

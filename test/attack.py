@@ -19,8 +19,8 @@ import sys
 import tempfile
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BPFUSED = os.path.join(TOP, "bpfused")
+from bfmount import Mount
+
 NOBODY = 65534
 GROUP = 1001           # the files' group
 MEMBER = 1002          # a user whose primary group is GROUP
@@ -83,39 +83,13 @@ def as_user(who, fn, timeout=20, unstick=None):
     return json.loads(data) if data else "no answer"
 
 
-class Place:
+class Place(Mount):
     """A directory to attack: on the reference tmpfs, mnt and back are the
     same; through bpfused, back is the tmpfs it serves."""
 
     def __init__(self, work, label, opts):
+        super().__init__(work, opts, "bpfuse-attack")
         self.label = label
-        self.back = work + "/back"
-        os.makedirs(self.back)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "bpfuse-attack", self.back],
-                       check=True)
-        self.proc = None
-        if opts is None:
-            self.mnt = self.back
-            return
-        self.mnt = work + "/mnt"
-        os.makedirs(self.mnt)
-        self.log = open(work + "/log", "w")
-        self.proc = subprocess.Popen([BPFUSED, "-f"] + (["-o", opts] if opts else [])
-                                     + [self.back, self.mnt], stderr=self.log)
-        for _ in range(200):
-            if os.path.ismount(self.mnt):
-                return
-            time.sleep(0.05)
-        raise RuntimeError("bpfused did not mount")
-
-    def close(self):
-        if self.proc:
-            subprocess.run(["umount", "-l", self.mnt])
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        subprocess.run(["umount", "-l", self.back])
 
     def fresh(self, name):
         """A new empty directory both sides see, writable by everyone."""

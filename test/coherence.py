@@ -13,8 +13,8 @@ import sys
 import tempfile
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BPFUSED = os.path.join(TOP, "bpfused")
+from bfmount import Mount
+
 BOUND_S = 2.0
 
 results = []
@@ -37,27 +37,6 @@ def wait_for(cond):
         if time.monotonic() - start > BOUND_S:
             return None
         time.sleep(0.0002)
-
-
-class Mount:
-    def __init__(self, work, opts):
-        self.back, self.mnt = work + "/back", work + "/mnt"
-        os.makedirs(self.back)
-        os.makedirs(self.mnt)
-        subprocess.run(["mount", "-t", "tmpfs", "bpfuse-coherence", self.back], check=True)
-        self.log = open(work + "/log", "w")
-        self.proc = subprocess.Popen([BPFUSED, "-f"] + (["-o", opts] if opts else [])
-                                     + [self.back, self.mnt], stderr=self.log)
-        if wait_for(lambda: os.path.ismount(self.mnt)) is None:
-            raise RuntimeError("bpfused did not mount")
-
-    def close(self):
-        subprocess.run(["umount", "-l", self.mnt])
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        subprocess.run(["umount", "-l", self.back])
 
 
 class PathsOnly:

@@ -13,6 +13,7 @@
 #                        change made behind the mount so far
 #   check WHAT CMD...    "ok N - WHAT" if CMD succeeds, else "not ok N - WHAT"
 #   skip WHAT WHY        "ok N - WHAT # SKIP WHY": not run here, and why
+#   skip_rest PLAN WHAT WHY  the same for every check left, then exit 0
 #   snap NAME            bpfusectl stats -j into $work/NAME.json
 #   delta OP FIELD       how much FIELD of OP grew from snap a to snap b
 
@@ -108,6 +109,8 @@ ok() { n=$((n + 1)); echo "ok $n - $*"; }
 not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+# skip_rest PLAN WHAT WHY: every check left of PLAN skipped, and exit
+skip_rest() { while [ "$n" -lt "$1" ]; do skip "$2" "$3"; done; exit 0; }
 
 snap() { "$ctl" stats -j "$work/mnt" > "$work/$1.json"; }
 delta() {

@@ -14,11 +14,7 @@ s3rver=$s3rver_dir/node_modules/.bin/s3rver
 files=${BPFUSE_S3_FILES:-300}
 
 echo "1..9"
-need() {
-	local i
-	for i in $(seq 9); do skip "close-to-open over s3fs" "$1"; done
-	exit 0
-}
+need() { skip_rest 9 "close-to-open over s3fs" "$1"; }
 command -v s3fs > /dev/null || need "s3fs is not installed (scripts/deps.sh test)"
 if [ ! -x "$s3rver" ]; then
 	command -v npm > /dev/null || need "npm is missing: no S3 server to test against"
