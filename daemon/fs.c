@@ -297,6 +297,12 @@ static bool bf_ino_watched(struct bf_fs *fs, fuse_ino_t ino)
 	return !in || bf_dev_watched(fs, in->dev);
 }
 
+/* Passthrough writes never reach us: nothing would invalidate their attributes. */
+static bool bf_attr_cacheable(struct bf_fs *fs, fuse_ino_t ino)
+{
+	return !fs->passthrough || !bf_table_writing(&fs->table, ino);
+}
+
 static void bf_entry_init(struct bf_fs *fs, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -359,57 +365,33 @@ static void bf_reply_entry(fuse_req_t req, const struct fuse_entry_param *e)
 		bf_table_forget(&fs->table, e->ino, 1);
 }
 
-/*
- * A lookup the maps can answer: 0 with e filled (a reference taken),
- * -ENOENT for a cached "no such name", 1 on a miss.
- */
-static int bf_lookup_cached(struct bf_fs *fs, fuse_ino_t parent, const char *name,
-			    struct fuse_entry_param *e)
-{
-	struct bpfuse_entry ent;
-
-	bf_entry_init(fs, e);
-	if (bpfuse_entry_get(fs->cache, parent, name, &ent, &e->attr))
-		return 1;
-	if (!ent.nodeid)
-		return -ENOENT;
-	/* the node itself must still be there */
-	if (!bf_table_ref_id(&fs->table, ent.nodeid))
-		return 1;
-	e->ino = ent.nodeid;
-	return 0;
-}
-
 static void bf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct bf_fs *fs = bf_fs(req);
-	struct fuse_entry_param e;
 	struct bpfuse_entry ent;
-	uint64_t epoch;
-	uint32_t kref;
+	struct fuse_entry_param e;
+	struct bpfuse_miss m;
 	int err;
 
-	/* where the extension fills, it also looked: a miss here, no bpf() call */
-	err = bpfuse_mount_kernel_fills(fs->cache) ? 1 : bf_lookup_cached(fs, parent, name, &e);
-	if (err > 0) {
-		epoch = bpfuse_cache_epoch(fs->cache);
+	bf_entry_init(fs, &e);
+	err = bpfuse_entry_find(fs->cache, parent, name, &ent, &e.attr, &m);
+	/* a cached name's node must still be here: it takes the reference */
+	if (!err && ent.nodeid && !bf_table_ref_id(&fs->table, ent.nodeid))
+		err = -ENOENT;
+	if (!err) {
+		e.ino = ent.nodeid;
+	} else {
 		bf_backend(fs, FUSE_LOOKUP);
-		err = bf_do_lookup(fs, parent, name, &e, &kref);
-		if (bpfuse_mount_kernel_fills(fs->cache)) {
-			/* the extension fills from the reply */
-		} else if (!err && !bf_dev_watched(fs, e.attr.st_dev)) {
-			/* changes there go unseen: the kernel's timeouts alone bound them */
-		} else if (!err) {
-			if (!fs->passthrough || !bf_table_writing(&fs->table, e.ino))
-				bpfuse_attr_put(fs->cache, epoch, e.ino, &e.attr,
-						BPFUSE_LIFETIME_DEFAULT);
-			ent = (struct bpfuse_entry){ .nodeid = e.ino, .node = kref };
-			bpfuse_entry_put(fs->cache, epoch, parent, name, &ent);
-		} else if (err == -ENOENT) {
-			ent = (struct bpfuse_entry){ .node = BPFUSE_NODE_NONE };
-			bpfuse_entry_put(fs->cache, epoch, parent, name, &ent);
-		}
+		ent = (struct bpfuse_entry){ .node = BPFUSE_NODE_NONE };
+		err = bf_do_lookup(fs, parent, name, &e, &ent.node);
+		ent.nodeid = err ? 0 : e.ino;
+		/* changes on an unwatched file system go unseen: timeouts bound them */
+		if ((!err && bf_dev_watched(fs, e.attr.st_dev)) || err == -ENOENT)
+			bpfuse_entry_fill(fs->cache, &m, parent, name, &ent,
+					  bf_attr_cacheable(fs, e.ino) ? &e.attr : NULL);
 	}
+	if (!e.ino && !err)
+		err = -ENOENT;
 	if (err == -ENOENT && fs->opts.negative_timeout > 0) {
 		/* A zero node id is a negative entry the kernel may cache. */
 		bf_entry_init(fs, &e);
@@ -449,19 +431,16 @@ static void bf_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 static void bf_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct bf_fs *fs = bf_fs(req);
+	bool cacheable = bf_attr_cacheable(fs, ino);
+	struct bpfuse_miss m;
 	struct stat st;
-	uint64_t epoch;
 	int fd, err = 0;
 
-	bool writing = fs->passthrough && bf_table_writing(&fs->table, ino);
-
 	(void)fi; /* by node: with zero-message opens there is no fh to use */
-	if (!writing && !bpfuse_mount_kernel_fills(fs->cache) &&
-	    bpfuse_attr_get(fs->cache, ino, &st) == 0) {
+	if (cacheable && bpfuse_attr_find(fs->cache, ino, &st, &m) == 0) {
 		fuse_reply_attr(req, &st, bf_attr_timeout(fs, st.st_dev));
 		return;
 	}
-	epoch = bpfuse_cache_epoch(fs->cache);
 	bf_backend(fs, FUSE_GETATTR);
 	fd = bf_fd(fs, ino, O_PATH);
 	if (fd < 0) {
@@ -475,9 +454,8 @@ static void bf_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, -err);
 		return;
 	}
-	/* passthrough writes never reach us: nothing to invalidate them by */
-	if (!writing && !bpfuse_mount_kernel_fills(fs->cache) && bf_dev_watched(fs, st.st_dev))
-		bpfuse_attr_put(fs->cache, epoch, ino, &st, BPFUSE_LIFETIME_DEFAULT);
+	if (cacheable && bf_dev_watched(fs, st.st_dev))
+		bpfuse_attr_fill(fs->cache, &m, ino, &st);
 	bf_table_set_atime_moves(&fs->table, ino, bf_atime_moves(fs, &st));
 	fuse_reply_attr(req, &st, bf_attr_timeout(fs, st.st_dev));
 }
@@ -1638,31 +1616,6 @@ static void bf_statfs(fuse_req_t req, fuse_ino_t ino)
  * real would have side effects, so they go through /proc/self/fd.
  */
 
-/* Answer getxattr from the maps; false on a miss. */
-static bool bf_getxattr_cached(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
-{
-	struct bpfuse *cache = bf_fs(req)->cache;
-	char buf[BPFUSE_XATTR_VALUE_MAX];
-	ssize_t n;
-
-	if (bpfuse_mount_kernel_fills(cache))
-		return false; /* the extension looked already */
-	n = bpfuse_xattr_get(cache, ino, name, buf, size < sizeof(buf) ? size : sizeof(buf));
-	if (n == -ENOENT)
-		return false;
-	if (n < 0)
-		fuse_reply_err(req, -n);
-	else if (size)
-		fuse_reply_buf(req, buf, n);
-	else
-		fuse_reply_xattr(req, n);
-	return true;
-}
-
-/*
- * A miss reads the whole value even for a size query, so that the cache
- * learns it; values too large for the cache are sized and sent as asked.
- */
 /*
  * A backing file system with no extended attributes at all (sshfs,
  * ramfs): the first xattr request of each kind is answered ENOSYS, after
@@ -1678,55 +1631,53 @@ static bool bf_no_xattr(fuse_req_t req)
 	return true;
 }
 
+/*
+ * A miss reads the whole value even for a size query, so that the cache
+ * learns it; values too large for the cache are sized and sent as asked.
+ */
 static void bf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct bf_fs *fs = bf_fs(req);
 	size_t len = size > BPFUSE_XATTR_VALUE_MAX ? size : BPFUSE_XATTR_VALUE_MAX;
 	char path[BF_PROC_FD_MAX];
-	uint64_t epoch;
+	struct bpfuse_miss m;
 	bool sized_only;
 	char *buf;
 	ssize_t n;
-	int fd, err;
+	int fd;
 
 	if (bf_no_xattr(req))
 		return;
-	if (bf_getxattr_cached(req, ino, name, size))
-		return;
-	epoch = bpfuse_cache_epoch(fs->cache);
-	fd = bf_begin(req, ino, FUSE_GETXATTR);
-	if (fd < 0)
-		return;
-	bf_proc_fd_path(path, fd);
 	buf = malloc(len);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
-		goto out;
+		return;
 	}
-	n = getxattr(path, name, buf, len);
-	sized_only = n == -1 && errno == ERANGE && !size;
-	if (sized_only)
-		n = getxattr(path, name, NULL, 0); /* too big for the cache anyway */
-	err = n == -1 ? errno : 0;
-	if ((size && bpfuse_mount_kernel_fills(fs->cache)) || !bf_ino_watched(fs, ino))
-		; /* the extension fills from the reply; or changes there go unseen */
-	else if (n >= 0 && !sized_only)
-		bpfuse_xattr_put(fs->cache, epoch, ino, name, buf, n, BPFUSE_LIFETIME_DEFAULT);
-	else if (err == ENODATA || err == EOPNOTSUPP)
-		bpfuse_xattr_put(fs->cache, epoch, ino, name, NULL, -err,
-				 BPFUSE_LIFETIME_DEFAULT);
-
-	if (err)
-		fuse_reply_err(req, err);
+	n = bpfuse_xattr_find(fs->cache, ino, name, buf, size, &m);
+	if (n == -ENOENT) {
+		fd = bf_begin(req, ino, FUSE_GETXATTR);
+		if (fd < 0)
+			goto out;
+		bf_proc_fd_path(path, fd);
+		n = getxattr(path, name, buf, len);
+		sized_only = n == -1 && errno == ERANGE && !size;
+		if (sized_only)
+			n = getxattr(path, name, NULL, 0); /* too big for the cache anyway */
+		n = n == -1 ? -errno : n;
+		close(fd);
+		if (!sized_only && bf_ino_watched(fs, ino)) /* or changes there go unseen */
+			bpfuse_xattr_fill(fs->cache, &m, ino, name, buf, n);
+	}
+	if (n < 0)
+		fuse_reply_err(req, -n);
 	else if (!size)
 		fuse_reply_xattr(req, n);
 	else if ((size_t)n > size)
 		fuse_reply_err(req, ERANGE);
 	else
 		fuse_reply_buf(req, buf, n);
-	free(buf);
 out:
-	close(fd);
+	free(buf);
 }
 
 /*

@@ -79,7 +79,26 @@ pid_t bpfuse_pinned_counter(const char *dir);
 int bpfuse_kref_init(struct bpfuse *b, int fd, int owner_fd, int slot_fd);
 uint32_t bpfuse_kref_gen(struct bpfuse *b, uint32_t slot);
 
-/* cache.c */
+/* mount.c: whether the extension fills from the daemon's replies */
+bool bpfuse_mount_kernel_fills(const struct bpfuse *b);
+
+/*
+ * cache.c: the layer under find and fill, for the library and its tests.
+ * Gets return 0 on a hit and -ENOENT on a miss; a put whose epoch an
+ * invalidation passed returns -ESTALE and leaves nothing behind.
+ */
+uint64_t bpfuse_cache_epoch(struct bpfuse *b);
+int bpfuse_entry_get(struct bpfuse *b, uint64_t parent, const char *name, struct bpfuse_entry *e,
+		     struct stat *st);
+int bpfuse_entry_put(struct bpfuse *b, uint64_t epoch, uint64_t parent, const char *name,
+		     const struct bpfuse_entry *e, uint64_t lifetime_ns);
+int bpfuse_attr_get(struct bpfuse *b, uint64_t nodeid, struct stat *st);
+int bpfuse_attr_put(struct bpfuse *b, uint64_t epoch, uint64_t nodeid, const struct stat *st,
+		    uint64_t lifetime_ns);
+ssize_t bpfuse_xattr_get(struct bpfuse *b, uint64_t nodeid, const char *name, void *buf,
+			 size_t size);
+int bpfuse_xattr_put(struct bpfuse *b, uint64_t epoch, uint64_t nodeid, const char *name,
+		     const void *value, ssize_t size, uint64_t lifetime_ns);
 void bpfuse_attr_from_stat(struct bpfuse_attr *a, const struct stat *st);
 void bpfuse_attr_to_stat(struct stat *st, const struct bpfuse_attr *a);
 uint64_t bpfuse_lookup_peek(struct bpfuse *b, uint64_t parent, const char *name, bool *found);

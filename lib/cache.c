@@ -260,7 +260,7 @@ int bpfuse_entry_get(struct bpfuse *b, uint64_t parent, const char *name, struct
 }
 
 int bpfuse_entry_put(struct bpfuse *b, uint64_t epoch, uint64_t parent, const char *name,
-		     const struct bpfuse_entry *e)
+		     const struct bpfuse_entry *e, uint64_t lifetime_ns)
 {
 	struct bpfuse_lookup_key key;
 	struct bpfuse_lookup_val val = { .nodeid = e->nodeid, .generation = e->generation,
@@ -277,7 +277,7 @@ int bpfuse_entry_put(struct bpfuse *b, uint64_t epoch, uint64_t parent, const ch
 	err = bpfuse_lookup_key(&key, val.name, parent, name);
 	if (err)
 		return err;
-	val.expires_ns = expiry(b, e->lifetime_ns, !e->nodeid);
+	val.expires_ns = expiry(b, lifetime_ns, !e->nodeid);
 	return bpfuse_put(b, epoch, BPFUSE_CACHE_LOOKUP, &key, &val);
 }
 
@@ -457,4 +457,78 @@ void bpfuse_xattr_inval(struct bpfuse *b, uint64_t nodeid, const char *name,
 		bpfuse_xattrs_inval(b, nodeid, cause);
 	else if (!bpfuse_xattr_key(&key, words, nodeid, name))
 		bpfuse_delete(b, BPFUSE_CACHE_XATTR, &key, cause);
+}
+
+/* ---- a miss and its fill ------------------------------------------------- */
+
+/*
+ * The epoch is read before the cache is: an invalidation between the two
+ * then undoes the fill, which is what a reader of a stale answer needs.
+ * Where the extension fills from the reply (kernel fills), it also looked
+ * before the request reached the daemon: a miss costs no bpf() call here.
+ */
+static bool bpfuse_miss_ready(struct bpfuse *b, struct bpfuse_miss *m, bool kernel_fills)
+{
+	memset(m, 0, sizeof(*m));
+	m->epoch = bpfuse_cache_epoch(b);
+	m->fill = b && b->caching && !kernel_fills;
+	return m->fill;
+}
+
+int bpfuse_entry_find(struct bpfuse *b, uint64_t parent, const char *name, struct bpfuse_entry *e,
+		      struct stat *st, struct bpfuse_miss *m)
+{
+	if (!bpfuse_miss_ready(b, m, bpfuse_mount_kernel_fills(b)))
+		return -ENOENT;
+	return bpfuse_entry_get(b, parent, name, e, st);
+}
+
+void bpfuse_entry_fill(struct bpfuse *b, const struct bpfuse_miss *m, uint64_t parent,
+		       const char *name, const struct bpfuse_entry *e, const struct stat *st)
+{
+	if (!m->fill)
+		return;
+	if (e->nodeid && st)
+		bpfuse_attr_put(b, m->epoch, e->nodeid, st, m->lifetime_ns);
+	bpfuse_entry_put(b, m->epoch, parent, name, e, m->lifetime_ns);
+}
+
+/* A listing fills names no find missed; the extension never fills from one. */
+void bpfuse_miss_start(struct bpfuse *b, struct bpfuse_miss *m)
+{
+	bpfuse_miss_ready(b, m, false);
+}
+
+int bpfuse_attr_find(struct bpfuse *b, uint64_t nodeid, struct stat *st, struct bpfuse_miss *m)
+{
+	if (!bpfuse_miss_ready(b, m, bpfuse_mount_kernel_fills(b)))
+		return -ENOENT;
+	return bpfuse_attr_get(b, nodeid, st);
+}
+
+void bpfuse_attr_fill(struct bpfuse *b, const struct bpfuse_miss *m, uint64_t nodeid,
+		      const struct stat *st)
+{
+	if (m->fill)
+		bpfuse_attr_put(b, m->epoch, nodeid, st, m->lifetime_ns);
+}
+
+/* The extension fills only from replies that carry a value: not size queries. */
+ssize_t bpfuse_xattr_find(struct bpfuse *b, uint64_t nodeid, const char *name, void *buf,
+			  size_t size, struct bpfuse_miss *m)
+{
+	bool kernel_fills = bpfuse_mount_kernel_fills(b);
+
+	if (!bpfuse_miss_ready(b, m, kernel_fills && size) || kernel_fills)
+		return -ENOENT;
+	return bpfuse_xattr_get(b, nodeid, name, buf, size);
+}
+
+void bpfuse_xattr_fill(struct bpfuse *b, const struct bpfuse_miss *m, uint64_t nodeid,
+		       const char *name, const void *value, ssize_t size)
+{
+	if (!m->fill || size > BPFUSE_XATTR_VALUE_MAX ||
+	    (size < 0 && size != -ENODATA && size != -EOPNOTSUPP))
+		return;
+	bpfuse_xattr_put(b, m->epoch, nodeid, name, value, size, m->lifetime_ns);
 }

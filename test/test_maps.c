@@ -113,7 +113,7 @@ static void put_entry(uint64_t parent, const char *name, uint64_t node)
 {
 	struct bpfuse_entry e = { .nodeid = node, .node = BPFUSE_NODE_NONE };
 
-	cr_assert_eq(bpfuse_entry_put(b, bpfuse_cache_epoch(b), parent, name, &e), 0);
+	cr_assert_eq(bpfuse_entry_put(b, bpfuse_cache_epoch(b), parent, name, &e, 0), 0);
 	if (node && !has_attr(node))
 		put_attr(node);
 }
@@ -182,10 +182,10 @@ Test(maps, lookup_positive_negative_and_exact_names)
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
 	e = (struct bpfuse_entry){ .nodeid = 5 };
-	cr_assert_eq(bpfuse_entry_put(b, bpfuse_cache_epoch(b), 1, longname, &e), -ENAMETOOLONG);
+	cr_assert_eq(bpfuse_entry_put(b, bpfuse_cache_epoch(b), 1, longname, &e, 0), -ENAMETOOLONG);
 	/* a name without its node's attributes is no answer */
 	e = (struct bpfuse_entry){ .nodeid = 8, .node = BPFUSE_NODE_NONE };
-	cr_assert_eq(bpfuse_entry_put(b, bpfuse_cache_epoch(b), 1, "bare", &e), 0);
+	cr_assert_eq(bpfuse_entry_put(b, bpfuse_cache_epoch(b), 1, "bare", &e, 0), 0);
 	cr_assert_eq(bpfuse_entry_get(b, 1, "bare", &e, &st), -ENOENT);
 }
 
@@ -327,7 +327,7 @@ Test(maps, generation_round_trip)
 	struct stat st = some_stat(12);
 
 	cr_assert_eq(bpfuse_attr_put(b, bpfuse_cache_epoch(b), 12, &st, 0), 0);
-	cr_assert_eq(bpfuse_entry_put(b, bpfuse_cache_epoch(b), 1, "g", &e), 0);
+	cr_assert_eq(bpfuse_entry_put(b, bpfuse_cache_epoch(b), 1, "g", &e, 0), 0);
 	memset(&e, 0, sizeof(e));
 	cr_assert_eq(bpfuse_entry_get(b, 1, "g", &e, &st), 0);
 	cr_assert_eq(e.generation, 77);
@@ -519,4 +519,96 @@ Test(maps, sweep_removes_a_dead_daemons_pins)
 	cr_assert_eq(bpfuse_pin_dir(b->mnt_id, pin, sizeof(pin)), 0);
 	bpfuse_mount_sweep();
 	cr_assert_eq(access(pin, F_OK), 0, "a live daemon's pins stay");
+}
+
+/* ---- find and fill: the calls a daemon's handlers make ------------------- */
+
+Test(maps, find_misses_then_fill_makes_a_hit)
+{
+	struct bpfuse_entry e, node = { .nodeid = 7, .node = BPFUSE_NODE_NONE };
+	struct stat st = some_stat(7), got;
+	struct bpfuse_miss m;
+	char v[8];
+
+	cr_assert_eq(bpfuse_entry_find(b, 1, "f", &e, &got, &m), -ENOENT);
+	bpfuse_entry_fill(b, &m, 1, "f", &node, &st);
+	cr_assert_eq(bpfuse_entry_find(b, 1, "f", &e, &got, &m), 0);
+	cr_assert_eq(e.nodeid, 7);
+	cr_assert_eq(got.st_size, st.st_size);
+	cr_assert_eq(bpfuse_attr_find(b, 7, &got, &m), 0);
+
+	cr_assert_eq(bpfuse_entry_find(b, 1, "gone", &e, &got, &m), -ENOENT);
+	bpfuse_entry_fill(b, &m, 1, "gone", &(struct bpfuse_entry){ .node = BPFUSE_NODE_NONE },
+			  NULL);
+	cr_assert_eq(bpfuse_entry_find(b, 1, "gone", &e, &got, &m), 0);
+	cr_assert_eq(e.nodeid, 0, "a cached \"no such name\"");
+
+	cr_assert_eq(bpfuse_xattr_find(b, 7, "user.a", v, sizeof(v), &m), -ENOENT);
+	bpfuse_xattr_fill(b, &m, 7, "user.a", "val", 3);
+	cr_assert_eq(bpfuse_xattr_find(b, 7, "user.a", v, sizeof(v), &m), 3);
+	cr_assert_eq(memcmp(v, "val", 3), 0);
+	cr_assert_eq(bpfuse_xattr_find(b, 7, "user.a", NULL, 0, &m), 3, "a size query");
+}
+
+/* The race every handler would otherwise have to get right itself. */
+Test(maps, fill_after_an_invalidation_is_dropped)
+{
+	struct stat st = some_stat(9), got;
+	struct bpfuse_entry e = { .nodeid = 9, .node = BPFUSE_NODE_NONE };
+	struct bpfuse_miss m;
+
+	cr_assert_eq(bpfuse_entry_find(b, 1, "n", &e, &got, &m), -ENOENT);
+	changed(UNLINK, .parent = 1, .name = "n", .victim = 9);
+	bpfuse_entry_fill(b, &m, 1, "n", &e, &st);
+	cr_assert_not(has_entry(1, "n"));
+	cr_assert_not(has_attr(9));
+
+	cr_assert_eq(bpfuse_attr_find(b, 9, &got, &m), -ENOENT);
+	changed(SETATTR, .node = 9);
+	bpfuse_attr_fill(b, &m, 9, &st);
+	cr_assert_not(has_attr(9));
+
+	cr_assert_eq(bpfuse_xattr_find(b, 9, "user.x", NULL, 0, &m), -ENOENT);
+	changed(XATTR, .node = 9, .xattr = "user.x");
+	bpfuse_xattr_fill(b, &m, 9, "user.x", "v", 1);
+	cr_assert_not(has_xattr(9, "user.x"));
+}
+
+Test(maps, fill_keeps_what_it_should_not_cache_out)
+{
+	struct stat got;
+	struct bpfuse_entry e = { .nodeid = 4, .node = BPFUSE_NODE_NONE };
+	char big[BPFUSE_XATTR_VALUE_MAX + 1] = { 0 };
+	struct bpfuse_miss m;
+
+	/* a name without its node's attributes: the attributes stay a miss */
+	cr_assert_eq(bpfuse_entry_find(b, 1, "w", &e, &got, &m), -ENOENT);
+	bpfuse_entry_fill(b, &m, 1, "w", &e, NULL);
+	cr_assert_not(has_attr(4));
+	/* errors other than "no such attribute" and values too big */
+	cr_assert_eq(bpfuse_xattr_find(b, 4, "user.e", NULL, 0, &m), -ENOENT);
+	bpfuse_xattr_fill(b, &m, 4, "user.e", NULL, -EIO);
+	cr_assert_not(has_xattr(4, "user.e"));
+	bpfuse_xattr_fill(b, &m, 4, "user.e", big, sizeof(big));
+	cr_assert_not(has_xattr(4, "user.e"));
+	bpfuse_xattr_fill(b, &m, 4, "user.e", NULL, -ENODATA);
+	cr_assert_eq(bpfuse_xattr_find(b, 4, "user.e", NULL, 0, &m), -ENODATA);
+}
+
+/* Without maps, or with statistics only, every find misses and fills are no-ops. */
+Test(maps, find_and_fill_without_caches)
+{
+	struct bpfuse_opts o = { .sz = sizeof(o), .no_cache = true };
+	struct bpfuse_entry e = { .nodeid = 5, .node = BPFUSE_NODE_NONE };
+	struct stat st = some_stat(5), got;
+	struct bpfuse_miss m;
+
+	cr_assert_eq(bpfuse_attr_find(NULL, 5, &got, &m), -ENOENT);
+	bpfuse_attr_fill(NULL, &m, 5, &st);
+	bpfuse_entry_fill(NULL, &m, 1, "x", &e, &st);
+	reopen(&o);
+	cr_assert_eq(bpfuse_entry_find(b, 1, "x", &e, &got, &m), -ENOENT);
+	bpfuse_entry_fill(b, &m, 1, "x", &e, &st);
+	cr_assert_eq(bpfuse_entry_find(b, 1, "x", &e, &got, &m), -ENOENT);
+	cr_assert_eq(bpfuse_attr_find(b, 5, &got, &m), -ENOENT);
 }

@@ -93,7 +93,7 @@ static void populate(void)
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		e.nodeid = names[i].node;
 		cr_assert_eq(bpfuse_entry_put(b, bpfuse_cache_epoch(b), names[i].parent,
-					      names[i].name, &e),
+					      names[i].name, &e, 0),
 			     0);
 	}
 	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {

@@ -156,7 +156,7 @@ struct of_dir {
 	char *body;
 	size_t n;
 	struct of_dirent *ents;
-	uint64_t epoch; /* the cache's, before the listing was asked for */
+	struct bpfuse_miss miss; /* started before the listing was asked for */
 };
 
 static pthread_key_t of_conn_key; /* this thread's connection: fd + 1 */
@@ -850,7 +850,8 @@ static int of_rewrite(struct of_fs *fs, fuse_ino_t ino, struct of_node *node, of
 /* ---- the answers the cache keeps ----------------------------------------- */
 
 /* Cache a node's attributes, unless an open writer's buffer decides its size. */
-static void of_cache_attr(struct of_fs *fs, uint64_t epoch, fuse_ino_t ino, const struct stat *st)
+static void of_cache_attr(struct of_fs *fs, const struct bpfuse_miss *m, fuse_ino_t ino,
+			  const struct stat *st)
 {
 	struct of_node *node = of_node_get(fs, ino);
 
@@ -858,7 +859,7 @@ static void of_cache_attr(struct of_fs *fs, uint64_t epoch, fuse_ino_t ino, cons
 		return;
 	pthread_mutex_lock(&node->lock);
 	if (!node->buf)
-		bpfuse_attr_put(fs->cache, epoch, ino, st, BPFUSE_LIFETIME_DEFAULT);
+		bpfuse_attr_fill(fs->cache, m, ino, st);
 	pthread_mutex_unlock(&node->lock);
 }
 
@@ -882,27 +883,26 @@ static bool of_node_ref_id(struct of_fs *fs, fuse_ino_t ino)
 static int of_entry(struct of_fs *fs, fuse_ino_t parent, const char *name,
 		    struct fuse_entry_param *e)
 {
-	struct bpfuse_entry c = { .node = BPFUSE_NODE_NONE };
-	uint64_t epoch;
+	struct bpfuse_entry c;
+	struct bpfuse_miss m;
 	int ret;
 
 	*e = (struct fuse_entry_param){ .attr_timeout = fs->timeout, .entry_timeout = fs->timeout };
-	if (!bpfuse_entry_get(fs->cache, parent, name, &c, &e->attr) &&
+	if (!bpfuse_entry_find(fs->cache, parent, name, &c, &e->attr, &m) &&
 	    (!c.nodeid || of_node_ref_id(fs, c.nodeid))) {
 		e->ino = c.nodeid;
 		return 0;
 	}
-	epoch = bpfuse_cache_epoch(fs->cache);
 	c = (struct bpfuse_entry){ .node = BPFUSE_NODE_NONE };
 	ret = of_stat(fs, parent, name, &e->attr);
 	if (!ret)
 		ret = of_node_ref(fs, parent, name, e->attr.st_mode, &e->ino, &c.node);
 	e->attr.st_ino = e->ino;
 	if (!ret)
-		of_cache_attr(fs, epoch, e->ino, &e->attr);
+		of_cache_attr(fs, &m, e->ino, &e->attr);
 	if (!ret || ret == -ENOENT) {
 		c.nodeid = e->ino;
-		bpfuse_entry_put(fs->cache, epoch, parent, name, &c);
+		bpfuse_entry_fill(fs->cache, &m, parent, name, &c, NULL);
 	}
 	return ret == -ENOENT ? 0 : ret;
 }
@@ -914,10 +914,12 @@ static int of_entry(struct of_fs *fs, fuse_ino_t parent, const char *name,
 static int of_attr(struct of_fs *fs, fuse_ino_t ino, struct stat *st)
 {
 	struct of_node *node = of_node_get(fs, ino);
-	uint64_t epoch = bpfuse_cache_epoch(fs->cache);
+	struct bpfuse_miss m;
 	int ret;
 
-	if (node && !node->buf && !bpfuse_attr_get(fs->cache, ino, st))
+	if (!node || node->buf)
+		bpfuse_miss_start(fs->cache, &m);
+	else if (!bpfuse_attr_find(fs->cache, ino, st, &m))
 		return 0;
 	ret = node ? of_stat(fs, ino, NULL, st) : -ESTALE;
 	if (!ret && (st->st_mode & S_IFMT) != node->type)
@@ -925,7 +927,7 @@ static int of_attr(struct of_fs *fs, fuse_ino_t ino, struct stat *st)
 	if (ret)
 		return ret;
 	st->st_ino = ino;
-	of_cache_attr(fs, epoch, ino, st);
+	of_cache_attr(fs, &m, ino, st);
 	pthread_mutex_lock(&node->lock);
 	if (node->buf) {
 		st->st_size = node->buf->size;
@@ -1093,7 +1095,7 @@ static void of_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int ret;
 
 	if (d)
-		d->epoch = bpfuse_cache_epoch(fs->cache);
+		bpfuse_miss_start(fs->cache, &d->miss);
 	ret = d ? of_call(fs, &q, &r) : -ENOMEM;
 	if (ret)
 		goto out;
@@ -1154,8 +1156,8 @@ static void of_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 			c.nodeid = e.ino;
 			if (!ret) {
 				/* a listing fills the cache as lookups would */
-				of_cache_attr(fs, d->epoch, e.ino, &e.attr);
-				bpfuse_entry_put(fs->cache, d->epoch, ino, name, &c);
+				of_cache_attr(fs, &d->miss, e.ino, &e.attr);
+				bpfuse_entry_fill(fs->cache, &d->miss, ino, name, &c, NULL);
 			}
 			n = ret ? 0 : fuse_add_direntry_plus(req, p, rem, name, &e, i + 1);
 		}
@@ -1409,15 +1411,14 @@ static void of_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 {
 	struct of_fs *fs = of_fs(req);
 	char *value = NULL, hit[BPFUSE_XATTR_VALUE_MAX];
-	uint64_t epoch = bpfuse_cache_epoch(fs->cache);
+	struct bpfuse_miss m;
 	ssize_t len;
 
-	len = bpfuse_xattr_get(fs->cache, ino, name, hit, size < sizeof(hit) ? size : sizeof(hit));
+	len = bpfuse_xattr_find(fs->cache, ino, name, hit, size < sizeof(hit) ? size : sizeof(hit),
+				&m);
 	if (len == -ENOENT) {
 		len = of_xattr_get(fs, ino, name, &value);
-		if (len >= 0 || len == -ENODATA)
-			bpfuse_xattr_put(fs->cache, epoch, ino, name, value, len,
-					 BPFUSE_LIFETIME_DEFAULT);
+		bpfuse_xattr_fill(fs->cache, &m, ino, name, value, len);
 	}
 	if (len < 0)
 		fuse_reply_err(req, -len);

@@ -10,11 +10,11 @@
  *                       with the session's /dev/fuse fd (ext mode where
  *                       the kernel allows it)
  *   a new node          bpfuse_node_create(): the handle its entries carry
- *   lookup, getattr,    ask the cache first (..._get: a hit is counted
- *   getxattr            for bpfusectl); on a miss note bpfuse_cache_epoch(),
- *                       ask the backend, fill (..._put): a fill whose epoch
- *                       an invalidation passed meanwhile is undone, so a
- *                       slow miss never caches stale data
+ *   lookup, getattr,    ask the cache first (..._find: a hit is counted
+ *   getxattr            for bpfusectl); on a miss ask the backend, then
+ *                       fill (..._fill) with the miss the find readied: a
+ *                       fill an invalidation passed meanwhile is undone, so
+ *                       a slow miss never caches stale data
  *   a change            bpfuse_cache_invalidate() after it reached the
  *                       backend, before replying
  *   forget              bpfuse_node_forget() under the daemon's node lock
@@ -68,8 +68,9 @@ struct bpfuse_opts {
 	/*
 	 * Ext mode: the extension fills the caches from the daemon's LOOKUP,
 	 * GETATTR and GETXATTR replies (those with a buffer), with the default
-	 * lifetimes and the epoch rule, so that a miss costs no bpf() call;
-	 * see bpfuse_mount_kernel_fills(). It fills after the reply, over
+	 * lifetimes and the epoch rule, so that a miss costs no bpf() call
+	 * (the daemon's finds and fills then skip what the extension does
+	 * itself; see struct bpfuse_miss). It fills after the reply, over
 	 * the daemon's own fill: a daemon that must not cache an answer has
 	 * to say so where the extension looks (BPFUSE_BACKING_WRITING).
 	 */
@@ -91,7 +92,6 @@ int bpfuse_mount_open(const char *mountpoint, const struct bpfuse_opts *opts,
 void bpfuse_mount_close(struct bpfuse *b);
 int bpfuse_mount_attach(struct bpfuse *b, int fuse_dev_fd);
 bool bpfuse_mount_is_ext(const struct bpfuse *b);
-bool bpfuse_mount_kernel_fills(const struct bpfuse *b);
 int bpfuse_mount_upcall_status(const struct bpfuse *b);
 void bpfuse_mount_set_pid(struct bpfuse *b, pid_t pid);
 int bpfuse_mount_sweep(void);
@@ -147,27 +147,68 @@ struct bpfuse_entry {
 	uint64_t nodeid;	/* 0: "no such name" */
 	uint64_t generation;
 	uint32_t node;		/* bpfuse_node_create()'s handle, or BPFUSE_NODE_NONE */
-	uint64_t lifetime_ns;	/* a fill's: BPFUSE_LIFETIME_DEFAULT, _FOREVER or ns */
 };
 
-uint64_t bpfuse_cache_epoch(struct bpfuse *b);
+/*
+ * A miss under way: a find that missed readies it, the fill with the
+ * backend's answer uses it. It carries the cache's epoch from before the
+ * find, so that a fill an invalidation passed meanwhile is undone (a slow
+ * backend never caches a stale answer), and whether this process fills at
+ * all (in ext mode with kernel fills, the extension fills from the reply
+ * and the daemon's fill does nothing). Set lifetime_ns between the two
+ * where the backend says how long its answer holds (BPFUSE_LIFETIME_*, or
+ * nanoseconds; 0 is the mount's default).
+ */
+struct bpfuse_miss {
+	uint64_t epoch;		/* private */
+	bool fill;		/* private */
+	uint64_t lifetime_ns;
+};
 
-int bpfuse_entry_get(struct bpfuse *b, uint64_t parent, const char *name, struct bpfuse_entry *e,
-		     struct stat *st);
-int bpfuse_entry_put(struct bpfuse *b, uint64_t epoch, uint64_t parent, const char *name,
-		     const struct bpfuse_entry *e);
+/*
+ * The three caches, as a handler uses them:
+ *
+ *	if (bpfuse_attr_find(b, ino, &st, &m) == 0)
+ *		return reply(&st);		// a hit, counted for bpfusectl
+ *	err = backend_stat(ino, &st);
+ *	if (!err)
+ *		bpfuse_attr_fill(b, &m, ino, &st);
+ *
+ * Finds return 0 on a hit, -ENOENT on a miss (always without maps, with
+ * opts.no_cache, and where the extension looked already). A lookup hit
+ * with e->nodeid 0 is "no such name"; otherwise st holds the node's
+ * attributes, and the daemon takes its reference on the node as for any
+ * lookup (a node it no longer has is a miss: m is ready for the fill).
+ * bpfuse_entry_fill() caches "no such name" for e->nodeid 0, and the node's
+ * attributes with the name unless st is NULL (attributes the backend does
+ * not decide alone: a file written where the daemon cannot see).
+ *
+ * bpfuse_xattr_find() returns the value's size (a size query for size
+ * 0), a cached error (-ENODATA, -EOPNOTSUPP), -ERANGE when buf is too
+ * small, and -ENOENT on a miss; bpfuse_xattr_fill() takes the value's size
+ * or the backend's error: values up to BPFUSE_XATTR_VALUE_MAX bytes,
+ * -ENODATA and -EOPNOTSUPP are cached, anything else is not.
+ *
+ * A listing that fills names (READDIRPLUS) starts its miss itself, before
+ * it asks the backend.
+ */
+int bpfuse_entry_find(struct bpfuse *b, uint64_t parent, const char *name, struct bpfuse_entry *e,
+		      struct stat *st, struct bpfuse_miss *m);
+void bpfuse_entry_fill(struct bpfuse *b, const struct bpfuse_miss *m, uint64_t parent,
+		       const char *name, const struct bpfuse_entry *e, const struct stat *st);
+int bpfuse_attr_find(struct bpfuse *b, uint64_t nodeid, struct stat *st, struct bpfuse_miss *m);
+void bpfuse_attr_fill(struct bpfuse *b, const struct bpfuse_miss *m, uint64_t nodeid,
+		      const struct stat *st);
+ssize_t bpfuse_xattr_find(struct bpfuse *b, uint64_t nodeid, const char *name, void *buf,
+			  size_t size, struct bpfuse_miss *m);
+void bpfuse_xattr_fill(struct bpfuse *b, const struct bpfuse_miss *m, uint64_t nodeid,
+		       const char *name, const void *value, ssize_t size);
+void bpfuse_miss_start(struct bpfuse *b, struct bpfuse_miss *m);
+
+/* Invalidation by hand, for tools and tests; daemons describe changes below. */
 uint64_t bpfuse_entry_inval(struct bpfuse *b, uint64_t parent, const char *name,
 			    enum bpfuse_cause cause);
-
-int bpfuse_attr_get(struct bpfuse *b, uint64_t nodeid, struct stat *st);
-int bpfuse_attr_put(struct bpfuse *b, uint64_t epoch, uint64_t nodeid, const struct stat *st,
-		    uint64_t lifetime_ns);
 void bpfuse_attr_inval(struct bpfuse *b, uint64_t nodeid, enum bpfuse_cause cause);
-
-ssize_t bpfuse_xattr_get(struct bpfuse *b, uint64_t nodeid, const char *name, void *buf,
-			 size_t size);
-int bpfuse_xattr_put(struct bpfuse *b, uint64_t epoch, uint64_t nodeid, const char *name,
-		     const void *value, ssize_t size, uint64_t lifetime_ns);
 void bpfuse_xattr_inval(struct bpfuse *b, uint64_t nodeid, const char *name,
 			enum bpfuse_cause cause);
 
