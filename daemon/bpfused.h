@@ -107,8 +107,18 @@ struct bf_inode {
 	bool page_opens; /* ext mode: opened keeping pages, never passthrough (a small file) */
 };
 
+/*
+ * Locks, in the order they are taken: backing_lock, then lock, then the
+ * library's own (bpfuse_node_*() under lock). lock guards memory only: no
+ * system call runs while it is held (fds to close and nodes to free are
+ * reaped after it is dropped; the lock check in test/lockcheck.c aborts on
+ * one). backing_lock serialises what the kernel is told of the
+ * passthrough registry (bpf() and ioctl() calls, ext mode) with the state
+ * read under lock, so that the last update wins.
+ */
 struct bf_table {
 	pthread_mutex_t lock;
+	pthread_mutex_t backing_lock;
 	GHashTable *by_id; /* nodeid -> inode; protected by lock */
 	GHashTable *by_key; /* (dev, ino) -> inode; protected by lock */
 	GHashTable *mounts; /* mount id -> fd for open_by_handle_at */
@@ -117,9 +127,9 @@ struct bf_table {
 	struct bf_inode *root;
 	struct bpfuse *ext; /* ext mode: the kernel answers lookups too */
 	/*
-	 * Ext mode: the session's /dev/fuse fd, to close backing ids with. A
-	 * node's stays registered until its FORGET, since the extension opens
-	 * it without the daemon (bpfuse_backing_put()).
+	 * The session's /dev/fuse fd, to register backing files with. In ext
+	 * mode a node's stays registered until its FORGET, since the extension
+	 * opens it without the daemon (bpfuse_backing_put()).
 	 */
 	int dev_fd;
 	GQueue io_lru; /* nodes with cached I/O fds, most recent first; protected by lock */
@@ -133,6 +143,8 @@ struct bf_table {
 int bf_table_init(struct bf_table *t, int root_fd);
 size_t bf_table_destroy(struct bf_table *t);
 struct bf_inode *bf_table_find(struct bf_table *t, uint64_t nodeid);
+extern __thread int bf_table_locked;
+extern uint64_t bf_table_contended, bf_table_wait_ns;
 struct bf_inode *bf_table_ref(struct bf_table *t, struct bf_inode *proto);
 struct bf_inode *bf_table_ref_id(struct bf_table *t, uint64_t nodeid);
 bool bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n);
@@ -147,7 +159,8 @@ struct bf_dir *bf_table_dir_get(struct bf_table *t, uint64_t nodeid, struct bf_i
 void bf_table_dir_put(struct bf_table *t, struct bf_inode *held, struct bf_dir *d);
 size_t bf_table_io_count(struct bf_table *t);
 bool bf_table_writing(struct bf_table *t, uint64_t nodeid);
-void bf_table_backing_put(struct bf_table *t, const struct bf_inode *in, unsigned int flags);
+int bf_table_backing_open(struct bf_table *t, uint64_t nodeid, int fd, bool write, bool pages);
+void bf_table_backing_release(struct bf_table *t, uint64_t nodeid, bool write);
 void bf_table_backing_forget(struct bf_table *t, uint64_t nodeid);
 void bf_table_set_atime_moves(struct bf_table *t, uint64_t nodeid, bool moves);
 bool bf_table_take_atime_moves(struct bf_table *t, uint64_t nodeid);

@@ -779,9 +779,7 @@ static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct f
 				bool created)
 {
 	struct bf_fs *fs = bf_fs(req);
-	struct bf_table *t = &fs->table;
 	bool write = (fi->flags & O_ACCMODE) != O_RDONLY;
-	struct bf_inode *in;
 	int id;
 
 	/*
@@ -791,87 +789,47 @@ static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct f
 	 * with its backing file too, so that every open of it comes here.
 	 */
 	if (bf_is_setid(fd)) {
-		bf_table_backing_forget(t, ino);
+		bf_table_backing_forget(&fs->table, ino);
 		return;
 	}
-	pthread_mutex_lock(&t->lock);
-	in = g_hash_table_lookup(t->by_id, &ino);
-	if (in && !in->backing_id && !in->page_opens && t->ext && fs->opts.passthrough < 0 &&
-	    !created && bf_pages_suit(fd)) {
-		/* until its FORGET: the kernel refuses to mix the two on one inode */
-		in->page_opens = true;
-		bpfuse_backing_put(t->ext, ino, 0, BPFUSE_BACKING_PAGES);
-	} else if (in && !in->backing_id && !in->page_opens) {
-		id = fuse_passthrough_open(req, fd);
-		if (id > 0) {
-			in->backing_id = id;
-			/* ext mode: the extension opens it from now on */
-			bf_table_backing_put(t, in, in->atime_moves ? BPFUSE_BACKING_ATIME : 0);
-		} else if (fs->passthrough) {
-			fs->passthrough = false;
-			fuse_log(FUSE_LOG_WARNING,
-				 "bpfused: the kernel refused passthrough for node %llu: "
-				 "serving file data from the daemon\n",
-				 (unsigned long long)ino);
-		}
+	id = bf_table_backing_open(&fs->table, ino, fd, write,
+				   fs->opts.passthrough < 0 && !created && bf_pages_suit(fd));
+	if (id < 0 && fs->passthrough) {
+		fs->passthrough = false;
+		fuse_log(FUSE_LOG_WARNING,
+			 "bpfused: the kernel refused passthrough for node %llu (%s): "
+			 "serving file data from the daemon\n",
+			 (unsigned long long)ino, strerror(-id));
 	}
-	if (in && in->backing_id) {
-		in->nopen++;
-		in->nwrite += write;
-		/* the first writer: before its attributes go (below) */
-		if (write && in->nwrite == 1)
-			bf_table_backing_put(t, in, in->atime_moves ? BPFUSE_BACKING_ATIME : 0);
-		fi->backing_id = in->backing_id;
-		fi->keep_cache = 0; /* pages cached before must not hide the backing file's */
-		/*
-		 * Nothing to flush: the data went to the backing file, POSIX
-		 * locks are the kernel's, and the backing file's own close
-		 * comes with the RELEASE. But a writer's close must reach a
-		 * backend that stores or reports at flush (close_to_open).
-		 */
-		fi->noflush = !write || !fs->close_to_open;
-	}
-	pthread_mutex_unlock(&t->lock);
-	if (write && fi->backing_id)
+	if (id <= 0)
+		return;
+	fi->backing_id = id;
+	fi->keep_cache = 0; /* pages cached before must not hide the backing file's */
+	/*
+	 * Nothing to flush: the data went to the backing file, POSIX locks
+	 * are the kernel's, and the backing file's own close comes with the
+	 * RELEASE. But a writer's close must reach a backend that stores or
+	 * reports at flush (close_to_open).
+	 */
+	fi->noflush = !write || !fs->close_to_open;
+	if (write)
 		bf_changed(fs, WRITE, .node = ino);
 	/*
 	 * Its reads go past the daemon, and its RELEASE comes in the
 	 * background, maybe after the next stat: where a read would move the
 	 * atime, the attributes go now.
 	 */
-	if (fi->backing_id)
-		bf_on_access(fs, ino);
+	bf_on_access(fs, ino);
 }
 
-/*
- * An open that used passthrough is over. req may be NULL when its reply
- * never reached the kernel: the backing file then stays registered until
- * the node's next open reuses it or the connection ends.
- */
-static void bf_passthrough_release(struct bf_fs *fs, fuse_req_t req, fuse_ino_t ino,
-				   struct fuse_file_info *fi)
+/* An open that used passthrough is over. */
+static void bf_passthrough_release(struct bf_fs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct bf_table *t = &fs->table;
 	bool write = (fi->flags & O_ACCMODE) != O_RDONLY;
-	struct bf_inode *in;
 
 	if (!fi->backing_id)
 		return;
-	pthread_mutex_lock(&t->lock);
-	in = g_hash_table_lookup(t->by_id, &ino);
-	if (in && in->nopen) {
-		in->nopen--;
-		in->nwrite -= write && in->nwrite;
-		/* the last writer: its attributes may be cached again */
-		if (write && !in->nwrite && t->ext && in->backing_id)
-			bf_table_backing_put(t, in, in->atime_moves ? BPFUSE_BACKING_ATIME : 0);
-		/* ext mode: kept until FORGET, for the extension's opens */
-		if (!in->nopen && req && !t->ext) {
-			fuse_passthrough_close(req, in->backing_id);
-			in->backing_id = 0;
-		}
-	}
-	pthread_mutex_unlock(&t->lock);
+	bf_table_backing_release(&fs->table, ino, write);
 	/* what was written, or the atime reads moved, through the kernel */
 	if (write)
 		bf_changed(fs, WRITE, .node = ino);
@@ -884,8 +842,7 @@ static void bf_passthrough_open(fuse_req_t req, fuse_ino_t ino, int fd, struct f
 {
 }
 
-static void bf_passthrough_release(struct bf_fs *fs, fuse_req_t req, fuse_ino_t ino,
-				   struct fuse_file_info *fi)
+static void bf_passthrough_release(struct bf_fs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 }
 #endif
@@ -922,7 +879,7 @@ static void bf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		bf_passthrough_open(req, ino, fd, fi, false);
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		close(fd); /* interrupted: no RELEASE will come */
-		bf_passthrough_release(fs, NULL, ino, fi);
+		bf_passthrough_release(fs, ino, fi);
 	}
 }
 
@@ -952,7 +909,7 @@ static void bf_reply_created(fuse_req_t req, int err, const struct fuse_entry_pa
 		bf_passthrough_open(req, e->ino, fd, fi, true);
 	if (fuse_reply_create(req, e, fi) == -ENOENT) {
 		close(fd);
-		bf_passthrough_release(fs, NULL, e->ino, fi);
+		bf_passthrough_release(fs, e->ino, fi);
 		bf_table_forget(&fs->table, e->ino, 1);
 	}
 }
@@ -1234,7 +1191,7 @@ static void bf_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	/* the extension answered the open, or a create by node: nothing to close */
 	if (fi->fh != BF_FH_NONE) {
-		bf_passthrough_release(bf_fs(req), req, ino, fi);
+		bf_passthrough_release(bf_fs(req), ino, fi);
 		close(fi->fh);
 	}
 	fuse_reply_err(req, 0);

@@ -18,14 +18,99 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bpfused.h"
 
-/* Linux 6.9 <linux/fuse.h>: give up a backing file registered for passthrough */
+/* Linux 6.9 <linux/fuse.h>: backing files registered for passthrough */
+struct bf_backing_map {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+
+#ifndef FUSE_DEV_IOC_BACKING_OPEN
+#define FUSE_DEV_IOC_BACKING_OPEN _IOW(229, 1, struct bf_backing_map)
+#endif
 #ifndef FUSE_DEV_IOC_BACKING_CLOSE
 #define FUSE_DEV_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
 #endif
+
+/*
+ * How many table locks this thread holds, and how contended they are: the
+ * lock check reads them (test/lockcheck.c). Counting costs an uncontended
+ * lock nothing.
+ */
+__thread int bf_table_locked;
+uint64_t bf_table_contended, bf_table_wait_ns;
+
+static uint64_t bf_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void bf_table_lock(struct bf_table *t)
+{
+	uint64_t start;
+
+	if (pthread_mutex_trylock(&t->lock)) {
+		start = bf_now_ns();
+		pthread_mutex_lock(&t->lock);
+		__atomic_fetch_add(&bf_table_contended, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&bf_table_wait_ns, bf_now_ns() - start, __ATOMIC_RELAXED);
+	}
+	bf_table_locked++;
+}
+
+static void bf_table_unlock(struct bf_table *t)
+{
+	bf_table_locked--;
+	pthread_mutex_unlock(&t->lock);
+}
+
+/*
+ * What a change under t->lock leaves to close or free once it is dropped:
+ * no system call runs with the lock held (bpfused.h). A trim that finds
+ * the reap full leaves the rest of the LRU for the next one.
+ */
+struct bf_reap {
+	int fds[8];
+	unsigned int nfds;
+	struct bf_dir *dirs[4];
+	unsigned int ndirs;
+	struct bf_inode *node; /* freed by FORGET */
+};
+
+static bool bf_reap_room(const struct bf_reap *r)
+{
+	return r->nfds + 2 <= sizeof(r->fds) / sizeof(r->fds[0]) &&
+	       r->ndirs < sizeof(r->dirs) / sizeof(r->dirs[0]);
+}
+
+static void bf_reap_fd(struct bf_reap *r, int fd)
+{
+	if (fd >= 0)
+		r->fds[r->nfds++] = fd;
+}
+
+static void bf_inode_free(gpointer p);
+
+/* Called with t->lock dropped. */
+static void bf_reap_run(struct bf_reap *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->nfds; i++)
+		close(r->fds[i]);
+	for (i = 0; i < r->ndirs; i++)
+		bf_dir_free(r->dirs[i]);
+	if (r->node)
+		bf_inode_free(r->node);
+}
 
 struct bf_key {
 	dev_t dev;
@@ -102,16 +187,15 @@ static void bf_io_touch(struct bf_table *t, struct bf_inode *in, bool held_befor
 	g_queue_push_head_link(&t->io_lru, &in->io_link);
 }
 
-/* Close a node's I/O fds and take it off the LRU. Called with t->lock held. */
-static void bf_io_drop(struct bf_table *t, struct bf_inode *in)
+/* Take a node's I/O fds off it and it off the LRU, into r. Called with t->lock held. */
+static void bf_io_drop(struct bf_table *t, struct bf_inode *in, struct bf_reap *r)
 {
 	if (!bf_io_held(in))
 		return;
-	if (in->rfd >= 0)
-		close(in->rfd);
-	if (in->wfd >= 0)
-		close(in->wfd);
-	bf_dir_free(in->dir);
+	bf_reap_fd(r, in->rfd);
+	bf_reap_fd(r, in->wfd);
+	if (in->dir)
+		r->dirs[r->ndirs++] = in->dir;
 	in->rfd = in->wfd = -1;
 	in->dir = NULL;
 	g_queue_unlink(&t->io_lru, &in->io_link);
@@ -121,14 +205,14 @@ static void bf_io_drop(struct bf_table *t, struct bf_inode *in)
  * Keep at most io_max nodes with open I/O fds, closing the least recently
  * used ones that no request is using. Called with t->lock held.
  */
-static void bf_io_trim(struct bf_table *t)
+static void bf_io_trim(struct bf_table *t, struct bf_reap *r)
 {
 	GList *l = t->io_lru.tail, *prev;
 
-	while (t->io_lru.length > t->io_max && l) {
+	while (t->io_lru.length > t->io_max && l && bf_reap_room(r)) {
 		prev = l->prev;
 		if (!((struct bf_inode *)l->data)->io_users)
-			bf_io_drop(t, l->data);
+			bf_io_drop(t, l->data, r);
 		l = prev;
 	}
 }
@@ -152,6 +236,8 @@ int bf_table_init(struct bf_table *t, int root_fd)
 	if (fstat(root_fd, &st) == -1)
 		return -errno;
 	pthread_mutex_init(&t->lock, NULL);
+	pthread_mutex_init(&t->backing_lock, NULL);
+	t->dev_fd = -1;
 	t->by_id = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, bf_inode_free);
 	t->by_key = g_hash_table_new(bf_key_hash, bf_key_equal);
 	t->mounts = g_hash_table_new(g_direct_hash, g_direct_equal);
@@ -203,10 +289,14 @@ static void bf_close_mount(gpointer key, gpointer value, gpointer data)
  */
 size_t bf_table_destroy(struct bf_table *t)
 {
+	struct bf_reap r;
 	size_t left = 0;
 
-	while (t->io_lru.head)
-		bf_io_drop(t, t->io_lru.head->data);
+	while (t->io_lru.head) {
+		r = (struct bf_reap){ 0 };
+		bf_io_drop(t, t->io_lru.head->data, &r);
+		bf_reap_run(&r);
+	}
 	if (t->by_id)
 		left = g_hash_table_size(t->by_id) - (t->root ? 1 : 0);
 	if (t->by_key)
@@ -218,6 +308,7 @@ size_t bf_table_destroy(struct bf_table *t)
 		g_hash_table_destroy(t->mounts);
 	}
 	pthread_mutex_destroy(&t->lock);
+	pthread_mutex_destroy(&t->backing_lock);
 	memset(t, 0, sizeof(*t));
 	return left;
 }
@@ -226,9 +317,9 @@ struct bf_inode *bf_table_find(struct bf_table *t, uint64_t nodeid)
 {
 	struct bf_inode *in;
 
-	pthread_mutex_lock(&t->lock);
+	bf_table_lock(t);
 	in = g_hash_table_lookup(t->by_id, &nodeid);
-	pthread_mutex_unlock(&t->lock);
+	bf_table_unlock(t);
 	return in;
 }
 
@@ -243,12 +334,12 @@ struct bf_inode *bf_table_ref(struct bf_table *t, struct bf_inode *proto)
 {
 	struct bf_inode *in;
 
-	pthread_mutex_lock(&t->lock);
+	bf_table_lock(t);
 	in = g_hash_table_lookup(t->by_key, proto);
 	if (in && (in->pinned || bf_handle_equal(in->fh, proto->fh))) {
 		in->nlookup++;
 		in->atime_moves = proto->atime_moves;
-		pthread_mutex_unlock(&t->lock);
+		bf_table_unlock(t);
 		bf_inode_release(proto);
 		return in;
 	}
@@ -263,7 +354,7 @@ struct bf_inode *bf_table_ref(struct bf_table *t, struct bf_inode *proto)
 	}
 	in = malloc(sizeof(*in));
 	if (!in) {
-		pthread_mutex_unlock(&t->lock);
+		bf_table_unlock(t);
 		bf_inode_release(proto);
 		return NULL;
 	}
@@ -277,7 +368,8 @@ struct bf_inode *bf_table_ref(struct bf_table *t, struct bf_inode *proto)
 	in->atime_moves = proto->atime_moves;
 	g_hash_table_insert(t->by_id, &in->nodeid, in);
 	g_hash_table_add(t->by_key, in);
-	pthread_mutex_unlock(&t->lock);
+	bf_table_unlock(t);
+	bpfuse_node_sync(t->ext); /* before the kernel learns the node */
 	proto->fd = -1;
 	proto->fh = NULL;
 	return in;
@@ -292,10 +384,10 @@ uint64_t bf_table_node_of(struct bf_table *t, dev_t dev, ino_t ino)
 	struct bf_inode key = { .dev = dev, .ino = ino }, *in;
 	uint64_t nodeid;
 
-	pthread_mutex_lock(&t->lock);
+	bf_table_lock(t);
 	in = g_hash_table_lookup(t->by_key, &key);
 	nodeid = in ? in->nodeid : 0;
-	pthread_mutex_unlock(&t->lock);
+	bf_table_unlock(t);
 	return nodeid;
 }
 
@@ -307,13 +399,13 @@ struct bf_inode *bf_table_ref_id(struct bf_table *t, uint64_t nodeid)
 {
 	struct bf_inode *in;
 
-	pthread_mutex_lock(&t->lock);
+	bf_table_lock(t);
 	in = g_hash_table_lookup(t->by_id, &nodeid);
 	if (in && in->hashed && in->nlookup)
 		in->nlookup++;
 	else
 		in = NULL;
-	pthread_mutex_unlock(&t->lock);
+	bf_table_unlock(t);
 	return in;
 }
 
@@ -324,10 +416,12 @@ struct bf_inode *bf_table_ref_id(struct bf_table *t, uint64_t nodeid)
  */
 bool bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n)
 {
+	struct bf_reap r = { 0 };
 	struct bf_inode *in;
 	bool freed = false;
+	int backing_id = 0;
 
-	pthread_mutex_lock(&t->lock);
+	bf_table_lock(t);
 	in = g_hash_table_lookup(t->by_id, &nodeid);
 	if (!in) {
 		t->underflows++;
@@ -337,17 +431,27 @@ bool bf_table_forget(struct bf_table *t, uint64_t nodeid, uint64_t n)
 		t->underflows++;
 	if (in->nlookup || in->pinned)
 		goto out;
-	bf_io_drop(t, in);
-	if ((in->backing_id || in->page_opens) && t->ext)
-		bpfuse_backing_del(t->ext, nodeid);
-	if (in->backing_id && t->ext)
-		ioctl(t->dev_fd, FUSE_DEV_IOC_BACKING_CLOSE, &in->backing_id);
+	bf_io_drop(t, in, &r);
+	freed = true;
+	/* ext mode: its backing file stays registered until now (bf_table_backing_open()) */
+	if (t->ext && (in->backing_id || in->page_opens))
+		backing_id = in->backing_id ? in->backing_id : -1;
 	if (in->hashed)
 		g_hash_table_remove(t->by_key, in);
-	g_hash_table_remove(t->by_id, &in->nodeid);
-	freed = true;
+	g_hash_table_steal(t->by_id, &in->nodeid);
+	r.node = in;
 out:
-	pthread_mutex_unlock(&t->lock);
+	bf_table_unlock(t);
+	bpfuse_node_sync(t->ext);
+	if (backing_id) {
+		/* no open of a forgotten node comes: only a registry update may race */
+		pthread_mutex_lock(&t->backing_lock);
+		bpfuse_backing_del(t->ext, nodeid);
+		pthread_mutex_unlock(&t->backing_lock);
+	}
+	if (backing_id > 0)
+		ioctl(t->dev_fd, FUSE_DEV_IOC_BACKING_CLOSE, &backing_id);
+	bf_reap_run(&r);
 	return freed;
 }
 
@@ -360,52 +464,54 @@ out:
  */
 int bf_table_io_get(struct bf_table *t, uint64_t nodeid, bool write, struct bf_inode **held)
 {
+	struct bf_reap r = { 0 };
 	struct bf_inode *in;
 	int fd, *slot;
 
-	pthread_mutex_lock(&t->lock);
+	bf_table_lock(t);
 	in = g_hash_table_lookup(t->by_id, &nodeid);
 	if (!in) {
-		pthread_mutex_unlock(&t->lock);
+		bf_table_unlock(t);
 		return -EIO;
 	}
 	in->io_users++; /* from here on, nothing closes its fds */
 	fd = in->wfd >= 0 ? in->wfd : write ? -1 : in->rfd;
 	if (fd >= 0) {
 		bf_io_touch(t, in, true);
-		pthread_mutex_unlock(&t->lock);
+		bf_table_unlock(t);
 		*held = in;
 		return fd;
 	}
-	pthread_mutex_unlock(&t->lock);
+	bf_table_unlock(t);
 
 	fd = bf_table_open(t, in, write ? O_RDWR : O_RDONLY);
 
-	pthread_mutex_lock(&t->lock);
+	bf_table_lock(t);
 	if (fd < 0) {
 		in->io_users--;
-		pthread_mutex_unlock(&t->lock);
+		bf_table_unlock(t);
 		return fd;
 	}
 	slot = write ? &in->wfd : &in->rfd;
 	if (*slot >= 0) {
-		close(fd); /* another request opened it meanwhile */
+		bf_reap_fd(&r, fd); /* another request opened it meanwhile */
 		fd = *slot;
 	} else {
 		bf_io_touch(t, in, bf_io_held(in));
 		*slot = fd;
-		bf_io_trim(t);
+		bf_io_trim(t, &r);
 	}
-	pthread_mutex_unlock(&t->lock);
+	bf_table_unlock(t);
+	bf_reap_run(&r);
 	*held = in;
 	return fd;
 }
 
 void bf_table_io_put(struct bf_table *t, struct bf_inode *held)
 {
-	pthread_mutex_lock(&t->lock);
+	bf_table_lock(t);
 	held->io_users--;
-	pthread_mutex_unlock(&t->lock);
+	bf_table_unlock(t);
 }
 
 /*
@@ -420,7 +526,7 @@ struct bf_dir *bf_table_dir_get(struct bf_table *t, uint64_t nodeid, struct bf_i
 	struct bf_dir *d = NULL;
 	struct bf_inode *in;
 
-	pthread_mutex_lock(&t->lock);
+	bf_table_lock(t);
 	in = g_hash_table_lookup(t->by_id, &nodeid);
 	if (in) {
 		in->io_users++;
@@ -430,7 +536,7 @@ struct bf_dir *bf_table_dir_get(struct bf_table *t, uint64_t nodeid, struct bf_i
 			bf_io_touch(t, in, true);
 		}
 	}
-	pthread_mutex_unlock(&t->lock);
+	bf_table_unlock(t);
 	*held = in;
 	return d;
 }
@@ -438,21 +544,21 @@ struct bf_dir *bf_table_dir_get(struct bf_table *t, uint64_t nodeid, struct bf_i
 /* Give back the stream from bf_table_dir_get(), or keep the one opened instead. */
 void bf_table_dir_put(struct bf_table *t, struct bf_inode *held, struct bf_dir *d)
 {
-	struct bf_dir *spare = NULL;
+	struct bf_reap r = { 0 };
 
-	pthread_mutex_lock(&t->lock);
+	bf_table_lock(t);
 	if (held->dir == d) {
 		held->dir_busy = false;
 	} else if (!held->dir && d) {
 		bf_io_touch(t, held, bf_io_held(held));
 		held->dir = d;
-	} else {
-		spare = d;
+	} else if (d) {
+		r.dirs[r.ndirs++] = d;
 	}
 	held->io_users--;
-	bf_io_trim(t);
-	pthread_mutex_unlock(&t->lock);
-	bf_dir_free(spare);
+	bf_io_trim(t, &r);
+	bf_table_unlock(t);
+	bf_reap_run(&r);
 }
 
 /* Nodes holding I/O fds now. */
@@ -460,9 +566,9 @@ size_t bf_table_io_count(struct bf_table *t)
 {
 	size_t n;
 
-	pthread_mutex_lock(&t->lock);
+	bf_table_lock(t);
 	n = t->io_lru.length;
-	pthread_mutex_unlock(&t->lock);
+	bf_table_unlock(t);
 	return n;
 }
 
@@ -475,23 +581,128 @@ bool bf_table_writing(struct bf_table *t, uint64_t nodeid)
 	struct bf_inode *in;
 	bool writing;
 
-	pthread_mutex_lock(&t->lock);
+	bf_table_lock(t);
 	in = g_hash_table_lookup(t->by_id, &nodeid);
 	writing = in && in->nwrite;
-	pthread_mutex_unlock(&t->lock);
+	bf_table_unlock(t);
 	return writing;
 }
 
+/* ---- the passthrough registry ------------------------------------------- */
+
 /*
- * Ext mode: the node's entry in the extension's "backing" map, with flags
- * and, while it is open for writing, BPFUSE_BACKING_WRITING (so that the
- * extension's fills leave its attributes out). Under t->lock.
+ * Ext mode: what the extension's "backing" map must say of node nodeid,
+ * from the node's state now: its backing file with the atime flag and,
+ * while open for writing, BPFUSE_BACKING_WRITING (so that the extension's
+ * fills leave its attributes out); or its opens keeping pages. Every
+ * change of that state is followed by a publish, and publishes are
+ * serialised by t->backing_lock across the read and the bpf() call, so
+ * the last one leaves the map as the state is.
  */
-void bf_table_backing_put(struct bf_table *t, const struct bf_inode *in, unsigned int flags)
+static void bf_backing_publish(struct bf_table *t, uint64_t nodeid)
 {
-	if (in->nwrite)
-		flags |= BPFUSE_BACKING_WRITING;
-	bpfuse_backing_put(t->ext, in->nodeid, in->backing_id, flags);
+	unsigned int flags = 0;
+	struct bf_inode *in;
+	int id = 0;
+	bool put;
+
+	if (!t->ext)
+		return;
+	pthread_mutex_lock(&t->backing_lock);
+	bf_table_lock(t);
+	in = g_hash_table_lookup(t->by_id, &nodeid);
+	put = in && (in->backing_id || in->page_opens);
+	if (put && in->backing_id) {
+		id = in->backing_id;
+		flags = (in->atime_moves ? BPFUSE_BACKING_ATIME : 0) |
+			(in->nwrite ? BPFUSE_BACKING_WRITING : 0);
+	} else if (put) {
+		flags = BPFUSE_BACKING_PAGES;
+	}
+	bf_table_unlock(t);
+	if (put)
+		bpfuse_backing_put(t->ext, nodeid, id, flags);
+	pthread_mutex_unlock(&t->backing_lock);
+}
+
+/*
+ * An open of node nodeid with backing fd, for kernel passthrough: returns
+ * the backing id it shares with the node's other opens (registering fd
+ * with the kernel on the first), 0 where it must not pass through (ext
+ * mode: the node's opens keep pages, as pages says for a first open), or
+ * -errno where the kernel refused. The node lives while the open lasts.
+ */
+int bf_table_backing_open(struct bf_table *t, uint64_t nodeid, int fd, bool write, bool pages)
+{
+	struct bf_backing_map map = { .fd = fd };
+	bool publish = false, first;
+	int id = 0, spare = 0;
+	struct bf_inode *in;
+
+	bf_table_lock(t);
+	in = g_hash_table_lookup(t->by_id, &nodeid);
+	first = in && !in->backing_id && !in->page_opens;
+	if (first && pages && t->ext) {
+		/* until its FORGET: the kernel refuses to mix the two on one inode */
+		in->page_opens = true;
+		publish = true;
+	}
+	bf_table_unlock(t);
+	if (first && !publish) {
+		id = ioctl(t->dev_fd, FUSE_DEV_IOC_BACKING_OPEN, &map);
+		if (id <= 0)
+			return id < 0 ? -errno : -EPROTO;
+	}
+	bf_table_lock(t);
+	if (id > 0 && (in->backing_id || in->page_opens)) {
+		spare = id; /* another open decided meanwhile */
+	} else if (id > 0) {
+		in->backing_id = id;
+		publish = true; /* ext mode: the extension opens it from now on */
+	}
+	id = in ? in->backing_id : 0;
+	if (id) {
+		in->nopen++;
+		in->nwrite += write;
+		/* the first writer: its flag goes before its attributes do */
+		publish |= write && in->nwrite == 1;
+	}
+	bf_table_unlock(t);
+	if (spare)
+		ioctl(t->dev_fd, FUSE_DEV_IOC_BACKING_CLOSE, &spare);
+	if (publish)
+		bf_backing_publish(t, nodeid);
+	return id;
+}
+
+/*
+ * An open that used backing id is over. Outside ext mode the last one
+ * gives the backing file up; in ext mode it stays registered until the
+ * node's FORGET, for the extension's opens.
+ */
+void bf_table_backing_release(struct bf_table *t, uint64_t nodeid, bool write)
+{
+	bool publish = false;
+	struct bf_inode *in;
+	int close_id = 0;
+
+	bf_table_lock(t);
+	in = g_hash_table_lookup(t->by_id, &nodeid);
+	if (in && in->nopen) {
+		in->nopen--;
+		in->nwrite -= write && in->nwrite;
+		/* the last writer: its attributes may be cached again */
+		publish = write && !in->nwrite && in->backing_id;
+		if (!in->nopen && !t->ext) {
+			close_id = in->backing_id;
+			in->backing_id = 0;
+		}
+	}
+	bf_table_unlock(t);
+	if (close_id)
+		ioctl(t->dev_fd, FUSE_DEV_IOC_BACKING_CLOSE, &close_id);
+	if (publish)
+		bf_backing_publish(t, nodeid);
 }
 
 /*
@@ -505,48 +716,59 @@ void bf_table_backing_put(struct bf_table *t, const struct bf_inode *in, unsigne
 void bf_table_backing_forget(struct bf_table *t, uint64_t nodeid)
 {
 	struct bf_inode *in;
+	int id = 0;
 
-	pthread_mutex_lock(&t->lock);
+	if (!t->ext)
+		return;
+	pthread_mutex_lock(&t->backing_lock);
+	bf_table_lock(t);
 	in = g_hash_table_lookup(t->by_id, &nodeid);
-	if (in && in->backing_id && t->ext) {
-		bpfuse_backing_del(t->ext, nodeid);
-		ioctl(t->dev_fd, FUSE_DEV_IOC_BACKING_CLOSE, &in->backing_id);
+	if (in) {
+		id = in->backing_id;
 		in->backing_id = 0;
 	}
-	pthread_mutex_unlock(&t->lock);
+	bf_table_unlock(t);
+	if (id)
+		bpfuse_backing_del(t->ext, nodeid);
+	pthread_mutex_unlock(&t->backing_lock);
+	if (id)
+		ioctl(t->dev_fd, FUSE_DEV_IOC_BACKING_CLOSE, &id);
 }
 
 /* Whether the next read of nodeid moves its backing atime, as its attributes say. */
 void bf_table_set_atime_moves(struct bf_table *t, uint64_t nodeid, bool moves)
 {
 	struct bf_inode *in;
+	bool publish;
 
-	pthread_mutex_lock(&t->lock);
+	bf_table_lock(t);
 	in = g_hash_table_lookup(t->by_id, &nodeid);
 	if (in)
 		in->atime_moves = moves;
 	/* ext mode: the extension's opens drop the attributes once more */
-	if (in && moves && in->backing_id && t->ext)
-		bf_table_backing_put(t, in, BPFUSE_BACKING_ATIME);
-	pthread_mutex_unlock(&t->lock);
+	publish = in && moves && in->backing_id && t->ext;
+	bf_table_unlock(t);
+	if (publish)
+		bf_backing_publish(t, nodeid);
 }
 
 /* After a read: true if it moved the atime; the next one will not, until told again. */
 bool bf_table_take_atime_moves(struct bf_table *t, uint64_t nodeid)
 {
 	struct bf_inode *in;
-	bool moved = false;
+	bool moved = false, publish;
 
-	pthread_mutex_lock(&t->lock);
+	bf_table_lock(t);
 	in = g_hash_table_lookup(t->by_id, &nodeid);
 	if (in) {
 		moved = in->atime_moves;
 		in->atime_moves = false;
 	}
 	/* ext mode: nor will the extension's next release drop them again */
-	if (moved && in->backing_id && t->ext)
-		bf_table_backing_put(t, in, 0);
-	pthread_mutex_unlock(&t->lock);
+	publish = moved && in->backing_id && t->ext;
+	bf_table_unlock(t);
+	if (publish)
+		bf_backing_publish(t, nodeid);
 	return moved;
 }
 
@@ -554,9 +776,9 @@ size_t bf_table_count(struct bf_table *t)
 {
 	size_t n;
 
-	pthread_mutex_lock(&t->lock);
+	bf_table_lock(t);
 	n = g_hash_table_size(t->by_id) - 1;
-	pthread_mutex_unlock(&t->lock);
+	bf_table_unlock(t);
 	return n;
 }
 
@@ -566,11 +788,11 @@ uint64_t bf_table_lookups(struct bf_table *t)
 	gpointer v;
 	uint64_t sum = 0;
 
-	pthread_mutex_lock(&t->lock);
+	bf_table_lock(t);
 	g_hash_table_iter_init(&it, t->by_id);
 	while (g_hash_table_iter_next(&it, NULL, &v))
 		sum += ((struct bf_inode *)v)->nlookup;
-	pthread_mutex_unlock(&t->lock);
+	bf_table_unlock(t);
 	return sum;
 }
 
@@ -584,23 +806,30 @@ static int bf_table_mount_fd(struct bf_table *t, int mount_id, int fd, mode_t ty
 {
 	char path[BF_PROC_FD_MAX];
 	gpointer key = GINT_TO_POINTER(mount_id), val;
-	int mfd;
+	int mfd, spare = -1;
 
-	pthread_mutex_lock(&t->lock);
+	bf_table_lock(t);
 	if (g_hash_table_lookup_extended(t->mounts, key, NULL, &val)) {
-		pthread_mutex_unlock(&t->lock);
+		bf_table_unlock(t);
 		return GPOINTER_TO_INT(val);
 	}
-	mfd = -EOPNOTSUPP;
-	if (S_ISDIR(type)) {
-		bf_proc_fd_path(path, fd);
-		mfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (mfd >= 0)
-			g_hash_table_insert(t->mounts, key, GINT_TO_POINTER(mfd));
-		else
-			mfd = -errno;
+	bf_table_unlock(t);
+	if (!S_ISDIR(type))
+		return -EOPNOTSUPP;
+	bf_proc_fd_path(path, fd);
+	mfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return -errno;
+	bf_table_lock(t);
+	if (g_hash_table_lookup_extended(t->mounts, key, NULL, &val)) {
+		spare = mfd; /* another lookup got there first */
+		mfd = GPOINTER_TO_INT(val);
+	} else {
+		g_hash_table_insert(t->mounts, key, GINT_TO_POINTER(mfd));
 	}
-	pthread_mutex_unlock(&t->lock);
+	bf_table_unlock(t);
+	if (spare >= 0)
+		close(spare);
 	return mfd;
 }
 
@@ -716,7 +945,7 @@ uint64_t bf_table_node_at(struct bf_table *t, int dirfd, const char *name, bool 
 	have_handle = name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) == 0;
 	key.dev = st.st_dev;
 	key.ino = st.st_ino;
-	pthread_mutex_lock(&t->lock);
+	bf_table_lock(t);
 	in = g_hash_table_lookup(t->by_key, &key);
 	/* the same number may be another object now: the handle tells */
 	if (in && in->fh && (!have_handle || !bf_handle_equal(in->fh, &h.fh)))
@@ -728,7 +957,7 @@ uint64_t bf_table_node_at(struct bf_table *t, int dirfd, const char *name, bool 
 			fd = -1;
 		}
 	}
-	pthread_mutex_unlock(&t->lock);
+	bf_table_unlock(t);
 out_close:
 	if (fd >= 0)
 		close(fd);

@@ -206,7 +206,6 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 			 strerror(-err));
 	else {
 		/* single-threaded still: the table's readers start after this */
-		fs->table.dev_fd = fuse_session_fd(se);
 		fs->table.ext = fs->cache;
 		fuse_log(FUSE_LOG_INFO, "bpfused: ext mode: the kernel answers cache hits\n");
 	}
@@ -500,6 +499,7 @@ int main(int argc, char *argv[])
 	}
 	mounted = true;
 	mounted_at = time(NULL);
+	fs->table.dev_fd = fuse_session_fd(se); /* for passthrough registrations */
 	if (!cmd.foreground)
 		bf_log_to_syslog();
 	bf_caches_open(fs, se, backing, watch_fd, mnt);

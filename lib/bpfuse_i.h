@@ -17,6 +17,14 @@
 #include "bpfuse_maps.h"
 
 struct bpfuse_bpf;
+
+/* A change of the "kslot" map queued by node.c: slot BPFUSE_NODE_NONE removes. */
+struct bpfuse_kslot_op {
+	uint64_t nodeid;
+	uint32_t slot;
+};
+
+#define BPFUSE_KSLOT_QUEUE 1024
 struct ext_bpf;
 struct bpf_link;
 
@@ -60,6 +68,10 @@ struct bpfuse {
 	pthread_mutex_t kref_lock;
 	uint32_t *kref_free;		/* ring of free slots; protected by kref_lock */
 	uint32_t kref_head, kref_count;	/* protected by kref_lock */
+	struct bpfuse_kslot_op kslot_ops[BPFUSE_KSLOT_QUEUE]; /* protected by kref_lock */
+	uint32_t kslot_head, kslot_count; /* protected by kref_lock */
+	/* serialises bpfuse_node_sync(); taken before kref_lock, never under it */
+	pthread_mutex_t kslot_sync_lock;
 };
 
 /* mount.c */

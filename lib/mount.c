@@ -73,6 +73,7 @@ struct bpfuse *bpfuse_alloc(void)
 		return NULL;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_mutex_init(&b->kref_lock, NULL);
+	pthread_mutex_init(&b->kslot_sync_lock, NULL);
 	for (int i = 0; i < BPFUSE_CACHE_MAX; i++)
 		b->fds[i] = -1;
 	b->cfg_fd = -1;
@@ -523,6 +524,7 @@ void bpfuse_mount_close(struct bpfuse *b)
 			close(b->khits_fd);
 	}
 	pthread_mutex_destroy(&b->kref_lock);
+	pthread_mutex_destroy(&b->kslot_sync_lock);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }

@@ -51,6 +51,66 @@ uint32_t bpfuse_kref_gen(struct bpfuse *b, uint32_t slot)
 	       BPFUSE_KREF_GEN_MASK;
 }
 
+/*
+ * The "kslot" map (node id -> slot, for the extension's fills) changes by
+ * bpf() calls, which must not run under the daemon's node-table lock
+ * where bpfuse_node_create() and _forget() are called: they queue the
+ * change, and bpfuse_node_sync() makes it once the lock is dropped. Both
+ * kinds are keyed by node ids, never reused, so only the order per node
+ * matters, which the FIFO keeps. Until a creation is synced the
+ * extension's fills leave the node's lookups to the daemon; a removal not
+ * yet synced names a slot whose owner check (kowner) fails. A full queue
+ * is synced where it fills up: a daemon that never syncs still works.
+ */
+static void bpfuse_kslot_apply(struct bpfuse *b, const struct bpfuse_kslot_op *op)
+{
+	if (op->slot == BPFUSE_NODE_NONE)
+		bpf_map_delete_elem(b->kslot_fd, &op->nodeid);
+	else
+		bpf_map_update_elem(b->kslot_fd, &op->nodeid, &op->slot, BPF_ANY);
+}
+
+static void bpfuse_kslot_queue(struct bpfuse *b, uint64_t nodeid, uint32_t slot)
+{
+	struct bpfuse_kslot_op op = { .nodeid = nodeid, .slot = slot };
+	bool full;
+
+	if (!(b->cfg.flags & BPFUSE_CFG_KFILL))
+		return;
+	pthread_mutex_lock(&b->kref_lock);
+	full = b->kslot_count == BPFUSE_KSLOT_QUEUE;
+	if (!full) {
+		b->kslot_ops[(b->kslot_head + b->kslot_count) % BPFUSE_KSLOT_QUEUE] = op;
+		b->kslot_count++;
+	}
+	pthread_mutex_unlock(&b->kref_lock);
+	if (full)
+		bpfuse_kslot_apply(b, &op);
+}
+
+void bpfuse_node_sync(struct bpfuse *b)
+{
+	struct bpfuse_kslot_op op;
+
+	if (!b || !b->krefs || !__atomic_load_n(&b->kslot_count, __ATOMIC_RELAXED))
+		return;
+	/* one at a time, so that the order per node holds across threads */
+	pthread_mutex_lock(&b->kslot_sync_lock);
+	for (;;) {
+		pthread_mutex_lock(&b->kref_lock);
+		if (!b->kslot_count) {
+			pthread_mutex_unlock(&b->kref_lock);
+			break;
+		}
+		op = b->kslot_ops[b->kslot_head];
+		b->kslot_head = (b->kslot_head + 1) % BPFUSE_KSLOT_QUEUE;
+		b->kslot_count--;
+		pthread_mutex_unlock(&b->kref_lock);
+		bpfuse_kslot_apply(b, &op);
+	}
+	pthread_mutex_unlock(&b->kslot_sync_lock);
+}
+
 /* The node lives on: let the kernel take references again. */
 static void bpfuse_kref_resume(struct bpfuse *b, uint32_t slot)
 {
@@ -81,9 +141,8 @@ uint32_t bpfuse_node_create(struct bpfuse *b, uint64_t nodeid)
 	__atomic_store_n(&b->kowner[slot], nodeid, __ATOMIC_RELEASE);
 	/* a free slot holds its generation only (see bpfuse_kref_free()) */
 	bpfuse_kref_resume(b, slot);
-	/* the extension's fills find the slot by node (a failure: no fills) */
-	if (b->cfg.flags & BPFUSE_CFG_KFILL)
-		bpf_map_update_elem(b->kslot_fd, &nodeid, &slot, BPF_ANY);
+	/* the extension's fills find the slot by node: at bpfuse_node_sync() */
+	bpfuse_kslot_queue(b, nodeid, slot);
 	return slot;
 }
 
@@ -95,8 +154,7 @@ static void bpfuse_kref_free(struct bpfuse *b, uint32_t slot)
 {
 	uint64_t gen, nodeid = b->kowner[slot];
 
-	if (b->cfg.flags & BPFUSE_CFG_KFILL)
-		bpf_map_delete_elem(b->kslot_fd, &nodeid);
+	bpfuse_kslot_queue(b, nodeid, BPFUSE_NODE_NONE);
 	__atomic_store_n(&b->kowner[slot], 0, __ATOMIC_RELAXED);
 	gen = (__atomic_load_n(&b->krefs[slot], __ATOMIC_RELAXED) >> BPFUSE_KREF_GEN_SHIFT) + 1;
 	__atomic_store_n(&b->krefs[slot], (gen & BPFUSE_KREF_GEN_MASK) << BPFUSE_KREF_GEN_SHIFT,

@@ -18,7 +18,7 @@
 #   delta OP FIELD       how much FIELD of OP grew from snap a to snap b
 
 bf_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bpfused=$bf_top/bpfused
+bpfused=${BPFUSED:-$bf_top/bpfused}
 ctl=$bf_top/bpfusectl
 py=/usr/bin/python3	# Debian's, with python3-jsonschema
 work=

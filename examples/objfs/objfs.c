@@ -413,11 +413,13 @@ static int of_node_ref(struct of_fs *fs, fuse_ino_t parent, const char *name, mo
 	ret = 0;
 out:
 	pthread_mutex_unlock(&fs->lock);
+	bpfuse_node_sync(fs->cache); /* a new node's handle, for the kernel */
 	return ret;
 }
 
 static void of_node_forget(struct of_fs *fs, fuse_ino_t ino, uint64_t nlookup)
 {
+	bool gone = false;
 	struct of_node *n;
 
 	pthread_mutex_lock(&fs->lock);
@@ -426,11 +428,15 @@ static void of_node_forget(struct of_fs *fs, fuse_ino_t ino, uint64_t nlookup)
 	if (n && bpfuse_node_forget(fs->cache, &n->cached, &n->nlookup, nlookup))
 		fuse_log(FUSE_LOG_ERR, "objfs: node %llu forgotten more than looked up\n",
 			 (unsigned long long)ino);
-	if (n && !n->nlookup)
-		of_changed(fs, FORGET, .node = ino);
-	if (n)
+	if (n) {
+		gone = !n->nlookup;
 		of_node_drop(fs, n);
+	}
 	pthread_mutex_unlock(&fs->lock);
+	bpfuse_node_sync(fs->cache);
+	/* node ids are never reused: dropping its attributes late is safe */
+	if (gone)
+		of_changed(fs, FORGET, .node = ino);
 }
 
 /*

@@ -101,10 +101,13 @@ int bpfuse_mount_sweep(void);
  * holds a handle, and the kernel's FORGET counts those answers too:
  * bpfuse_node_forget() adds them to *nlookup before subtracting n, and
  * frees the handle when *nlookup reaches 0. Call both under the lock of
- * the daemon's node table.
+ * the daemon's node table: they touch memory only. What they leave for
+ * the kernel (a bpf() call each) is done by bpfuse_node_sync(): call it
+ * after dropping that lock, before replying with a node created.
  */
 uint32_t bpfuse_node_create(struct bpfuse *b, uint64_t nodeid);
 uint64_t bpfuse_node_forget(struct bpfuse *b, uint32_t *node, uint64_t *nlookup, uint64_t n);
+void bpfuse_node_sync(struct bpfuse *b);
 
 /*
  * Ext mode with kernel passthrough (Linux 6.12 and the hook). The daemon
