@@ -289,24 +289,47 @@ long bpfuse_view_invalidate(struct bpfuse *b, const char *path)
 
 /* ---- listing ------------------------------------------------------------- */
 
-/* The mountpoint of a mount id, from /proc/self/mountinfo. */
+/*
+ * The mountpoint of a mount id, from /proc/self/mountinfo. The kernel
+ * writes a space, tab, newline and backslash in it as \ooo (mangle() in
+ * fs/proc_namespace.c): decoded here, so that callers get the path itself
+ * and not a string that merely looks like one. getline(): an escaped path
+ * can be four times PATH_MAX.
+ */
 static bool bpfuse_mount_path(const char *id, char *buf, size_t size)
 {
-	char line[4096], path[4096];
-	size_t n = strlen(id);
 	FILE *f = fopen("/proc/self/mountinfo", "re");
+	size_t cap = 0, n = strlen(id), o = 0;
 	bool found = false;
+	char *line = NULL, *p;
+	int field;
 
 	if (!f)
 		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, id, n) || line[n] != ' ')
-			continue;
-		found = sscanf(line, "%*s %*s %*s %*s %4095s", path) == 1;
-	}
+	while (!found && getline(&line, &cap, f) > 0)
+		found = !strncmp(line, id, n) && line[n] == ' ';
 	fclose(f);
+	/* id parent major:minor root mountpoint ... */
+	for (p = line, field = 0; found && field < 4; field++) {
+		p = strchr(p, ' ');
+		found = p && *++p;
+	}
+	for (; found && *p && *p != ' ' && *p != '\n'; p++) {
+		if (o + 1 == size) {
+			found = false;
+			break;
+		}
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+		    p[3] >= '0' && p[3] <= '7') {
+			buf[o++] = (p[1] - '0') << 6 | (p[2] - '0') << 3 | (p[3] - '0');
+			p += 3;
+		} else {
+			buf[o++] = *p;
+		}
+	}
 	if (found)
-		snprintf(buf, size, "%s", path);
+		buf[o] = '\0';
+	free(line);
 	return found;
 }
 
