@@ -2,7 +2,7 @@
 /*
  * bpfusectl: what the caches of bpfuse mounts are doing.
  *
- *   bpfusectl list [-j]
+ *   bpfusectl list [-j|--json]
  *   bpfusectl stats MOUNTPOINT [-j|--json] [-v] [-z] [--hist] [INTERVAL [COUNT]]
  *   bpfusectl dump MOUNTPOINT
  *   bpfusectl invalidate MOUNTPOINT PATH
@@ -12,6 +12,10 @@
  * A thin client of libbpfuse (bpfuse_ctl.h): it reads and invalidates the
  * maps a daemon pinned through the library's own code, and has the
  * library count the requests of FUSE mounts no bpfuse daemon serves.
+ *
+ * Paths and names are bytes from whoever named them: -j output goes
+ * through the JSON writer (json.h), which escapes every string, and tables
+ * print them through esc(), so that neither can be forged or broken.
  */
 #include "config.h"
 
@@ -31,6 +35,7 @@
 #include <unistd.h>
 
 #include "bpfuse_ctl.h"
+#include "json.h"
 
 #define FUSE_ROOT_NODE 1
 
@@ -92,9 +97,41 @@ static int die(const char *fmt, ...)
 	exit(1);
 }
 
+/*
+ * s as tables and messages print it: control characters, DEL and the
+ * backslash as \ooo, the way /proc/self/mountinfo writes them, so that a
+ * newline in a path cannot forge a line and each line stays one entry.
+ * Other bytes go as they are (UTF-8 names read as such). Two buffers: two
+ * calls can share one printf.
+ */
+static const char *esc_n(const char *s, size_t n)
+{
+	static char buf[2][4 * PATH_MAX + 1];
+	static int k;
+	size_t i, o = 0;
+	unsigned char ch;
+
+	k ^= 1;
+	for (i = 0; i < n && s[i] && o + 4 < sizeof(buf[k]); i++) {
+		ch = s[i];
+		if (ch < 0x20 || ch == 0x7f || ch == '\\')
+			o += sprintf(buf[k] + o, "\\%03o", ch);
+		else
+			buf[k][o++] = ch;
+	}
+	buf[k][o] = '\0';
+	return buf[k];
+}
+
+static const char *esc(const char *s)
+{
+	return esc_n(s, strlen(s));
+}
+
 /* Say in one line why path cannot be opened (or counted), and exit. */
 static void die_open(const char *path, int err, int why)
 {
+	path = esc(path);
 	if (err == -EINVAL)
 		die("%s is not a mount point", path);
 	if (err == -EMEDIUMTYPE)
@@ -136,7 +173,7 @@ static void ctl_open(struct ctl *c, const char *path, bool count)
 			fprintf(stderr,
 				"bpfusectl: %s is not served by bpfuse: counting its requests from "
 				"now on (pid %d) until it is unmounted or `bpfusectl stop %s`\n",
-				path, (int)pid, path);
+				esc(path), (int)pid, esc(path));
 			err = bpfuse_view_open(path, &c->b);
 		}
 	}
@@ -321,7 +358,7 @@ static void print_count_table(const struct ctl *c, const struct bpfuse_stats *s,
 	int i;
 
 	printf("%s: mount %llu, not served by bpfuse: requests counted by pid %u\n",
-	       c->mountpoint, (unsigned long long)c->mnt_id, s->daemon_pid);
+	       esc(c->mountpoint), (unsigned long long)c->mnt_id, s->daemon_pid);
 	print_period(p);
 	printf("requests counted by: %s%s\n", probe_name(s->upcall_probe),
 	       s->upcall_probe == BPFUSE_PROBE_KPROBE ? " (latency of synchronous requests only)"
@@ -352,7 +389,7 @@ static void print_table(const struct ctl *c, const struct bpfuse_stats *s, const
 		print_count_table(c, s, p);
 		return;
 	}
-	printf("%s: mount %llu, daemon pid %u, %s mode\n", c->mountpoint,
+	printf("%s: mount %llu, daemon pid %u, %s mode\n", esc(c->mountpoint),
 	       (unsigned long long)c->mnt_id, s->daemon_pid, mode_name(s->mode));
 	print_period(p);
 	printf("timeouts: entry %gs attr %gs negative %gs; maps %s%s\n",
@@ -461,75 +498,92 @@ static void print_line(const struct bpfuse_stats *s, const struct period *p)
 static void print_json(const struct ctl *c, const struct bpfuse_stats *s, const struct period *p,
 		       bool hist)
 {
+	const char *probe = probe_name(s->upcall_probe);
 	struct bpfuse_cache_info ci;
-	__u64 evict;
-	bool first = true;
+	struct jw w;
 	int i, j;
 
-	printf("{\"mountpoint\":\"%s\",\"mount_id\":%llu,\"daemon_pid\":%u,\"mode\":\"%s\","
-	       "\"time\":%.3f,\"since\":%.3f,\"interval_s\":%.3f,\"period\":\"%s\","
-	       "\"upcalls_counted\":%s,",
-	       c->mountpoint, (unsigned long long)c->mnt_id, s->daemon_pid, mode_name(s->mode),
-	       p->until, p->since, p->until - p->since,
-	       p->from_mount ? "mount"
-	       : p->baseline ? "baseline"
-			     : "interval",
-	       probe_name(s->upcall_probe) ? "true" : "false");
-	if (probe_name(s->upcall_probe))
-		printf("\"upcall_probe\":\"%s\",", probe_name(s->upcall_probe));
-	else
-		printf("\"upcall_probe\":null,");
-	if (!probe_name(s->upcall_probe))
-		printf("\"upcall_error\":\"%s\",", strerror(-s->upcall_err));
-	else
-		printf("\"upcall_error\":null,");
-	printf("\"config\":{\"entry_timeout_s\":%g,\"attr_timeout_s\":%g,"
-	       "\"negative_timeout_s\":%g,\"caching\":%s,\"map_timeout_s\":%g,\"watching\":%s},",
-	       c->cfg.entry_timeout_ns / 1e9, c->cfg.attr_timeout_ns / 1e9,
-	       c->cfg.negative_timeout_ns / 1e9,
-	       c->cfg.flags & BPFUSE_CFG_CACHING ? "true" : "false", c->cfg.map_timeout_ns / 1e9,
-	       c->cfg.flags & BPFUSE_CFG_WATCHING ? "true" : "false");
-	printf("\"ops\":{");
+	jw_init(&w, stdout);
+	jw_object_start(&w);
+	jw_string_field(&w, "mountpoint", c->mountpoint);
+	jw_uint_field(&w, "mount_id", c->mnt_id);
+	jw_uint_field(&w, "daemon_pid", s->daemon_pid);
+	jw_string_field(&w, "mode", mode_name(s->mode));
+	jw_number_field(&w, "time", "%.3f", p->until);
+	jw_number_field(&w, "since", "%.3f", p->since);
+	jw_number_field(&w, "interval_s", "%.3f", p->until - p->since);
+	jw_string_field(&w, "period",
+			p->from_mount ? "mount"
+			: p->baseline ? "baseline"
+				      : "interval");
+	jw_bool_field(&w, "upcalls_counted", probe);
+	jw_string_field(&w, "upcall_probe", probe);
+	jw_string_field(&w, "upcall_error", probe ? NULL : strerror(-s->upcall_err));
+
+	jw_key(&w, "config");
+	jw_object_start(&w);
+	jw_number_field(&w, "entry_timeout_s", "%g", c->cfg.entry_timeout_ns / 1e9);
+	jw_number_field(&w, "attr_timeout_s", "%g", c->cfg.attr_timeout_ns / 1e9);
+	jw_number_field(&w, "negative_timeout_s", "%g", c->cfg.negative_timeout_ns / 1e9);
+	jw_bool_field(&w, "caching", c->cfg.flags & BPFUSE_CFG_CACHING);
+	jw_number_field(&w, "map_timeout_s", "%g", c->cfg.map_timeout_ns / 1e9);
+	jw_bool_field(&w, "watching", c->cfg.flags & BPFUSE_CFG_WATCHING);
+	jw_object_end(&w);
+
+	jw_key(&w, "ops");
+	jw_object_start(&w);
 	for (i = 0; i < BPFUSE_OPCODE_MAX; i++) {
 		const struct bpfuse_op_stats *o = &s->ops[i];
 		__u64 timed = 0;
 
 		if (!op_names[i])
 			continue;
-		printf("%s\"%s\":{\"kernel_hits\":%llu,\"daemon_hits\":%llu,\"backend_calls\":%llu,"
-		       "\"hit_pct\":%.2f,\"upcalls\":%llu,\"negatives\":%llu,\"errors\":%llu,"
-		       "\"latency_avg_us\":%.2f",
-		       first ? "" : ",", op_names[i], (unsigned long long)o->kernel_hits,
-		       (unsigned long long)o->daemon_hits, (unsigned long long)backend(o),
-		       hit_pct(o), (unsigned long long)o->upcalls, (unsigned long long)o->negatives,
-		       (unsigned long long)o->errors, avg_us(o));
+		jw_key(&w, op_names[i]);
+		jw_object_start(&w);
+		jw_uint_field(&w, "kernel_hits", o->kernel_hits);
+		jw_uint_field(&w, "daemon_hits", o->daemon_hits);
+		jw_uint_field(&w, "backend_calls", backend(o));
+		jw_number_field(&w, "hit_pct", "%.2f", hit_pct(o));
+		jw_uint_field(&w, "upcalls", o->upcalls);
+		jw_uint_field(&w, "negatives", o->negatives);
+		jw_uint_field(&w, "errors", o->errors);
+		jw_number_field(&w, "latency_avg_us", "%.2f", avg_us(o));
 		for (j = 0; j < BPFUSE_HIST_SLOTS; j++)
 			timed += o->hist[j];
 		if (timed || hist) {
-			printf(",\"latency_hist_us\":[");
+			jw_key(&w, "latency_hist_us");
+			jw_array_start(&w);
 			for (j = 0; j < BPFUSE_HIST_SLOTS; j++)
-				printf("%s%llu", j ? "," : "", (unsigned long long)o->hist[j]);
-			printf("]");
+				jw_uint(&w, o->hist[j]);
+			jw_array_end(&w);
 		}
-		printf("}");
-		first = false;
+		jw_object_end(&w);
 	}
-	printf("},\"caches\":{");
+	jw_object_end(&w);
+
+	jw_key(&w, "caches");
+	jw_object_start(&w);
 	for (j = 0; j < BPFUSE_CACHE_MAX; j++) {
 		bpfuse_view_cache_info(c->b, j, &ci);
-		evict = evictions(s, j, ci.entries);
-		printf("%s\"%s\":{\"entries\":%lu,\"capacity\":%u,\"inserts\":%llu,\"deletes\":%"
-		       "llu,"
-		       "\"evictions\":%llu,\"memory_bytes\":%llu}",
-		       j ? "," : "", cache_names[j], ci.entries, ci.capacity,
-		       (unsigned long long)s->inserts[j], (unsigned long long)s->deletes[j],
-		       (unsigned long long)evict, ci.memory_bytes);
+		jw_key(&w, cache_names[j]);
+		jw_object_start(&w);
+		jw_uint_field(&w, "entries", ci.entries);
+		jw_uint_field(&w, "capacity", ci.capacity);
+		jw_uint_field(&w, "inserts", s->inserts[j]);
+		jw_uint_field(&w, "deletes", s->deletes[j]);
+		jw_uint_field(&w, "evictions", evictions(s, j, ci.entries));
+		jw_uint_field(&w, "memory_bytes", ci.memory_bytes);
+		jw_object_end(&w);
 	}
-	printf("},\"invalidations\":{");
+	jw_object_end(&w);
+
+	jw_key(&w, "invalidations");
+	jw_object_start(&w);
 	for (j = 0; j < BPFUSE_CAUSE_MAX; j++)
-		printf("%s\"%s\":%llu", j ? "," : "", cause_names[j],
-		       (unsigned long long)s->invalidations[j]);
-	printf("}}\n");
+		jw_uint_field(&w, cause_names[j], s->invalidations[j]);
+	jw_object_end(&w);
+	jw_object_end(&w);
+	putchar('\n');
 }
 
 /*
@@ -696,42 +750,63 @@ static int cmd_stats(int argc, char **argv)
 
 /* ---- list ---------------------------------------------------------------- */
 
+struct list {
+	bool json;
+	struct jw w;
+};
+
 static int list_one(const struct bpfuse_mount_info *mi, void *ctx)
 {
-	bool *json_first = ctx; /* [0]: json, [1]: first */
+	struct list *l = ctx;
 
-	if (json_first[0])
-		printf("%s{\"mount_id\":%llu,\"daemon_pid\":%u,\"mode\":\"%s\",\"alive\":%s,"
-		       "\"memory_bytes\":%llu,\"mountpoint\":\"%s\"}",
-		       json_first[1] ? "" : ",", (unsigned long long)mi->mnt_id, mi->pid,
-		       mode_name(mi->mode), mi->alive ? "true" : "false", mi->memory_bytes,
-		       mi->mountpoint);
-	else
+	if (!l->json) {
 		printf("%-10llu %-8u %-6s %-6s %8.1f %s\n", (unsigned long long)mi->mnt_id, mi->pid,
 		       mode_name(mi->mode), mi->alive ? "alive" : "gone",
-		       mi->memory_bytes / 1048576.0, mi->mountpoint);
-	json_first[1] = false;
+		       mi->memory_bytes / 1048576.0, esc(mi->mountpoint));
+		return 0;
+	}
+	jw_object_start(&l->w);
+	jw_uint_field(&l->w, "mount_id", mi->mnt_id);
+	jw_uint_field(&l->w, "daemon_pid", mi->pid);
+	jw_string_field(&l->w, "mode", mode_name(mi->mode));
+	jw_bool_field(&l->w, "alive", mi->alive);
+	jw_uint_field(&l->w, "memory_bytes", mi->memory_bytes);
+	jw_string_field(&l->w, "mountpoint", mi->mountpoint);
+	jw_object_end(&l->w);
 	return 0;
 }
 
 static int cmd_list(int argc, char **argv)
 {
-	bool json_first[2] = { argc > 1 && (!strcmp(argv[1], "-j") || !strcmp(argv[1], "--json")),
-			       true };
-	int err;
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ 0 },
+	};
+	struct list l = { 0 };
+	int err, opt;
 
-	if (json_first[0])
-		printf("[");
+	while ((opt = getopt_long(argc, argv, "j", longopts, NULL)) != -1) {
+		if (opt != 'j')
+			die("usage: bpfusectl list [-j|--json]");
+		l.json = true;
+	}
+	if (optind != argc)
+		die("usage: bpfusectl list [-j|--json]");
+	jw_init(&l.w, stdout);
+	if (l.json)
+		jw_array_start(&l.w);
 	else
 		printf("%-10s %-8s %-6s %-6s %8s %s\n", "mount id", "pid", "mode", "daemon", "MiB",
 		       "mountpoint");
-	err = bpfuse_view_list(list_one, json_first);
+	err = bpfuse_view_list(list_one, &l);
 	if (err == -EACCES || err == -EPERM)
 		die("%s: %s (run as root)", BPFUSE_PIN_ROOT, strerror(-err));
 	if (err)
 		die("failed to list %s: %s", BPFUSE_PIN_ROOT, strerror(-err));
-	if (json_first[0])
-		printf("]\n");
+	if (l.json) {
+		jw_array_end(&l.w);
+		putchar('\n');
+	}
 	return 0;
 }
 
@@ -766,14 +841,14 @@ static int cmd_stop(int argc, char **argv)
 	err = bpfuse_counter_stop(argv[1], &pid);
 	if (err == -EEXIST)
 		die("%s is served by a bpfuse daemon (pid %d): its statistics end with the mount",
-		    argv[1], (int)pid);
+		    esc(argv[1]), (int)pid);
 	if (err == -ENXIO)
-		die("%s is not counted (nothing pinned for it)", argv[1]);
+		die("%s is not counted (nothing pinned for it)", esc(argv[1]));
 	if (err == -ETIMEDOUT)
-		die("%s: the counting process %d did not stop", argv[1], (int)pid);
+		die("%s: the counting process %d did not stop", esc(argv[1]), (int)pid);
 	if (err)
 		die_open(argv[1], err, 0);
-	printf("%s: stopped counting (pid %d)\n", argv[1], (int)pid);
+	printf("%s: stopped counting (pid %d)\n", esc(argv[1]), (int)pid);
 	return 0;
 }
 
@@ -901,8 +976,9 @@ static int dump_name(const struct bpfuse_lookup_key *k, const struct bpfuse_look
 	char path[PATH_MAX];
 
 	node_path(d->names, d->n, k->parent, path, sizeof(path), 0);
-	printf("%s%s%.*s -> %llu, %s\n", path, strcmp(path, "/") ? "/" : "", (int)k->len,
-	       (const char *)v->name, (unsigned long long)v->nodeid, expiry_of(v->expires_ns));
+	printf("%s%s%s -> %llu, %s\n", esc(path), strcmp(path, "/") ? "/" : "",
+	       esc_n((const char *)v->name, k->len), (unsigned long long)v->nodeid,
+	       expiry_of(v->expires_ns));
 	return 0;
 }
 
@@ -912,7 +988,7 @@ static int dump_attr(const __u64 *node, const struct bpfuse_attr_val *av, void *
 	char path[PATH_MAX];
 
 	node_path(d->names, d->n, *node, path, sizeof(path), 0);
-	printf("%s (%llu) -> %s %u %u %u %llu %s.%09u, %s\n", path, (unsigned long long)*node,
+	printf("%s (%llu) -> %s %u %u %u %llu %s.%09u, %s\n", esc(path), (unsigned long long)*node,
 	       mode_string(av->attr.mode), av->attr.nlink, av->attr.uid, av->attr.gid,
 	       (unsigned long long)av->attr.size, clock_of(av->attr.mtime, true),
 	       av->attr.mtimensec, expiry_of(av->expires_ns));
@@ -926,7 +1002,7 @@ static int dump_xattr(const struct bpfuse_xattr_key *k, const struct bpfuse_xatt
 	char path[PATH_MAX];
 
 	node_path(d->names, d->n, k->nodeid, path, sizeof(path), 0);
-	printf("%s %.*s -> ", path, (int)k->len, (const char *)v->name);
+	printf("%s %s -> ", esc(path), esc_n((const char *)v->name, k->len));
 	if (v->err)
 		printf("%s", strerror(v->err));
 	else
@@ -948,7 +1024,7 @@ static int cmd_dump(int argc, char **argv)
 		die("usage: bpfusectl dump MOUNTPOINT");
 	ctl_open(&c, argv[1], false);
 	if (c.stats->mode == BPFUSE_MODE_COUNT)
-		die("%s is not served by bpfuse: it has no caches to dump", argv[1]);
+		die("%s is not served by bpfuse: it has no caches to dump", esc(argv[1]));
 	bpfuse_view_walk_names(c.b, dump_collect, &d);
 	qsort(d.names, d.n, sizeof(*d.names), name_cmp);
 	printf("# names: path -> node (0: no such name), lifetime left\n");
@@ -980,30 +1056,30 @@ static int cmd_invalidate(int argc, char **argv)
 		die("usage: bpfusectl invalidate MOUNTPOINT PATH");
 	ctl_open(&c, argv[1], false);
 	if (c.stats->mode == BPFUSE_MODE_COUNT)
-		die("%s is not served by bpfuse: it has no caches to invalidate", argv[1]);
+		die("%s is not served by bpfuse: it has no caches to invalidate", esc(argv[1]));
 	p = argv[2];
 	mlen = strlen(argv[1]);
 	if (p[0] == '/') {
 		if (strncmp(p, argv[1], mlen) || (p[mlen] && p[mlen] != '/'))
-			die("%s is not inside %s", argv[2], argv[1]);
+			die("%s is not inside %s", esc(argv[2]), esc(argv[1]));
 		p += mlen;
 	}
 	n = bpfuse_view_invalidate(c.b, p);
 	if (n == -ENAMETOOLONG)
-		die("%s: a name is longer than %d bytes", argv[2], BPFUSE_NAME_MAX);
+		die("%s: a name is longer than %d bytes", esc(argv[2]), BPFUSE_NAME_MAX);
 	if (n < 0)
-		die("failed to invalidate %s: %s", argv[2], strerror((int)-n));
+		die("failed to invalidate %s: %s", esc(argv[2]), strerror((int)-n));
 	if (n == 0)
-		printf("%s: not cached\n", argv[2]);
+		printf("%s: not cached\n", esc(argv[2]));
 	else
-		printf("%s: %ld entries invalidated\n", argv[2], n);
+		printf("%s: %ld entries invalidated\n", esc(argv[2]), n);
 	bpfuse_mount_close(c.b);
 	return 0;
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bpfusectl list [-j]\n"
+	fprintf(f, "usage: bpfusectl list [-j|--json]\n"
 		   "       bpfusectl stats MOUNTPOINT [-j|--json] [-v] [-z] [--hist] "
 		   "[INTERVAL [COUNT]]\n"
 		   "       bpfusectl dump MOUNTPOINT\n"
@@ -1029,6 +1105,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	int ret;
+
 	if (argc < 2) {
 		usage(stderr);
 		return 1;
@@ -1042,16 +1120,21 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "list"))
-		return cmd_list(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "stats"))
-		return cmd_stats(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "dump"))
-		return cmd_dump(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "invalidate"))
-		return cmd_invalidate(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "stop"))
-		return cmd_stop(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "prune"))
-		return cmd_prune(argc - 1, argv + 1);
-	die("unknown command '%s' (see bpfusectl --help)", argv[1]);
+		ret = cmd_list(argc - 1, argv + 1);
+	else if (!strcmp(argv[1], "stats"))
+		ret = cmd_stats(argc - 1, argv + 1);
+	else if (!strcmp(argv[1], "dump"))
+		ret = cmd_dump(argc - 1, argv + 1);
+	else if (!strcmp(argv[1], "invalidate"))
+		ret = cmd_invalidate(argc - 1, argv + 1);
+	else if (!strcmp(argv[1], "stop"))
+		ret = cmd_stop(argc - 1, argv + 1);
+	else if (!strcmp(argv[1], "prune"))
+		ret = cmd_prune(argc - 1, argv + 1);
+	else
+		die("unknown command '%s' (see bpfusectl --help)", esc(argv[1]));
+	/* a full disk or a closed pipe must not pass for a complete report */
+	if (fflush(stdout) || ferror(stdout))
+		die("failed to write the output: %s", strerror(errno));
+	return ret;
 }
