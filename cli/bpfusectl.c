@@ -1,13 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * bpfusectl: what the caches of bpfuse mounts are doing.
- *
- *   bpfusectl list [-j|--json]
- *   bpfusectl stats MOUNTPOINT [-j|--json] [-v] [-z] [--hist] [INTERVAL [COUNT]]
- *   bpfusectl dump MOUNTPOINT
- *   bpfusectl invalidate MOUNTPOINT PATH
- *   bpfusectl stop MOUNTPOINT
- *   bpfusectl prune
+ * bpfusectl: what the caches of bpfuse mounts are doing. Its subcommands
+ * are the table cmds[] at the end, from which --help is written and
+ * against which test/ctl_json.sh checks the man page.
  *
  * A thin client of libbpfuse (bpfuse_ctl.h): it reads and invalidates the
  * maps a daemon pinned through the library's own code, and has the
@@ -84,6 +79,7 @@ struct ctl {
 };
 
 static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static const char *synopsis(const char *name);
 
 static int die(const char *fmt, ...)
 {
@@ -663,9 +659,6 @@ static int cmd_stats(int argc, char **argv)
 		{ "hist", no_argument, NULL, 'H' },
 		{ 0 },
 	};
-	static const char usage_line[] =
-		"usage: bpfusectl stats MOUNTPOINT [-j|--json] [-v] [-z] [--hist] "
-		"[INTERVAL [COUNT]]";
 	struct bpfuse_stats *prev, *cur, *shown;
 	bool json = false, zero = false, verbose = false, hist = false;
 	long interval = 0, count = 1, i;
@@ -685,10 +678,10 @@ static int cmd_stats(int argc, char **argv)
 		else if (opt == 'H')
 			hist = true;
 		else
-			die("%s", usage_line);
+			die("usage: %s", synopsis("stats"));
 	}
 	if (optind >= argc)
-		die("%s", usage_line);
+		die("usage: %s", synopsis("stats"));
 	if (optind + 1 < argc) {
 		interval = strtol(argv[optind + 1], &end, 10);
 		if (*end || interval <= 0)
@@ -701,7 +694,7 @@ static int cmd_stats(int argc, char **argv)
 			die("invalid count '%s': expected a number > 0", argv[optind + 2]);
 	}
 	if (optind + 3 < argc || (zero && interval))
-		die("%s (-z: one report, since your last -z)", usage_line);
+		die("usage: %s (-z: one report, since your last -z)", synopsis("stats"));
 	ctl_open(&c, argv[optind], true);
 	cur = malloc(sizeof(*cur));
 	shown = malloc(sizeof(*shown));
@@ -787,11 +780,11 @@ static int cmd_list(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "j", longopts, NULL)) != -1) {
 		if (opt != 'j')
-			die("usage: bpfusectl list [-j|--json]");
+			die("usage: %s", synopsis("list"));
 		l.json = true;
 	}
 	if (optind != argc)
-		die("usage: bpfusectl list [-j|--json]");
+		die("usage: %s", synopsis("list"));
 	jw_init(&l.w, stdout);
 	if (l.json)
 		jw_array_start(&l.w);
@@ -822,7 +815,7 @@ static int cmd_prune(int argc, char **argv)
 
 	(void)argv;
 	if (argc != 1)
-		die("usage: bpfusectl prune");
+		die("usage: %s", synopsis("prune"));
 	if (access(BPFUSE_PIN_ROOT, R_OK | W_OK | X_OK) == -1 && errno == EACCES)
 		die("%s: %s (run as root)", BPFUSE_PIN_ROOT, strerror(errno));
 	n = bpfuse_mount_sweep();
@@ -837,7 +830,7 @@ static int cmd_stop(int argc, char **argv)
 	int err;
 
 	if (argc != 2)
-		die("usage: bpfusectl stop MOUNTPOINT");
+		die("usage: %s", synopsis("stop"));
 	err = bpfuse_counter_stop(argv[1], &pid);
 	if (err == -EEXIST)
 		die("%s is served by a bpfuse daemon (pid %d): its statistics end with the mount",
@@ -1021,7 +1014,7 @@ static int cmd_dump(int argc, char **argv)
 	struct ctl c;
 
 	if (argc != 2)
-		die("usage: bpfusectl dump MOUNTPOINT");
+		die("usage: %s", synopsis("dump"));
 	ctl_open(&c, argv[1], false);
 	if (c.stats->mode == BPFUSE_MODE_COUNT)
 		die("%s is not served by bpfuse: it has no caches to dump", esc(argv[1]));
@@ -1053,7 +1046,7 @@ static int cmd_invalidate(int argc, char **argv)
 	long n;
 
 	if (argc != 3)
-		die("usage: bpfusectl invalidate MOUNTPOINT PATH");
+		die("usage: %s", synopsis("invalidate"));
 	ctl_open(&c, argv[1], false);
 	if (c.stats->mode == BPFUSE_MODE_COUNT)
 		die("%s is not served by bpfuse: it has no caches to invalidate", esc(argv[1]));
@@ -1077,34 +1070,77 @@ static int cmd_invalidate(int argc, char **argv)
 	return 0;
 }
 
+/* ---- subcommands --------------------------------------------------------- */
+
+/*
+ * Every subcommand, once: dispatch, --help and each one's usage line come
+ * from this table, and test/ctl_json.sh checks that man/bpfusectl.8 has a
+ * synopsis line and a section for each name in --help.
+ */
+static const struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv); /* argv[0] is the name */
+	const char *args; /* its synopsis after the name */
+	const char *help; /* for --help, wrapped at 76 columns */
+} cmds[] = {
+	{ "list", cmd_list, "[-j|--json]",
+	  "bpfuse mounts and counted mounts, their daemon (or counter) and the\n"
+	  "memory their maps take." },
+	{ "stats", cmd_stats, "MOUNTPOINT [-j|--json] [-v] [-z] [--hist] [INTERVAL [COUNT]]",
+	  "per operation, requests answered by the kernel extension, by the\n"
+	  "daemon from its maps, and by the backend; upcalls, answers such as ENOENT,\n"
+	  "errors and latency; the caches' entries, capacity and evictions;\n"
+	  "invalidations by cause; since the mount. -z: since your own last -z\n"
+	  "instead (nobody else's view changes). With INTERVAL, one line every\n"
+	  "INTERVAL seconds (COUNT times) of what happened in it (-v: the whole\n"
+	  "report; -j: one JSON object per line). --hist: latency histograms.\n"
+	  "On a FUSE mount no bpfuse daemon serves (sshfs, say), the first stats\n"
+	  "starts counting its requests, until it is unmounted or stopped." },
+	{ "dump", cmd_dump, "MOUNTPOINT",
+	  "the entries of the three maps, by path, with the lifetime they have left." },
+	{ "invalidate", cmd_invalidate, "MOUNTPOINT PATH",
+	  "drop the map entries of PATH (relative to the mount, or under it)." },
+	{ "stop", cmd_stop, "MOUNTPOINT",
+	  "end the counting stats started on a mount no bpfuse daemon serves." },
+	{ "prune", cmd_prune, "", "remove the maps of mounts whose daemon died." },
+};
+
+#define NR_CMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static const struct cmd *cmd_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NR_CMDS; i++)
+		if (!strcmp(cmds[i].name, name))
+			return &cmds[i];
+	return NULL;
+}
+
+/* "bpfusectl NAME ARGS", for usage lines */
+static const char *synopsis(const char *name)
+{
+	static char buf[128];
+	const struct cmd *cmd = cmd_find(name);
+
+	snprintf(buf, sizeof(buf), "bpfusectl %s%s%s", name, *cmd->args ? " " : "", cmd->args);
+	return buf;
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bpfusectl list [-j|--json]\n"
-		   "       bpfusectl stats MOUNTPOINT [-j|--json] [-v] [-z] [--hist] "
-		   "[INTERVAL [COUNT]]\n"
-		   "       bpfusectl dump MOUNTPOINT\n"
-		   "       bpfusectl invalidate MOUNTPOINT PATH\n"
-		   "       bpfusectl stop MOUNTPOINT\n"
-		   "       bpfusectl prune\n"
-		   "       bpfusectl --version\n"
-		   "\n"
-		   "list: bpfuse mounts and counted mounts, their daemon (or counter) and the\n"
-		   "memory their maps take.\n"
-		   "stats: per operation, requests answered by the kernel extension, by the\n"
-		   "daemon from its maps, and by the backend; upcalls, answers such as ENOENT,\n"
-		   "errors and latency; the caches' entries, capacity and evictions;\n"
-		   "invalidations by cause; since the mount. -z: since your own last -z\n"
-		   "instead (nobody else's view changes). With INTERVAL, one line every\n"
-		   "INTERVAL seconds (COUNT times) of what happened in it (-v: the whole\n"
-		   "report; -j: one JSON object per line). --hist: latency histograms.\n"
-		   "On a FUSE mount no bpfuse daemon serves (sshfs, say), the first stats\n"
-		   "starts counting its requests, until it is unmounted or stopped.\n"
-		   "stop: end that counting.\n"
-		   "prune: remove the maps of mounts whose daemon died.\n");
+	size_t i;
+
+	for (i = 0; i < NR_CMDS; i++)
+		fprintf(f, "%s %s\n", i ? "      " : "usage:", synopsis(cmds[i].name));
+	fprintf(f, "       bpfusectl --version\n\n");
+	for (i = 0; i < NR_CMDS; i++)
+		fprintf(f, "%s: %s\n", cmds[i].name, cmds[i].help);
 }
 
 int main(int argc, char **argv)
 {
+	const struct cmd *cmd;
 	int ret;
 
 	if (argc < 2) {
@@ -1119,20 +1155,10 @@ int main(int argc, char **argv)
 		printf("bpfusectl %s\n", PACKAGE_VERSION);
 		return 0;
 	}
-	if (!strcmp(argv[1], "list"))
-		ret = cmd_list(argc - 1, argv + 1);
-	else if (!strcmp(argv[1], "stats"))
-		ret = cmd_stats(argc - 1, argv + 1);
-	else if (!strcmp(argv[1], "dump"))
-		ret = cmd_dump(argc - 1, argv + 1);
-	else if (!strcmp(argv[1], "invalidate"))
-		ret = cmd_invalidate(argc - 1, argv + 1);
-	else if (!strcmp(argv[1], "stop"))
-		ret = cmd_stop(argc - 1, argv + 1);
-	else if (!strcmp(argv[1], "prune"))
-		ret = cmd_prune(argc - 1, argv + 1);
-	else
+	cmd = cmd_find(argv[1]);
+	if (!cmd)
 		die("unknown command '%s' (see bpfusectl --help)", esc(argv[1]));
+	ret = cmd->fn(argc - 1, argv + 1);
 	/* a full disk or a closed pipe must not pass for a complete report */
 	if (fflush(stdout) || ferror(stdout))
 		die("failed to write the output: %s", strerror(errno));

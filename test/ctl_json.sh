@@ -3,7 +3,7 @@
 # bpfusectl against a hostile mount path: every -j output (list, stats,
 # stats --hist, interval reports, -z) parses and gives the path back
 # exactly; tables and messages print it \ooo-escaped, one line per entry.
-# Speaks TAP.
+# And bpfusectl's subcommand table against its man page. Speaks TAP.
 #
 # The mountpoint holds a double quote, a backslash, a newline, a tab, \x01,
 # DEL, spaces, a literal "\040" (what mountinfo writes for a space) and
@@ -16,9 +16,25 @@
 # covers every byte value.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
+man=$bf_top/man/bpfusectl.8
 
-plan=15
+# The names --help gives, which come from the table cmds[]; the usage
+# lines are "usage: bpfusectl NAME ..." and "       bpfusectl NAME ...".
+cmds=$("$ctl" --help | awk '/^$/ { exit } { i = $1 == "usage:" ? 2 : 1 }
+	$i == "bpfusectl" && $(i + 1) !~ /^-/ { print $(i + 1) }')
+ncmds=$(echo $cmds | wc -w)
+plan=$((ncmds + 16))
 echo "1..$plan"
+
+# -- one table: --help, dispatch and the man page ----------------------------
+for c in $cmds; do
+	check "$c: dispatched, with a synopsis line and a section in bpfusectl.8" bash -c '
+		! "$1" "$2" --no-such-option 2>&1 | grep -q "unknown command" &&
+		grep -qx ".B bpfusectl $2" "$3" && grep -qx ".SS $2" "$3"' _ "$ctl" "$c" "$man"
+done
+sections=$(sed -n 's/^\.SS //p' "$man" | sort)
+check "bpfusectl.8 documents no command --help lacks ($(echo $sections))" \
+	[ "$sections" = "$(printf '%s\n' $cmds | sort)" ]
 
 # -- a mount at a hostile path -------------------------------------------------
 bf_setup ctl_json
