@@ -359,8 +359,8 @@ def section_scale(R, d):
     cfgs = R.configs("scale", HOST)
     return (f"## A large tree\n\n{R.where('scale')}. Tree: {R.info.get('size_scale', '?')}: "
             "`stat` of every file on a fresh mount after `drop_caches` (cold), then "
-            "warm passes, which outlast the old 1 s timeouts and the maps' 65,536 "
-            "entries.\n\n" + meta_tables(R, "scale", cfgs, ops=["stat"]))
+            "warm passes, which outlast the old 1 s timeouts and the maps' old fixed "
+            "size.\n\n" + meta_tables(R, "scale", cfgs, ops=["stat"]))
 
 
 def section_build(R, d):

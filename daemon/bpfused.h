@@ -51,7 +51,7 @@ struct bf_opts {
 	int passthrough; /* kernel passthrough for file data (needs real opens);
 			    -1: in ext mode, where the kernel has it */
 	unsigned int io_fds; /* nodes that may keep backing fds open for I/O */
-	unsigned int map_entries; /* capacity of the lookup and attr maps; 0: by memory */
+	unsigned int map_entries; /* capacity of the lookup and attr maps; 0 until set: by memory */
 	bool noatime, nodiratime; /* the mount's own (libfuse passes them to the kernel) */
 };
 

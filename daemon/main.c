@@ -55,23 +55,6 @@ static int bf_mount_opts(struct fuse_args *args, const struct bf_opts *opts, con
 }
 
 /*
- * The maps' default size: a 256th of the machine's memory at about 700
- * bytes per entry (lookup + attributes + a quarter of an xattr), as a power
- * of two between the old fixed 65,536 and 1,048,576. 24 GiB gives 131,072
- * entries, about 90 MB: the working set of a Linux source tree.
- */
-static uint32_t bf_map_entries_default(void)
-{
-	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-	uint64_t budget = pages > 0 && psize > 0 ? (uint64_t)pages * psize / 256 : 0;
-	uint32_t n = 65536;
-
-	while (n < (1U << 20) && (uint64_t)n * 2 * 700 <= budget)
-		n *= 2;
-	return n;
-}
-
-/*
  * Where the daemon speaks once mounted: stderr in the foreground (-f, -d),
  * else syslog, so that a successful mount prints nothing and a script that
  * compares a mount's output sees none. libfuse's own messages (fuse_log)
@@ -175,7 +158,7 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
 	o.atime = true;
 	/* ext mode: a miss costs the daemon no bpf() call */
 	o.kernel_fills = true;
-	o.entries = fs->opts.map_entries ? fs->opts.map_entries : bf_map_entries_default();
+	o.entries = fs->opts.map_entries;
 	o.lifetime_ns = fs->opts.map_timeout * 1e9;
 	o.negative_lifetime_ns = fs->opts.map_negative_timeout * 1e9;
 	o.entry_timeout_ns = fs->opts.entry_timeout * 1e9;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bpfused.h"
 
@@ -82,9 +83,19 @@ static const struct fuse_opt bf_opt_spec[] = {
 #define BF_IO_FDS_MIN 16
 #define BF_IO_FDS_MAX (1U << 20)
 
-/* Bounds of map_entries=: the lookup and attr caches each hold this many. */
-#define BF_MAP_ENTRIES_MIN 1024
-#define BF_MAP_ENTRIES_MAX (1U << 24)
+/*
+ * map_entries=: the lookup and attr caches each hold this many, from
+ * BPFUSE_ENTRIES_MIN to BF_MAP_ENTRIES_MAX. Unset, as many as fit in a
+ * BF_MAP_MEMORY_SHARE-th of the machine's memory at BF_MAP_ENTRY_BYTES
+ * each (lookup + attributes + a quarter of an xattr, docs/ARCHITECTURE.md),
+ * as a power of two from the library's built-in size up to
+ * BF_MAP_ENTRIES_AUTO_MAX: 24 GiB gives 131,072 entries, about 90 MB, the
+ * working set of a Linux source tree. --help prints them all.
+ */
+#define BF_MAP_ENTRIES_MAX	(1U << 24)
+#define BF_MAP_ENTRIES_AUTO_MAX (1U << 20)
+#define BF_MAP_ENTRY_BYTES	700
+#define BF_MAP_MEMORY_SHARE	256
 
 /* Longest delay backend_latency= accepts: anything larger is a typo. */
 #define BF_LATENCY_MAX_NS (10ULL * 1000 * 1000 * 1000)
@@ -185,7 +196,7 @@ static int bf_opt_proc(void *data, const char *arg, int key, struct fuse_args *o
 	case KEY_IO_FDS:
 		return bf_opt_count(arg, "io_fds", BF_IO_FDS_MIN, BF_IO_FDS_MAX, &opts->io_fds);
 	case KEY_MAP_ENTRIES:
-		return bf_opt_count(arg, "map_entries", BF_MAP_ENTRIES_MIN, BF_MAP_ENTRIES_MAX,
+		return bf_opt_count(arg, "map_entries", BPFUSE_ENTRIES_MIN, BF_MAP_ENTRIES_MAX,
 				    &opts->map_entries);
 	case KEY_BACKEND_LATENCY:
 		val = arg + strlen("backend_latency=");
@@ -236,6 +247,18 @@ int bf_opts_parse(struct fuse_args *args, struct bf_opts *opts)
  * wait for bf_opts_timeouts(), once it is known whether the backing file
  * system is watched.
  */
+static unsigned int bf_map_entries_auto(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	uint64_t budget =
+		pages > 0 && psize > 0 ? (uint64_t)pages * psize / BF_MAP_MEMORY_SHARE : 0;
+	unsigned int n = BPFUSE_ENTRIES_DEFAULT;
+
+	while (n < BF_MAP_ENTRIES_AUTO_MAX && (uint64_t)n * 2 * BF_MAP_ENTRY_BYTES <= budget)
+		n *= 2;
+	return n;
+}
+
 int bf_opts_finish(struct bf_opts *opts, bool is_root)
 {
 	const char *c = opts->cache_str;
@@ -261,6 +284,8 @@ int bf_opts_finish(struct bf_opts *opts, bool is_root)
 		opts->allow_other = is_root;
 	if (opts->maps < 0)
 		opts->maps = opts->cache != BF_CACHE_NEVER;
+	if (!opts->map_entries)
+		opts->map_entries = bf_map_entries_auto();
 	return 0;
 }
 
@@ -371,12 +396,17 @@ void bf_opts_help(void)
 	       "    -o maps                cache lookups, attributes and xattrs in BPF\n"
 	       "                           maps (default: on unless cache=never)\n"
 	       "    -o no_maps             the maps serve no request: every request asks\n"
-	       "                           the backend (statistics are still kept)\n"
-	       "    -o map_entries=N       the lookup and attribute maps hold N entries\n"
-	       "                           each, the xattr map N/4; allocated at mount,\n"
-	       "                           about 700 bytes per entry (default: by memory,\n"
-	       "                           65536 up to 1048576)\n"
-	       "    -o map_timeout=SECS    how long a map entry may be served (default: 60\n"
+	       "                           the backend (statistics are still kept)\n");
+	printf("    -o map_entries=N       the lookup and attribute maps hold N entries\n"
+	       "                           each (%u to %u), the xattr map N/%u\n"
+	       "                           (at least %u); allocated at mount, about\n"
+	       "                           %u bytes per entry (default: a %uth of\n"
+	       "                           memory, %u up to %u; %u on this\n"
+	       "                           machine)\n",
+	       BPFUSE_ENTRIES_MIN, BF_MAP_ENTRIES_MAX, BPFUSE_XATTR_ENTRIES_DIV, BPFUSE_ENTRIES_MIN,
+	       BF_MAP_ENTRY_BYTES, BF_MAP_MEMORY_SHARE, BPFUSE_ENTRIES_DEFAULT,
+	       BF_MAP_ENTRIES_AUTO_MAX, bf_map_entries_auto());
+	printf("    -o map_timeout=SECS    how long a map entry may be served (default: 60\n"
 	       "                           when the backing file system is watched, else\n"
 	       "                           as long as the kernel's entries)\n"
 	       "    -o map_negative_timeout=SECS  the same for \"no such name\" and \"no such\n"

@@ -308,11 +308,9 @@ static int bpfuse_try_load(struct bpfuse *b, enum bpfuse_probe probe, const char
 		bpf_map__set_max_entries(skel->maps.backing, 1);
 	}
 	if (b->entries) {
-		/* xattrs: a quarter as many, as the built-in sizes have it */
 		bpf_map__set_max_entries(skel->maps.lookup, b->entries);
 		bpf_map__set_max_entries(skel->maps.attr, b->entries);
-		bpf_map__set_max_entries(skel->maps.xattr,
-					 b->entries / 4 > 1024 ? b->entries / 4 : 1024);
+		bpf_map__set_max_entries(skel->maps.xattr, BPFUSE_XATTR_ENTRIES_OF(b->entries));
 	}
 	err = bpfuse_bpf__load(skel);
 	if (!err && probe == BPFUSE_PROBE_TRACEPOINT) {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The only types the kernel extensions (kext/) and user space (lib/) share:
- * keys and values of the per-mount maps, and (bpfuse_rules.h) the
- * invalidation rules. The includer provides __u32 and friends (vmlinux.h
+ * keys and values of the per-mount maps, their sizes (bpfuse_entries.h)
+ * and the invalidation rules (bpfuse_rules.h). The includer provides __u32 and friends (vmlinux.h
  * in BPF, <linux/types.h> in user space). Fixed-size fields only;
  * test/test_maps.c checks the sizes. Daemons never see these: the public
  * header (lib/include/bpfuse.h) has no map types.
@@ -10,15 +10,20 @@
 #ifndef BPFUSE_MAPS_H
 #define BPFUSE_MAPS_H
 
+#include "bpfuse_entries.h"
 #include "bpfuse_rules.h"
 
 #define BPFUSE_NAME_MAX	      255	/* a file name, as NAME_MAX */
 #define BPFUSE_XATTR_SIZE_MAX 256	/* larger xattr values are not cached */
 
-/* Capacities: LRU maps, so a full cache evicts instead of failing. */
-#define BPFUSE_LOOKUP_ENTRIES 65536
-#define BPFUSE_ATTR_ENTRIES   65536
-#define BPFUSE_XATTR_ENTRIES  16384
+/*
+ * Capacities: LRU maps, so a full cache evicts instead of failing. The
+ * lookup, attr and xattr maps as loaded unless the mount sizes them
+ * (bpfuse_entries.h).
+ */
+#define BPFUSE_LOOKUP_ENTRIES BPFUSE_ENTRIES_DEFAULT
+#define BPFUSE_ATTR_ENTRIES   BPFUSE_ENTRIES_DEFAULT
+#define BPFUSE_XATTR_ENTRIES  BPFUSE_XATTR_ENTRIES_OF(BPFUSE_ENTRIES_DEFAULT)
 #define BPFUSE_INFLIGHT_ENTRIES 16384
 #define BPFUSE_KREF_ENTRIES   131072	/* nodes whose lookups the kernel may answer */
 

@@ -13,14 +13,14 @@ top=$bf_top
 
 bf_setup operator
 dest=$work/dest
-plan=16
+plan=17
 echo "1..$plan"
 
 make -s -C "$top" install DESTDIR="$dest" > "$work/install.log" 2>&1
 check "make install DESTDIR= succeeds" [ $? = 0 ]
 prefix=$dest/usr/local
 want="sbin/bpfused sbin/bpfusectl share/man/man8/bpfused.8 share/man/man8/bpfusectl.8
-include/bpfuse.h include/bpfuse_rules.h lib/libbpfuse.a lib/pkgconfig/bpfuse.pc
+include/bpfuse.h include/bpfuse_entries.h include/bpfuse_rules.h lib/libbpfuse.a lib/pkgconfig/bpfuse.pc
 share/doc/bpfuse/examples/mnt-data.mount"
 missing=
 for f in $want; do [ -e "$prefix/$f" ] || missing="$missing $f"; done
@@ -36,6 +36,21 @@ check "bpfused(8) documents every bpfused option --help lists" bash -c "
 	grep -o -- '-o [a-z_]*' | sort -u | while read -r _ o; do
 		grep -q -- \"\$o\" '$prefix/share/man/man8/bpfused.8' || { echo \"# missing: \$o\"; exit 1; }
 	done"
+# The numbers of map_entries= live in maps/bpfuse_entries.h and
+# daemon/opts.c; --help prints them, and the man page must state the same
+# (all but the default --help computed for this machine)
+man_map_entries() {
+	local man v
+	man=$(sed -n '/map_entries=/,/^\.TP/p' "$prefix/share/man/man8/bpfused.8")
+	for v in $("$prefix/sbin/bpfused" --help | tr -s ' \n' ' ' |
+		sed -n 's/.*-o map_entries=N \(.*\); [0-9]* on this machine.*/\1/p' |
+		grep -o '[0-9][0-9]*'); do
+		grep -qE "(^|[^0-9])$v([^0-9]|\$)" <<< "$man" ||
+			{ echo "# bpfused(8) lacks $v for map_entries="; return 1; }
+	done
+	[ -n "$v" ]
+}
+check "bpfused(8) states the numbers --help prints for map_entries=" man_map_entries
 
 # another daemon's build: the installed header and library through pkg-config
 cat > "$work/user.c" <<'EOF'

@@ -39,6 +39,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "bpfuse_entries.h"
 #include "bpfuse_rules.h"
 
 #define BPFUSE_PIN_ROOT "/sys/fs/bpf/bpfuse"
@@ -58,7 +59,7 @@ struct bpfuse_opts {
 	 */
 	bool watched;
 	bool atime;			/* reads move atime: reads invalidate attributes */
-	uint32_t entries;		/* lookup and attr capacity; 0: 65536 */
+	uint32_t entries;		/* lookup and attr capacity; 0: BPFUSE_ENTRIES_DEFAULT */
 	uint64_t lifetime_ns;		/* an entry's default lifetime; 0: until invalidated */
 	uint64_t negative_lifetime_ns;	/* the same for "no such name/attribute" */
 	/* what the kernel may cache of an answer, replied by the extension in ext mode */
