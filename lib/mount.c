@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <linux/types.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,21 +25,10 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include "bpfuse_attach.h"
 #include "bpfuse_i.h"
 #include "bpfuse.skel.h"
 #include "ext.skel.h"
-
-/* kernel/0001-*.patch: attach a struct_ops map to a connection */
-struct fuse_bpfuse_attach {
-	uint32_t map_fd;
-	uint32_t flags;
-};
-#define FUSE_DEV_IOC_BPFUSE_ATTACH _IOW(229, 100, struct fuse_bpfuse_attach)
-/* the daemon reports every outside change: writes may skip privilege checks (SB_NOSEC) */
-#define FUSE_BPFUSE_NOSEC (1U << 0)
-
-/* BPF_F_LINK (Linux 6.4 <linux/bpf.h>): a struct_ops map whose value registers nothing */
-#define BPFUSE_MAP_F_LINK (1U << 13)
 
 /* The struct_ops type the FUSE BPF hook patch adds (kernel/, issue 4). */
 #define BPFUSE_HOOK_BTF_TYPE "bpfuse_ops"

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bpfuse_attach.h"
 #include "bpfuse_i.h"
 #include "mount_helpers.h"
 
@@ -32,6 +33,7 @@ _Static_assert(sizeof(struct bpfuse_xattr_key) == 16, "xattr key");
 _Static_assert(sizeof(struct bpfuse_lookup_val) == 32 + BPFUSE_NAME_MAX + 1, "lookup value");
 _Static_assert(sizeof(struct bpfuse_xattr_val) == 16 + BPFUSE_XATTR_SIZE_MAX + BPFUSE_NAME_MAX + 1,
 	       "xattr value");
+_Static_assert(sizeof(struct fuse_bpfuse_attach) == 8, "the attach ioctl's argument");
 
 static char dir[] = "/tmp/bpfuse-maps.XXXXXX";
 static struct bpfuse *b;

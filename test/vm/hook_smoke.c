@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/types.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,16 +26,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "bpfuse_attach.h"
 #include "hook_foreign.skel.h"
 #include "hook_scribble.skel.h"
 #include "hook_smoke.skel.h"
-
-struct fuse_bpfuse_attach {
-	uint32_t map_fd;
-	uint32_t flags;
-};
-#define FUSE_DEV_IOC_BPFUSE_ATTACH _IOW(229, 100, struct fuse_bpfuse_attach)
-#define MAP_F_LINK (1U << 13) /* BPF_F_LINK, Linux 6.4 */
 
 static int n, failed;
 
@@ -101,7 +96,8 @@ static struct hook_smoke_bpf *smoke_load(struct bpf_link **link)
 	*link = NULL;
 	if (!skel)
 		return NULL;
-	if (bpf_map__set_map_flags(skel->maps.smoke, MAP_F_LINK) || hook_smoke_bpf__load(skel)) {
+	if (bpf_map__set_map_flags(skel->maps.smoke, BPFUSE_MAP_F_LINK) ||
+	    hook_smoke_bpf__load(skel)) {
 		hook_smoke_bpf__destroy(skel);
 		return NULL;
 	}
