@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash disable=SC2154
-# Shared by bench/run.sh (the host) and bench/vm-guest.sh (the 6.1 guest):
-# the configurations and how to mount them, the metadata workload with the
-# requests each operation sends to the daemon, and result rows. Sourced;
-# the caller sets top (the build tree) and work (its temp dir), and defines
-# bb_emit ROW, which stores or prints one tab-separated result row.
+# Shared by bench/run.sh (the host) and bench/vm-guest.sh (the 6.12 guest):
+# the configurations (declared in bench/configs.tsv) and how to mount them,
+# the metadata workload with the requests each operation sends to the
+# daemon, and result rows. Sourced; the caller sets top (the build tree)
+# and work (its temp dir), and defines bb_emit ROW, which stores or prints
+# one tab-separated result row.
 
 BB_OPS="stat stat-missing getxattr getxattr-absent open-close readdir"
-BB_TIMEOUTS0=entry_timeout=0,attr_timeout=0,negative_timeout=0
+bb_configs_tsv=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/configs.tsv
 
 bb_pid=		# the daemon serving the current mount
 bb_stats_mnt=	# where bpfusectl reads the current mount's statistics, if anywhere
@@ -31,26 +32,44 @@ bb_fail() {
 	bb_row "$1" "$2" - status failed "$(printf '%s' "$3" | tr '\t\n' '  ' | cut -c1-120)"
 }
 
-# bb_opts CONFIG: bpfused's options for a configuration (see README.md)
+# bb_config CONFIG COLUMN: that column of CONFIG's line in configs.tsv
+# (daemon, options, sets, label, what); fails for an unknown CONFIG
+bb_config() {
+	awk -F '\t' -v cfg="$1" -v col="$2" '
+		/^#/ { next }
+		!head++ { for (i = 1; i <= NF; i++) at[$i] = i; next }
+		$1 == cfg && at[col] { print $at[col]; found = 1 }
+		END { exit !found }' "$bb_configs_tsv"
+}
+
+# bb_configs SET: the configurations a run of SET measures by default
+# (host, scale, net or guest), in the order declared; net's own first, then
+# its NAME+1ms and sshfs+NAME
+bb_configs() {
+	awk -F '\t' -v set="$1" '
+		/^#/ || !head++ { next }
+		{
+			n = split($4, s, " ")
+			for (i = 1; i <= n; i++) {
+				if (s[i] == set)
+					own = own " " $1
+				else if (set == "net" && s[i] == "+1ms")
+					lat = lat " " $1 "+1ms"
+				else if (set == "net" && s[i] == "sshfs+")
+					ssh = ssh " sshfs+" $1
+			}
+		}
+		END { all = own lat ssh; sub(/^ /, "", all); print all; exit all == "" }' \
+		"$bb_configs_tsv"
+}
+
+# bb_opts CONFIG: bpfused's options for a configuration; fails for one
+# that bpfused does not serve
 bb_opts() {
-	case $1 in
-	default) echo ;;
-	passthrough) echo passthrough ;;
-	never) echo cache=never,no_maps ;;
-	timeouts) echo cache=auto,no_maps ;;
-	# the unwatched defaults before they became 20 s: 1 s everywhere
-	short) echo entry_timeout=1,attr_timeout=1,negative_timeout=1,map_timeout=1 ;;
-	stock) echo "$BB_TIMEOUTS0,no_ext" ;;
-	# the guest: ext mode with the defaults, and with every kernel timeout 0
-	# and map entries kept until invalidated, as ExtFUSE's maps: with the
-	# watched default (60 s) the warm passes of a slow run met expired
-	# entries (20261207-003119-243a01cc4169: 10,000 getxattr upcalls)
-	ext) echo ext ;;
-	ext-t0) echo "$BB_TIMEOUTS0,map_timeout=0,ext" ;;
-	# ext without the statistics programs (BPFUSE_UPCALL_PROBE=none, bb_mount)
-	ext-nostats) echo ext ;;
-	*) return 1 ;;
-	esac
+	local opts
+	[ "$(bb_config "$1" daemon)" = bpfused ] || return 1
+	opts=$(bb_config "$1" options) || return 1
+	[ "$opts" = - ] || echo "$opts"
 }
 
 # bb_wait_mount MNT: until MNT is mounted, while bb_pid lives
@@ -65,8 +84,7 @@ bb_wait_mount() {
 }
 
 # bb_mount CONFIG BACK MNT: serve BACK on MNT as CONFIG, one of
-#   default passthrough never timeouts stock ext
-#                               bpfused (bb_opts)
+#   those configs.tsv gives bpfused as daemon (bb_opts)
 #   ptll                        libfuse's passthrough_ll ($bb_ptll)
 #   pthp                        libfuse 3.17's passthrough_hp ($bb_pthp), its
 #                               defaults (kernel passthrough where it can)

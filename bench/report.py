@@ -16,16 +16,23 @@ import subprocess
 import sys
 
 OPS = ["stat", "stat-missing", "getxattr", "getxattr-absent", "open-close", "readdir"]
-HOST = ["native", "default", "passthrough", "never", "timeouts", "stock", "pthp", "ptll"]
-LAT = ["native", "default+1ms", "never+1ms", "timeouts+1ms", "stock+1ms"]
-SSHFS = ["native", "sshfs", "sshfs+default", "sshfs+short", "sshfs+never", "sshfs+timeouts",
-         "sshfs+stock"]
-GUEST = ["native", "stock", "ext", "ext-nostats", "ext-t0"]
-NAMES = {"default": "default", "passthrough": "passthrough", "never": "off",
-         "timeouts": "timeouts", "stock": "stock", "ext": "ext", "ext-t0": "ext, timeouts 0",
-         "ext-nostats": "ext, no statistics",
-         "pthp": "passthrough_hp",
-         "ptll": "passthrough_ll", "native": "native", "sshfs": "sshfs", "short": "1 s lifetimes"}
+
+
+def read_configs():
+    """bench/configs.tsv, where the configurations are declared."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs.tsv")
+    with open(path) as f:
+        lines = [line for line in f if not line.startswith("#")]
+    return list(csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+CONFIGS = read_configs()
+# the report's columns, in the order declared; a workload shows those it ran
+ORDER = [c["name"] for c in CONFIGS]
+LAT = ["native"] + [c + "+1ms" for c in ORDER]
+SSHFS = ["native", "sshfs"] + ["sshfs+" + c for c in ORDER]
+HOST_SET = [c["name"] for c in CONFIGS if "host" in c["sets"].split()]
+NAMES = {c["name"]: c["label"] for c in CONFIGS}
 
 
 def name(cfg):
@@ -236,26 +243,19 @@ def meta_chart(R, d, wl, fname, title, cfgs, state="warm"):
 
 # ---- sections --------------------------------------------------------------
 
-CONFIGS = """\
-| configuration | what it is |
-|---|---|
-| native | the tmpfs backing directory itself, no FUSE: the reference for every ratio |
-| default | `bpfused` with no options: zero-message opens, pages and listings kept, the kernel's caches trusted until the watcher invalidates them (1 day), the maps |
-| passthrough | `bpfused -o passthrough`: the defaults, but files opened for real (OPEN and RELEASE) with kernel passthrough of their data |
-| off | `bpfused -o cache=never,no_maps`: every kernel timeout 0, no maps; every access asks the daemon, which asks the backend |
-| timeouts | `bpfused -o cache=auto,no_maps`: the defaults without the maps: the kernel's own caches, a day long while the watcher invalidates them (20 s, a missing name 1 s, over an unwatched backend such as sshfs) |
-| 1 s lifetimes | `bpfused -o entry_timeout=1,attr_timeout=1,negative_timeout=1,map_timeout=1`: the defaults over an unwatched backend before they became 20 s |
-| stock | `bpfused -o entry_timeout=0,attr_timeout=0,negative_timeout=0,no_ext`: the kernel revalidates every access (coherent), the BPF maps answer in the daemon, the fanotify watch invalidates them; what ext mode builds on |
-| passthrough_hp | libfuse 3.17's example (built for the run from Debian 13's fuse3 source package), its defaults: kernel passthrough of file data, 1 s timeouts |
-| passthrough_ll | libfuse's example (from libfuse3-dev, built for the run), `-o source=DIR,xattr`, its defaults (1 s timeouts) |
-| ext | in the 6.12 guest: `bpfused` with its defaults in ext mode: the kernel extension answers cache hits from the maps, and with kernel passthrough read-only opens and their releases |
-| ext, no statistics | in the 6.12 guest (`ext-nostats`): ext whose daemon loads no statistics programs (`BPFUSE_UPCALL_PROBE=none`), to show what counting upcalls costs; the other mounts' programs, measured at the same time, still see its upcalls and return at their first test |
-| ext, timeouts 0 | in the 6.12 guest (`ext-t0`): stock's options without `no_ext`, and `map_timeout=0`: every kernel timeout 0, the extension answers from the maps, whose entries live until invalidated (as ExtFUSE's) |
-| X +1ms | X with `-o backend_latency=1ms`: each metadata call into the backing directory waits 1 ms, like a network file system |
-| sshfs | sshfs (its defaults, including its own caches) to an sshd of the run's own on 127.0.0.1 |
-| X over sshfs | bpfused X with that sshfs mount as its backing directory |
-| spaced | (net workload) one more pass after a few seconds idle: longer than 1 s lifetimes, shorter than sshfs's own 20 s |
-"""
+# how the net workload composes the configurations
+COMPOSED = [
+    ["X +1ms", "X with `-o backend_latency=1ms`: each metadata call into the backing directory "
+     "waits 1 ms, like a network file system"],
+    ["X over sshfs", "bpfused X with that sshfs mount as its backing directory"],
+    ["spaced", "(net workload) one more pass after a few seconds idle: longer than 1 s "
+     "lifetimes, shorter than sshfs's own 20 s"],
+]
+
+
+def configs_table():
+    rows = [[c["label"], c["what"]] for c in CONFIGS] + COMPOSED
+    return table(["configuration", "what it is"], rows)
 
 
 def standing(R):
@@ -269,7 +269,9 @@ def standing(R):
     nat = R.get("build", "native", "-", "wall")
     if nat:
         parts = []
-        for cfg in HOST[1:]:
+        for cfg in HOST_SET:
+            if cfg == "native":
+                continue
             v = R.get("build", cfg, "-", "wall")
             parts.append(f"{name(cfg)} {100 * (v / nat - 1):+.1f}%" if v else
                          f"{name(cfg)} {R.why_missing('build', cfg)}")
@@ -296,8 +298,8 @@ def standing(R):
         io = []
         for job in ("seqread", "randrw"):
             n = R.get("ext", "native", job, "bw")
-            io += [f"{job} {name(c)} {R.get('ext', c, job, 'bw') / n:.2f}×" for c in GUEST[1:]
-                   if n and R.get("ext", c, job, "bw")]
+            io += [f"{job} {name(c)} {R.get('ext', c, job, 'bw') / n:.2f}×" for c in ORDER
+                   if c != "native" and n and R.get("ext", c, job, "bw")]
         if io:
             out.append(f"- **File data in the guest** (MiB/s against native): {', '.join(io)}.")
         stats = []
@@ -345,7 +347,7 @@ def standing(R):
 
 
 def section_meta(R, d):
-    cfgs = R.configs("meta", HOST)
+    cfgs = R.configs("meta", ORDER)
     return (f"## Metadata\n\n{R.where('meta')}. Tree: {R.info.get('size_meta', '?')}.\n"
             "Each kind of operation runs on a fresh mount after `drop_caches`: one cold pass, "
             "then the warm passes. Requests are the deltas of `bpfusectl stats` around each pass "
@@ -356,7 +358,7 @@ def section_meta(R, d):
 
 
 def section_scale(R, d):
-    cfgs = R.configs("scale", HOST)
+    cfgs = R.configs("scale", ORDER)
     return (f"## A large tree\n\n{R.where('scale')}. Tree: {R.info.get('size_scale', '?')}: "
             "`stat` of every file on a fresh mount after `drop_caches` (cold), then "
             "warm passes, which outlast the old 1 s timeouts and the maps' old fixed "
@@ -364,7 +366,7 @@ def section_scale(R, d):
 
 
 def section_build(R, d):
-    cfgs = R.configs("build", HOST)
+    cfgs = R.configs("build", ORDER)
     nat = R.get("build", "native", "-", "wall")
     ops = {}
     for r in R.rows:
@@ -399,7 +401,7 @@ FIO = [("seqread", "read", "sequential read"), ("randrw", "read", "random 4 KiB,
 
 
 def section_fio(R, d):
-    cfgs = R.configs("fio", HOST)
+    cfgs = R.configs("fio", ORDER)
     if not cfgs:
         return "## fio\n\nNo figures (see Failed above).\n"
     rows = []
@@ -457,7 +459,7 @@ def fio_guest_table(R, cfgs):
 
 
 def section_ext(R, d):
-    cfgs = R.configs("ext", GUEST)
+    cfgs = R.configs("ext", ORDER)
     return (f"## Ext mode, Linux 6.12 guest\n\n{R.where('ext')} (qemu TCG: absolute times are "
             f"slow, ratios are what count). {R.info.get('size_ext', '?')}. Native tmpfs, stock "
             "mode (`-o no_ext`, every kernel timeout 0), ext mode with the defaults "
@@ -483,7 +485,7 @@ def render(d):
                          i.get("workloads", "").split()) + "). "
              "Every row of `results.tsv` carries the commit, kernel and machine it was "
              "measured on; each section names them. Ratios are to native in the same run.\n",
-             CONFIGS]
+             configs_table()]
     if i.get("mode") == "quick":
         parts.append("**Quick run** (tiny sizes, for the smoke test): the figures mean "
                      "nothing.\n")

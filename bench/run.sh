@@ -13,18 +13,26 @@
 #           an sshd of our own on 127.0.0.1; one more pass after a few
 #           seconds idle
 #   ext     the metadata benchmark and fio in the Linux 6.12 guest
-#           (test/vm/run.sh): native, stock mode, ext mode with the defaults
-#           and with every timeout 0, in one boot
+#           (test/vm/run.sh, bench/vm-guest.sh): the guest's configurations
+#           in one boot
 #
-# Default: all of them (about 30 minutes on 2 cores). --quick runs tiny
-# sizes (the smoke test's mode). Results, with the commit, kernel and
-# machine on every row, go to DIR (default bench/results/<date>-<commit>,
-# with -quick appended in quick mode): results.tsv, results.md, *.png.
+# Default: all of them (about 30 minutes on 2 cores), each over the
+# configurations bench/configs.tsv puts in its set (--help lists them;
+# BENCH_CONFIGS, BENCH_NET_CONFIGS and BENCH_SCALE_CONFIGS choose others).
+# --quick runs tiny sizes (the smoke test's mode). Results, with the
+# commit, kernel and machine on every row, go to DIR (default
+# bench/results/<date>-<commit>, with -quick appended in quick mode):
+# results.tsv, results.md, *.png.
 # Exits 1 if a measurement failed; the report still shows the others.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 linux_src=/usr/src/linux-source-6.1.tar.xz
 all_workloads="meta scale build fio net ext"
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"
+host_configs=${BENCH_CONFIGS:-$(bb_configs host)}
+net_configs=${BENCH_NET_CONFIGS:-$(bb_configs net)}
+scale_configs=${BENCH_SCALE_CONFIGS:-$(bb_configs scale)}
 
 die() {
 	echo "bench: $*" >&2
@@ -41,6 +49,11 @@ while [ $# -gt 0 ]; do
 	--out=*) out=${1#--out=} ;;
 	-h | --help)
 		echo "usage: bench/run.sh [--quick] [--out DIR] [${all_workloads// /|}]..."
+		echo "configurations (bench/configs.tsv):"
+		echo "  meta, build, fio: $host_configs"
+		echo "  scale: $scale_configs"
+		echo "  net: $net_configs"
+		echo "  ext: $(bb_configs guest) (in the guest)"
 		exit 0
 		;;
 	meta | scale | build | fio | net | ext)
@@ -82,12 +95,6 @@ else
 	# from 0.9x native to 0.7x between two runs of the same build
 	vm_shape=50x100 vm_rounds=1 vm_passes=5 vm_fio=64M:16:5
 fi
-# BENCH_CONFIGS / BENCH_NET_CONFIGS choose others (names: bench/lib.sh's bb_mount)
-host_configs=${BENCH_CONFIGS:-native default passthrough timeouts stock pthp ptll}
-net_configs=${BENCH_NET_CONFIGS:-native default+1ms never+1ms timeouts+1ms stock+1ms sshfs \
-sshfs+default sshfs+short sshfs+never sshfs+timeouts sshfs+stock}
-scale_configs=${BENCH_SCALE_CONFIGS:-native default timeouts}
-
 commit=$(git -C "$top" rev-parse --short=12 HEAD 2> /dev/null || echo unknown)
 [ -n "$(git -C "$top" status --porcelain --untracked-files=no 2> /dev/null)" ] &&
 	commit="$commit-dirty"
@@ -113,8 +120,6 @@ trap 'exit 130' INT TERM
 mkdir -p "$work/back" "$work/mnt" "$work/ssh-mnt" "$work/src" "$work/ssh"
 mount -t tmpfs -o mode=755 bpfuse-bench "$work/back" || die "failed to mount a tmpfs"
 
-# shellcheck source=bench/lib.sh
-. "$top/bench/lib.sh"
 bb_commit=$commit
 printf 'commit\tkernel\tcpu\tcores\tram\tworkload\tconfig\tcase\tmetric\tvalue\tunit\n' \
 	> "$out/results.tsv"

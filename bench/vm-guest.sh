@@ -2,12 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # In the Linux 6.12 guest (bench/run.sh ext runs `test/vm/run.sh
 # bench/vm-guest.sh`), in one boot: the metadata benchmark and fio's
-# sequential read and random 4 KiB read+write natively on tmpfs, in stock
-# mode (every kernel timeout 0, -o no_ext), in ext mode with the defaults,
-# the same without the statistics programs (ext-nostats), and in ext mode
-# with every kernel timeout 0 and map entries until invalidated (ext-t0).
-# Each warm figure is
-# the median of bb_passes passes. Prints result rows prefixed
+# sequential read and random 4 KiB read+write over each configuration of
+# bench/configs.tsv's guest set. Each warm figure is the median of
+# bb_passes passes. Prints result rows prefixed
 # "bpfuse-bench:<TAB>", which bench/run.sh takes from the console, and TAP,
 # which test/vm/run.sh counts. Sizes come from the kernel command line:
 # bpfuse_bench_shape=DIRSxFILES, bpfuse_bench_rounds=N, bpfuse_bench_passes=N,
@@ -32,7 +29,7 @@ export MDBENCH_XATTR=trusted.tag
 # Under TCG, waking a thread on the other, idle vCPU costs milliseconds and
 # varies from run to run; on one vCPU each upcall is a plain context switch.
 bb_pin=(taskset -c 0)
-configs="native stock ext ext-nostats ext-t0"
+configs=$(bb_configs guest)
 
 # Every configuration is measured in the same minutes: for each operation
 # (and for fio) all the FUSE configurations are mounted at once, each on

@@ -21,6 +21,9 @@ fi
 
 # check, and the exit trap that removes $work with whatever is mounted there
 source "$top/test/lib.sh"
+# bb_configs and bb_config: the configurations each workload runs
+# shellcheck source=bench/lib.sh
+source "$top/bench/lib.sh"
 work=$(mktemp -d /tmp/bpfuse-bench.XXXXXX)
 trap bf_cleanup EXIT
 out=$work/results
@@ -69,48 +72,30 @@ pngs() {
 	done
 	[ -n "$any" ]
 }
+# each WORKLOAD SET WHAT METRIC COUNT [WHAT2 METRIC2 COUNT2]: for every
+# configuration in SET (bench/configs.tsv), COUNT numbers of METRIC; where
+# bpfused serves it (its requests are counted), COUNT2 of METRIC2 too
+each() {
+	local wl=$1 set=$2 cfg
+	for cfg in $(bb_configs "$set"); do
+		if [ $# -gt 5 ] && [ "$(bb_config "$cfg" daemon)" = bpfused ]; then
+			check "$wl, $cfg: $3 and $6" both "$wl" "$cfg" "$4" "$5" "$7" "$8"
+		else
+			check "$wl, $cfg: $3" numbers "$wl" "$cfg" "$4" "$5"
+		fi
+	done
+}
 check "every row names its commit, kernel and machine" described
 
 for wl in $workloads; do
 	case $wl in
-	meta)
-		for cfg in native pthp ptll; do
-			check "meta, $cfg: 12 timings" numbers meta "$cfg" us 12
-		done
-		for cfg in default passthrough timeouts stock; do
-			check "meta, $cfg: 12 timings and request counts" \
-				both meta "$cfg" us 12 req 12
-		done
-		;;
-	scale)
-		check "scale, native: 2 timings" numbers scale native us 2
-		for cfg in default timeouts; do
-			check "scale, $cfg: 2 timings and request counts" both scale "$cfg" us 2 req 2
-		done
-		;;
-	build)
-		for cfg in native pthp ptll; do
-			check "build, $cfg: a wall time" numbers build "$cfg" wall 1
-		done
-		for cfg in default passthrough timeouts stock; do
-			check "build, $cfg: a wall time and requests per opcode" \
-				both build "$cfg" wall 1 op:lookup 1
-		done
-		;;
-	fio)
-		for cfg in native default passthrough timeouts stock pthp ptll; do
-			check "fio, $cfg: sequential, random read and write, creation" \
-				numbers fio "$cfg" 'read|write|create' 4
-		done
-		;;
-	net)
-		for cfg in native default+1ms never+1ms timeouts+1ms stock+1ms sshfs \
-			sshfs+default sshfs+never sshfs+timeouts sshfs+stock; do
-			check "net, $cfg: 12 timings" numbers net "$cfg" us 12
-		done
-		;;
+	meta) each meta host "12 timings" us 12 "request counts" req 12 ;;
+	scale) each scale scale "2 timings" us 2 "request counts" req 2 ;;
+	build) each build host "a wall time" wall 1 "requests per opcode" op:lookup 1 ;;
+	fio) each fio host "sequential, random read and write, creation" 'read|write|create' 4 ;;
+	net) each net net "12 timings" us 12 ;;
 	ext)
-		for cfg in native stock ext ext-t0; do
+		for cfg in $(bb_configs guest); do
 			check "ext (6.12 guest), $cfg: 12 timings, 2 fio bandwidths" \
 				both ext "$cfg" us 12 bw 2
 		done
