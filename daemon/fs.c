@@ -567,10 +567,10 @@ static void bf_readlink(fuse_req_t req, fuse_ino_t ino)
 	if (fd < 0)
 		return;
 	n = readlinkat(fd, "", buf, sizeof(buf));
-	err = n == -1 ? errno : 0;
+	err = n == -1 ? -errno : 0;
 	bf_on_access(bf_fs(req), ino);
 	if (err) {
-		fuse_reply_err(req, err);
+		fuse_reply_err(req, -err);
 	} else if (n == sizeof(buf)) {
 		fuse_reply_err(req, ENAMETOOLONG);
 	} else {
@@ -676,10 +676,10 @@ static void bf_remove(fuse_req_t req, fuse_ino_t parent, const char *name, int f
 		return;
 	victim = bf_table_node_at(&fs->table, dirfd, name, true);
 	if (unlinkat(dirfd, name, flags) == -1)
-		err = errno;
+		err = -errno;
 	bf_changed(fs, UNLINK, .parent = parent, .name = name, .victim = victim);
 	close(dirfd);
-	fuse_reply_err(req, err);
+	fuse_reply_err(req, -err);
 }
 
 static void bf_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -702,19 +702,19 @@ static void bf_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	bf_backend(fs, FUSE_RENAME2);
 	olddir = bf_fd(fs, parent, O_PATH);
 	if (olddir < 0) {
-		err = -olddir;
+		err = olddir;
 		goto out;
 	}
 	newdir = bf_fd(fs, newparent, O_PATH);
 	if (newdir < 0) {
-		err = -newdir;
+		err = newdir;
 		goto out;
 	}
 	moved = bf_table_node_at(&fs->table, olddir, name, false);
 	/* a replaced target may lose its last link; an exchanged one does not */
 	victim = bf_table_node_at(&fs->table, newdir, newname, !(flags & RENAME_EXCHANGE));
 	if (renameat2(olddir, name, newdir, newname, flags) == -1)
-		err = errno;
+		err = -errno;
 	bf_changed(fs, RENAME, .node = moved, .parent = parent, .name = name,
 		   .newparent = newparent, .newname = newname, .victim = victim);
 out:
@@ -722,7 +722,7 @@ out:
 		close(olddir);
 	if (newdir >= 0)
 		close(newdir);
-	fuse_reply_err(req, err);
+	fuse_reply_err(req, -err);
 }
 
 /* ---- files --------------------------------------------------------------- */
@@ -1079,10 +1079,10 @@ static void bf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		goto out;
 	}
 	n = pread(fd, buf.buf[0].mem, size, off);
-	err = n == -1 ? errno : 0;
+	err = n == -1 ? -errno : 0;
 	bf_on_access(fs, ino);
 	if (err)
-		fuse_reply_err(req, err);
+		fuse_reply_err(req, -err);
 	else
 		fuse_reply_buf(req, buf.buf[0].mem, n);
 	free(buf.buf[0].mem);
@@ -1206,9 +1206,9 @@ static void bf_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	fd = bf_file_get(req, ino, fi, false, &held);
 	if (fd < 0)
 		return;
-	err = (datasync ? fdatasync(fd) : fsync(fd)) == -1 ? errno : 0;
+	err = (datasync ? fdatasync(fd) : fsync(fd)) == -1 ? -errno : 0;
 	bf_file_put(fs, held);
-	fuse_reply_err(req, err);
+	fuse_reply_err(req, -err);
 }
 
 static void bf_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
@@ -1223,14 +1223,14 @@ static void bf_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 		return;
 	as = bf_setid_enter(req, fd);
 	if (as < 0)
-		err = -as;
+		err = as;
 	else
-		err = fallocate(fd, mode, off, len) == -1 ? errno : 0;
+		err = fallocate(fd, mode, off, len) == -1 ? -errno : 0;
 	if (as > 0)
 		bf_creds_leave();
 	bf_changed(fs, WRITE, .node = ino);
 	bf_file_put(fs, held);
-	fuse_reply_err(req, err);
+	fuse_reply_err(req, -err);
 }
 
 static void bf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
@@ -1255,7 +1255,7 @@ static void bf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		errno = -as;
 	else
 		res = copy_file_range(fd_in, &off_in, fd_out, &off_out, len, flags);
-	err = res == -1 ? errno : 0;
+	err = res == -1 ? -errno : 0;
 	if (as > 0)
 		bf_creds_leave();
 	bf_on_access(fs, ino_in);
@@ -1263,7 +1263,7 @@ static void bf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	bf_file_put(fs, held_out);
 	bf_file_put(fs, held_in);
 	if (err)
-		fuse_reply_err(req, err);
+		fuse_reply_err(req, -err);
 	else
 		fuse_reply_write(req, res);
 }
@@ -1280,10 +1280,10 @@ static void bf_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	if (fd < 0)
 		return;
 	res = lseek(fd, off, whence);
-	err = res == -1 ? errno : 0;
+	err = res == -1 ? -errno : 0;
 	bf_file_put(fs, held);
 	if (err)
-		fuse_reply_err(req, err);
+		fuse_reply_err(req, -err);
 	else
 		fuse_reply_lseek(req, res);
 }
@@ -1337,18 +1337,18 @@ static void bf_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	bf_backend(fs, FUSE_OPENDIR);
-	err = ENOMEM;
+	err = -ENOMEM;
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		goto out_err;
 	fd = bf_fd(fs, ino, O_RDONLY | O_DIRECTORY);
 	if (fd < 0) {
-		err = -fd;
+		err = fd;
 		goto out_free;
 	}
 	d->dp = fdopendir(fd);
 	if (!d->dp) {
-		err = errno;
+		err = -errno;
 		close(fd);
 		goto out_free;
 	}
@@ -1364,7 +1364,7 @@ static void bf_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 out_free:
 	free(d);
 out_err:
-	fuse_reply_err(req, err);
+	fuse_reply_err(req, -err);
 }
 
 static bool bf_is_dot(const char *name)
@@ -1384,20 +1384,20 @@ static int bf_dir_by_node(struct bf_fs *fs, fuse_ino_t ino, struct bf_dir **dp,
 
 	*dp = bf_table_dir_get(&fs->table, ino, held);
 	if (!*held)
-		return EIO;
+		return -EIO;
 	if (*dp)
 		return 0;
 	d = calloc(1, sizeof(*d));
 	if (!d)
-		return ENOMEM;
+		return -ENOMEM;
 	fd = bf_fd(fs, ino, O_RDONLY | O_DIRECTORY);
 	if (fd < 0) {
 		free(d);
-		return -fd;
+		return fd;
 	}
 	d->dp = fdopendir(fd);
 	if (!d->dp) {
-		err = errno;
+		err = -errno;
 		close(fd);
 		free(d);
 		return err;
@@ -1431,7 +1431,7 @@ static void bf_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 	}
 	buf = malloc(size);
 	if (!buf) {
-		err = ENOMEM;
+		err = -ENOMEM;
 		goto out;
 	}
 	p = buf;
@@ -1450,15 +1450,15 @@ static void bf_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 			errno = 0;
 			d->entry = readdir(d->dp);
 			if (!d->entry) {
-				err = errno; /* 0 at the end of the directory */
+				err = -errno; /* 0 at the end of the directory */
 				break;
 			}
 		}
 		next = d->entry->d_off;
 		name = d->entry->d_name;
 		if (plus && !bf_is_dot(name)) {
-			err = -bf_lookup_at(fs, dirfd(d->dp), name, &e, NULL);
-			if (err == ENOENT) {
+			err = bf_lookup_at(fs, dirfd(d->dp), name, &e, NULL);
+			if (err == -ENOENT) {
 				/* gone since readdir saw it: skip it, as getdents would */
 				err = 0;
 				d->entry = NULL;
@@ -1503,7 +1503,7 @@ out:
 	if (held)
 		bf_table_dir_put(&fs->table, held, d);
 	if (err) {
-		fuse_reply_err(req, err);
+		fuse_reply_err(req, -err);
 	} else if (fuse_reply_buf(req, buf, size - rem) == -ENOENT) {
 		for (i = 0; i < taken->len; i++)
 			bf_table_forget(&fs->table, g_array_index(taken, uint64_t, i), 1);
@@ -1750,16 +1750,16 @@ static void bf_xattr_set(fuse_req_t req, fuse_ino_t ino, const char *name, const
 	 * checked that the caller owns the file).
 	 */
 	acl = value && !strcmp(name, "system.posix_acl_access");
-	err = acl ? -bf_creds_enter(req) : 0;
+	err = acl ? bf_creds_enter(req) : 0;
 	if (!err)
 		err = (value ? setxattr(path, name, value, size, flags)
 			     : removexattr(path, name)) == -1
-			      ? errno
+			      ? -errno
 			      : 0;
 	if (acl)
 		bf_creds_leave();
 	bf_changed(bf_fs(req), XATTR, .node = ino, .xattr = name);
-	fuse_reply_err(req, err);
+	fuse_reply_err(req, -err);
 	close(fd);
 }
 
