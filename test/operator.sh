@@ -13,14 +13,15 @@ top=$bf_top
 
 bf_setup operator
 dest=$work/dest
-plan=17
+plan=18
 echo "1..$plan"
 
 make -s -C "$top" install DESTDIR="$dest" > "$work/install.log" 2>&1
 check "make install DESTDIR= succeeds" [ $? = 0 ]
 prefix=$dest/usr/local
 want="sbin/bpfused sbin/bpfusectl share/man/man8/bpfused.8 share/man/man8/bpfusectl.8
-include/bpfuse.h include/bpfuse_entries.h include/bpfuse_rules.h lib/libbpfuse.a lib/pkgconfig/bpfuse.pc
+include/bpfuse.h include/bpfuse_entries.h include/bpfuse_rules.h lib/libbpfuse.so
+lib/libbpfuse.so.0 lib/libbpfuse.a lib/pkgconfig/bpfuse.pc
 share/doc/bpfuse/examples/mnt-data.mount"
 missing=
 for f in $want; do [ -e "$prefix/$f" ] || missing="$missing $f"; done
@@ -61,19 +62,28 @@ cat > "$work/user.c" <<'EOF'
 int main(void)
 {
 	struct bpfuse_entry e = { .node = bpfuse_node_create(NULL, 1) };
+	struct bpfuse_miss m;
 
 	/* no maps (NULL): every call misses and does nothing */
 	printf("%d\n", bpfuse_mount_sweep() >= 0 && e.node == BPFUSE_NODE_NONE &&
-			       bpfuse_entry_get(NULL, 1, "x", &e, NULL) == -ENOENT);
+			       bpfuse_entry_find(NULL, 1, "x", &e, NULL, &m) == -ENOENT);
 	return 0;
 }
 EOF
-pc="pkg-config --define-variable=prefix=$prefix"
-PKG_CONFIG_PATH=$prefix/lib/pkgconfig \
-	cc -o "$work/user" "$work/user.c" $(PKG_CONFIG_PATH=$prefix/lib/pkgconfig $pc --cflags bpfuse) \
-	$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig $pc --static --libs bpfuse) 2> "$work/cc.log"
-check "a program builds against the installed library with pkg-config --static" \
-	[ "$("$work/user" 2>/dev/null)" = 1 ]
+pc="env PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --define-variable=prefix=$prefix"
+needs_so() { readelf -d "$1" | grep -q 'NEEDED.*\[libbpfuse\.so\.0\]'; }
+cc -Werror=implicit-function-declaration -o "$work/user" "$work/user.c" $($pc --cflags --libs bpfuse) 2> "$work/cc.log"
+check "a program builds against the installed library with pkg-config, links libbpfuse.so.0 and runs" \
+	bash -c "$(declare -f needs_so); needs_so '$work/user' &&
+		[ \"\$(LD_LIBRARY_PATH='$prefix/lib' '$work/user' 2>/dev/null)\" = 1 ]"
+# the archive: named before pkg-config's flags, it defines every call, so
+# that --as-needed leaves out the shared library the -lbpfuse there names
+cc -Werror=implicit-function-declaration -o "$work/user-static" "$work/user.c" $($pc --cflags bpfuse) -Wl,--as-needed \
+	"$prefix/lib/libbpfuse.a" $($pc --static --libs bpfuse) 2>> "$work/cc.log"
+check "and statically, with the archive and pkg-config --static: no libbpfuse.so needed" \
+	bash -c "$(declare -f needs_so); ! needs_so '$work/user-static' &&
+		[ \"\$('$work/user-static' 2>/dev/null)\" = 1 ]"
+sed 's/^/# cc: /' "$work/cc.log"
 check "the installed headers carry no map types" \
 	bash -c "! grep -l 'struct bpfuse_lookup_key\|struct bpfuse_stats' '$prefix'/include/bpfuse*.h"
 
