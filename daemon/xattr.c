@@ -49,6 +49,22 @@ static bool bf_no_xattr(fuse_req_t req)
 }
 
 /*
+ * Answer a getxattr or listxattr of size bytes with the n bytes in buf, or
+ * the size alone for a size query; n < 0 is -errno.
+ */
+static void bf_reply_xattr(fuse_req_t req, const char *buf, ssize_t n, size_t size)
+{
+	if (n < 0)
+		fuse_reply_err(req, -n);
+	else if (!size)
+		fuse_reply_xattr(req, n);
+	else if ((size_t)n > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, buf, n);
+}
+
+/*
  * A miss reads the whole value even for a size query, so that the cache
  * learns it; values too large for the cache are sized and sent as asked.
  */
@@ -85,14 +101,7 @@ void bf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		if (!sized_only && bf_ino_watched(fs, ino)) /* or changes there go unseen */
 			bpfuse_xattr_fill(fs->cache, &m, ino, name, buf, n);
 	}
-	if (n < 0)
-		fuse_reply_err(req, -n);
-	else if (!size)
-		fuse_reply_xattr(req, n);
-	else if ((size_t)n > size)
-		fuse_reply_err(req, ERANGE);
-	else
-		fuse_reply_buf(req, buf, n);
+	bf_reply_xattr(req, buf, n, size);
 out:
 	free(buf);
 }
@@ -175,17 +184,12 @@ void bf_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		if (n != -1 || errno != ERANGE)
 			break; /* else it grew meanwhile */
 	}
+	if (n == -1)
+		n = -errno;
 	/* the caller's capabilities are read only where there is a name to hide */
 	if (n > 0 && memmem(buf, n, "trusted.", 8) && !bf_caller_sees_trusted(req))
 		n = bf_xattr_hide_trusted(buf, n);
-	if (n == -1)
-		fuse_reply_err(req, errno);
-	else if (!size)
-		fuse_reply_xattr(req, n);
-	else if ((size_t)n > size)
-		fuse_reply_err(req, ERANGE);
-	else
-		fuse_reply_buf(req, buf, n);
+	bf_reply_xattr(req, buf, n, size);
 	free(buf);
 	close(fd);
 }
