@@ -60,7 +60,8 @@ uint32_t bpfuse_kref_gen(struct bpfuse *b, uint32_t slot)
  * matters, which the FIFO keeps. Until a creation is synced the
  * extension's fills leave the node's lookups to the daemon; a removal not
  * yet synced names a slot whose owner check (kowner) fails. A full queue
- * is synced where it fills up: a daemon that never syncs still works.
+ * is drained, in order, where it fills up: a daemon that never syncs
+ * still works.
  */
 static void bpfuse_kslot_apply(struct bpfuse *b, const struct bpfuse_kslot_op *op)
 {
@@ -68,6 +69,25 @@ static void bpfuse_kslot_apply(struct bpfuse *b, const struct bpfuse_kslot_op *o
 		bpf_map_delete_elem(b->kslot_fd, &op->nodeid);
 	else
 		bpf_map_update_elem(b->kslot_fd, &op->nodeid, &op->slot, BPF_ANY);
+}
+
+/* Apply what is queued, in order; called with kslot_sync_lock held. */
+static void bpfuse_kslot_drain(struct bpfuse *b)
+{
+	struct bpfuse_kslot_op op;
+
+	for (;;) {
+		pthread_mutex_lock(&b->kref_lock);
+		if (!b->kslot_count) {
+			pthread_mutex_unlock(&b->kref_lock);
+			return;
+		}
+		op = b->kslot_ops[b->kslot_head];
+		b->kslot_head = (b->kslot_head + 1) % BPFUSE_KSLOT_QUEUE;
+		b->kslot_count--;
+		pthread_mutex_unlock(&b->kref_lock);
+		bpfuse_kslot_apply(b, &op);
+	}
 }
 
 static void bpfuse_kslot_queue(struct bpfuse *b, uint64_t nodeid, uint32_t slot)
@@ -84,30 +104,22 @@ static void bpfuse_kslot_queue(struct bpfuse *b, uint64_t nodeid, uint32_t slot)
 		b->kslot_count++;
 	}
 	pthread_mutex_unlock(&b->kref_lock);
-	if (full)
-		bpfuse_kslot_apply(b, &op);
+	if (!full)
+		return;
+	/* after what is queued, so that the order per node holds */
+	pthread_mutex_lock(&b->kslot_sync_lock);
+	bpfuse_kslot_drain(b);
+	bpfuse_kslot_apply(b, &op);
+	pthread_mutex_unlock(&b->kslot_sync_lock);
 }
 
 void bpfuse_node_sync(struct bpfuse *b)
 {
-	struct bpfuse_kslot_op op;
-
 	if (!b || !b->krefs || !__atomic_load_n(&b->kslot_count, __ATOMIC_RELAXED))
 		return;
-	/* one at a time, so that the order per node holds across threads */
+	/* one thread at a time, so that the order per node holds across threads */
 	pthread_mutex_lock(&b->kslot_sync_lock);
-	for (;;) {
-		pthread_mutex_lock(&b->kref_lock);
-		if (!b->kslot_count) {
-			pthread_mutex_unlock(&b->kref_lock);
-			break;
-		}
-		op = b->kslot_ops[b->kslot_head];
-		b->kslot_head = (b->kslot_head + 1) % BPFUSE_KSLOT_QUEUE;
-		b->kslot_count--;
-		pthread_mutex_unlock(&b->kref_lock);
-		bpfuse_kslot_apply(b, &op);
-	}
+	bpfuse_kslot_drain(b);
 	pthread_mutex_unlock(&b->kslot_sync_lock);
 }
 
