@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Installs the Debian 12 packages bpfuse needs, only those that are missing,
-# then libfuse >= 3.17 (scripts/libfuse.sh: Debian 13's source, built into a
+# then libfuse >= 3.18.3 (scripts/libfuse.sh: the development suite's source, built into a
 # private prefix where the system's libfuse is older).
 #   scripts/deps.sh          build and run
 #   scripts/deps.sh test     also what the tests and the benchmarks need
@@ -16,7 +16,7 @@ set -eu
 
 pkgs="build-essential autoconf automake libtool pkg-config libfuse3-dev fuse3
 	libbpf-dev bpftool clang llvm libglib2.0-dev libcriterion-dev acl attr
-	util-linux kmod meson ninja-build"
+	util-linux kmod meson ninja-build liburing-dev libnuma-dev"
 case ${1:-} in
 '') ;;
 test | vm | bench)

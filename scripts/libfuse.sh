@@ -1,35 +1,33 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Makes libfuse >= 3.17 (kernel passthrough: fuse_passthrough_open(),
-# FUSE_CAP_PASSTHROUGH) available to the build. A system libfuse that new is
-# used as it is. Otherwise Debian 13's fuse3 source package is fetched with
-# an apt configuration of our own (its own sources, lists and cache under
-# $work: the system's sources and packages stay untouched, no binary package
-# of another release is installed) and built into $prefix, which configure
-# finds by itself. Prints nothing when there is nothing to do.
+# Makes libfuse >= 3.18.3 available to the build: kernel passthrough
+# (3.17), FUSE over io_uring and fuse_file_info::kill_suidgid for
+# FUSE_HANDLE_KILLPRIV_V2 (3.18.3). A system libfuse that new is used as it
+# is. Otherwise the fuse3 source package of Debian's development suite
+# (3.18.3-1 on 2026-12-07) is fetched with an apt configuration of our own
+# (its own sources, lists and cache under $work: the system's sources and
+# packages stay untouched, no binary package of another release is
+# installed) and built with io_uring (liburing-dev, libnuma-dev) into
+# $prefix, which configure finds by itself. Prints nothing when there is
+# nothing to do.
 #   scripts/libfuse.sh            ensure it is there
 #   scripts/libfuse.sh --prefix   print the private prefix
 #   scripts/libfuse.sh --source   also keep the unpacked source tree and print
-#                                 its path (the benchmarks build an example)
-#   scripts/libfuse.sh --dev-source  the same for the development suite's
-#                                 fuse3 (3.18.3 on 2026-12-07), whose test
-#                                 suite test/libfuse.sh runs against bpfused
+#                                 its path (the benchmarks build its
+#                                 examples, test/libfuse.sh its test suite)
 set -eu
 
 prefix=/opt/bpfuse/libfuse3
-work=/var/cache/bpfuse/libfuse
-suite=trixie
+work=/var/cache/bpfuse/libfuse-sid
+suite=sid
+want=3.18.3
 
 case ${1:-} in
 --prefix)
 	echo "$prefix"
 	exit 0
 	;;
---dev-source)
-	work=/var/cache/bpfuse/libfuse-sid
-	suite=sid
-	;;
---source | '') ;;
+--source | --dev-source | '') ;;
 *)
 	echo "libfuse: unknown argument '$1'" >&2
 	exit 1
@@ -89,26 +87,30 @@ source_tree() {
 	echo "$tree"
 }
 
-if [ "${1:-}" = --source ] || [ "${1:-}" = --dev-source ]; then
+if [ -n "${1:-}" ]; then
 	source_tree
 	exit
 fi
 
-pkg-config --atleast-version=3.17 fuse3 2>/dev/null && exit 0
-PKG_CONFIG_PATH=$(echo "$prefix"/lib/*/pkgconfig) pkg-config --atleast-version=3.17 fuse3 \
+pkg-config --atleast-version=$want fuse3 2>/dev/null && exit 0
+PKG_CONFIG_PATH=$(echo "$prefix"/lib/*/pkgconfig) pkg-config --atleast-version=$want fuse3 \
 	2>/dev/null && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "libfuse: libfuse >= 3.17 is missing (run as root to build it into $prefix)" >&2
+	echo "libfuse: libfuse >= $want is missing (run as root to build it into $prefix)" >&2
 	exit 1
 fi
 tree=$(source_tree)
 echo "libfuse: building $(basename "$tree") into $prefix"
 rm -rf "$tree/build"
+# the old version's files go only once the new one is built
 meson setup "$tree/build" "$tree" --prefix="$prefix" --buildtype=release -Dexamples=false \
-	-Dutils=false -Dtests=false >"$work/build.log" 2>&1 &&
+	-Dutils=false -Dtests=false -Denable-io-uring=true >"$work/build.log" 2>&1 &&
+	ninja -C "$tree/build" >>"$work/build.log" 2>&1 && rm -rf "$prefix" &&
 	ninja -C "$tree/build" install >>"$work/build.log" 2>&1 || {
 	tail -n 20 "$work/build.log" >&2
 	echo "libfuse: build failed: see $work/build.log" >&2
 	exit 1
 }
+nm -D "$prefix"/lib/*/libfuse3.so.4 2>/dev/null | grep -q io_uring_submit ||
+	echo "libfuse: built without FUSE over io_uring (liburing-dev or libnuma-dev missing?)" >&2
