@@ -206,6 +206,14 @@ static const char *mode_name(__u32 mode)
 	return mode == BPFUSE_MODE_EXT ? "ext" : mode == BPFUSE_MODE_COUNT ? "count" : "stock";
 }
 
+/* NULL where no daemon said (a counted mount, or before INIT). */
+static const char *transport_name(__u32 transport)
+{
+	return transport == BPFUSE_TRANSPORT_URING ? "io_uring"
+	       : transport == BPFUSE_TRANSPORT_DEV ? "/dev/fuse"
+						   : NULL;
+}
+
 /* Upcalls the daemon's maps did not answer: its backend did. */
 static __u64 backend(const struct bpfuse_op_stats *o)
 {
@@ -393,6 +401,8 @@ static void print_table(const struct ctl *c, const struct bpfuse_stats *s, const
 	       c->cfg.negative_timeout_ns / 1e9,
 	       c->cfg.flags & BPFUSE_CFG_CACHING ? "on, entries live " : "off",
 	       c->cfg.flags & BPFUSE_CFG_CACHING ? map_life(&c->cfg) : "");
+	if (transport_name(s->transport))
+		printf("transport: %s\n", transport_name(s->transport));
 	printf("outside changes: %s\n", c->cfg.flags & BPFUSE_CFG_WATCHING
 						? "watched"
 						: "not watched (timeouts bound staleness)");
@@ -505,6 +515,7 @@ static void print_json(const struct ctl *c, const struct bpfuse_stats *s, const 
 	jw_uint_field(&w, "mount_id", c->mnt_id);
 	jw_uint_field(&w, "daemon_pid", s->daemon_pid);
 	jw_string_field(&w, "mode", mode_name(s->mode));
+	jw_string_field(&w, "transport", transport_name(s->transport));
 	jw_number_field(&w, "time", "%.3f", p->until);
 	jw_number_field(&w, "since", "%.3f", p->since);
 	jw_number_field(&w, "interval_s", "%.3f", p->until - p->since);

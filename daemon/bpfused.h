@@ -48,6 +48,7 @@ struct bf_opts {
 	double map_timeout; /* seconds a map entry may be served; < 0 until set */
 	double map_negative_timeout; /* the same for negative entries */
 	int close_to_open; /* real opens, flushed to the backend at close; -1: by backend */
+	int io_uring; /* FUSE over io_uring; -1: where the kernel allows it and the backend is local */
 	int passthrough; /* kernel passthrough for file data (needs real opens);
 			    -1: in ext mode, where the kernel has it */
 	unsigned int io_fds; /* nodes that may keep backing fds open for I/O */
@@ -176,6 +177,11 @@ int bf_table_open(struct bf_table *t, const struct bf_inode *in, int flags);
 
 #define BF_PROC_FD_MAX sizeof("/proc/self/fd/2147483647")
 
+/* creds.c: this thread's credentials for a passthrough registration, and back */
+#define BF_BACKING_GID 65534 /* nogroup */
+int bf_creds_enter_backing(void);
+void bf_creds_leave(void);
+
 void bf_proc_fd_path(char buf[BF_PROC_FD_MAX], int fd);
 bool bf_path_within(const char *parent, const char *path);
 int bf_check_backing(const char *path, char **real);
@@ -215,6 +221,9 @@ struct bf_fs {
 	bool opendir_by_node; /* directories too: listings cached by the kernel */
 	bool passthrough; /* regular files' data goes to the backing file in the kernel */
 	bool close_to_open; /* opens reach the backend, and writers' closes flush to it */
+	bool killpriv_v2; /* the daemon drops set-ID bits on writes and truncations */
+	bool uring; /* FUSE over io_uring asked for (libfuse starts it after INIT) */
+	_Atomic bool uring_seen; /* a request came over the ring */
 	enum bf_atime_rule atime_rule; /* how reads move atime on the backing file system */
 	bool no_xattr; /* the backing file system has no extended attributes at all */
 	/* kernel timeouts for nodes on a file system the watcher cannot watch */

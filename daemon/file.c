@@ -194,7 +194,7 @@ void bf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * made as the caller, it drops set-ID bits as the VFS would for them.
 	 */
 	if (fi->flags & O_TRUNC)
-		fd = bf_fd_as_caller(req, ino, bf_open_flags(fs, fi->flags));
+		fd = bf_fd_as_caller(req, ino, bf_open_flags(fs, fi->flags), bf_kill_fi(fs, fi));
 	else
 		fd = bf_fd(fs, ino, bf_open_flags(fs, fi->flags));
 	/* truncating is a setattr: it also drops capabilities */
@@ -285,11 +285,12 @@ static int bf_create_existing(int dirfd, const char *name, int flags)
  * blocking on a FIFO: a create only ever makes a new file or opens an
  * existing regular one. Returns the open fd or -errno.
  */
-static int bf_create_at(fuse_req_t req, int dirfd, const char *name, int flags, mode_t mode)
+static int bf_create_at(fuse_req_t req, int dirfd, const char *name, int flags, mode_t mode,
+			enum bf_kill kill)
 {
 	int fd;
 
-	fd = bf_creds_enter(req);
+	fd = bf_creds_enter_kill(req, kill);
 	if (!fd) {
 		fd = openat(dirfd, name,
 			    flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
@@ -314,7 +315,7 @@ void bf_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	if (dirfd < 0)
 		return;
 	fd = bf_create_at(req, dirfd, name, bf_open_flags(fs, fi->flags) | (fi->flags & O_EXCL),
-			  mode);
+			  mode, bf_kill_fi(fs, fi));
 	if (fd < 0)
 		err = fd;
 	/* EEXIST and ESTALE too: a cached "no such name" was wrong then */
@@ -475,7 +476,7 @@ void bf_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf, of
 	if (fd < 0)
 		return;
 	rwf = bf_write_flags(fs, fi->flags);
-	as = bf_setid_enter(req, fd);
+	as = bf_setid_enter(req, fd, bf_kill_fi(fs, fi));
 	if (as < 0) {
 		res = as;
 	} else if (rwf) {
@@ -552,7 +553,7 @@ void bf_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len
 	fd = bf_file_get(req, ino, fi, true, &held);
 	if (fd < 0)
 		return;
-	as = bf_setid_enter(req, fd);
+	as = bf_setid_enter(req, fd, BF_KILL_ASK); /* the kernel says nothing here */
 	if (as < 0)
 		err = as;
 	else
@@ -581,7 +582,7 @@ void bf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		bf_file_put(fs, held_in);
 		return;
 	}
-	as = bf_setid_enter(req, fd_out);
+	as = bf_setid_enter(req, fd_out, BF_KILL_ASK);
 	if (as < 0)
 		errno = -as;
 	else

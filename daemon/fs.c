@@ -42,9 +42,28 @@
 #include "bpfuse.h"
 #include "fs_i.h"
 
+#ifdef HAVE_FUSE_URING
+/* The first request over the ring: the transport libfuse started after INIT. */
+static void bf_uring_seen(struct bf_fs *fs)
+{
+	if (atomic_exchange(&fs->uring_seen, true))
+		return;
+	bpfuse_mount_set_transport(fs->cache, BPFUSE_TRANSPORT_URING);
+	fuse_log(FUSE_LOG_INFO, "bpfused: requests travel over io_uring\n");
+}
+#endif
+
+/* Every handler's first call: the daemon, and which way the request came. */
 struct bf_fs *bf_fs(fuse_req_t req)
 {
-	return fuse_req_userdata(req);
+	struct bf_fs *fs = fuse_req_userdata(req);
+
+#ifdef HAVE_FUSE_URING
+	if (fs->uring && !atomic_load_explicit(&fs->uring_seen, memory_order_relaxed) &&
+	    fuse_req_is_uring(req))
+		bf_uring_seen(fs);
+#endif
+	return fs;
 }
 
 
@@ -330,22 +349,22 @@ static struct timespec bf_utime(const struct stat *attr, int valid, int set, int
 }
 
 /*
- * Truncate the object behind pfd; a file carrying set-ID bits is truncated
- * through an fd of its own with the caller's credentials (see
- * bf_setid_enter()).
+ * Truncate the object behind pfd; a file carrying set-ID bits the caller
+ * may lose is truncated through an fd of its own with the caller's
+ * credentials (see bf_setid_enter()).
  */
-static int bf_truncate(fuse_req_t req, int pfd, off_t size)
+static int bf_truncate(fuse_req_t req, int pfd, off_t size, enum bf_kill kill)
 {
 	char path[BF_PROC_FD_MAX];
 	int fd, err;
 
 	bf_proc_fd_path(path, pfd);
-	if (!bf_is_setid(pfd))
+	if (kill == BF_KILL_KEEP || !bf_is_setid(pfd))
 		return truncate(path, size) == -1 ? -errno : 0;
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd == -1)
 		return -errno;
-	err = bf_creds_enter(req);
+	err = bf_creds_enter_kill(req, kill);
 	if (!err && ftruncate(fd, size) == -1)
 		err = -errno;
 	bf_creds_leave();
@@ -378,7 +397,9 @@ static int bf_do_setattr(fuse_req_t req, int pfd, struct stat *attr, int valid)
 			return -errno;
 	}
 	if (valid & FUSE_SET_ATTR_SIZE) {
-		res = bf_truncate(req, pfd, attr->st_size);
+		/* KILLPRIV_V2: FATTR_KILL_SUIDGID, which libfuse passes as KILL_SUID */
+		res = bf_truncate(req, pfd, attr->st_size,
+				  bf_kill_of(bf_fs(req), valid & FUSE_SET_ATTR_KILL_SUID));
 		if (res)
 			return res;
 	}
@@ -603,6 +624,15 @@ static void bf_statfs(fuse_req_t req, fuse_ino_t ino)
 
 /* ---- session ------------------------------------------------------------- */
 
+/* Is the libfuse this daemon runs with (not the one it was built with) that new? */
+static bool bf_libfuse_at_least(unsigned int major, unsigned int minor, unsigned int patch)
+{
+	unsigned int v[3] = { 0 };
+
+	sscanf(fuse_pkgversion(), "%u.%u.%u", &v[0], &v[1], &v[2]);
+	return v[0] != major ? v[0] > major : v[1] != minor ? v[1] > minor : v[2] >= patch;
+}
+
 /*
  * What the connection will do, from the options and what the kernel
  * offers. Zero-message opens need the kernel's NO_OPEN(DIR)_SUPPORT, and
@@ -614,7 +644,15 @@ static void bf_statfs(fuse_req_t req, fuse_ino_t ino)
 static void bf_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct bf_fs *fs = userdata;
-	unsigned int want = FUSE_CAP_DONT_MASK | FUSE_CAP_POSIX_ACL | FUSE_CAP_CACHE_SYMLINKS;
+	/*
+	 * PARALLEL_DIROPS: lookups and listings in one directory run side by
+	 * side (the kernel otherwise takes a mutex of its own around each):
+	 * over a slow backend, 8 misses in a directory take one round trip,
+	 * not 8. The handlers share nothing per directory but the table (its
+	 * lock) and a node's kept listing stream (taken by one at a time).
+	 */
+	unsigned int want = FUSE_CAP_DONT_MASK | FUSE_CAP_POSIX_ACL | FUSE_CAP_CACHE_SYMLINKS |
+			    FUSE_CAP_PARALLEL_DIROPS;
 	unsigned int unwant = FUSE_CAP_HANDLE_KILLPRIV; /* suid bits: the kernel's setattr */
 	bool caching = fs->opts.cache != BF_CACHE_NEVER;
 
@@ -644,6 +682,29 @@ static void bf_init(void *userdata, struct fuse_conn_info *conn)
 		fuse_log(FUSE_LOG_INFO, "bpfused: close_to_open: opens reach the backend, "
 					"and a writer's close flushes to it\n");
 	fs->opendir_by_node = caching && (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
+#ifdef HAVE_FUSE_KILLPRIV_V2
+	/*
+	 * The daemon drops set-ID bits itself as the caller's change needs
+	 * (creds.c), so the kernel sets SB_NOSEC: no GETXATTR of
+	 * security.capability before every write. Only where libfuse passes
+	 * the kernel's word on (kill_suidgid, 3.18.3; FUSE_VERSION has no
+	 * patch level, so ask the library that runs).
+	 */
+	if (bf_libfuse_at_least(3, 18, 3))
+		want |= FUSE_CAP_HANDLE_KILLPRIV_V2;
+	else
+		unwant |= FUSE_CAP_HANDLE_KILLPRIV_V2;
+#endif
+#ifdef HAVE_FUSE_URING
+	/*
+	 * Over the ring nothing interrupts a request (libfuse 3.18), and a
+	 * blocked one holds up its queue: a flock() wait stays in the kernel,
+	 * as with zero-message opens, where a signal ends it.
+	 */
+	if (fs->uring && (conn->capable & FUSE_CAP_OVER_IO_URING))
+		unwant |= FUSE_CAP_FLOCK_LOCKS;
+	else
+#endif
 	if (fs->open_by_node || fs->opendir_by_node)
 		unwant |= FUSE_CAP_FLOCK_LOCKS;
 	else
@@ -680,6 +741,11 @@ static void bf_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~unwant;
 	conn->want |= want & conn->capable;
 	conn->time_gran = 1;
+	fs->killpriv_v2 = conn->want & FUSE_CAP_HANDLE_KILLPRIV_V2;
+	/* io_uring: told at its first request (bf_fs()), once libfuse started it */
+	bpfuse_mount_set_transport(fs->cache, BPFUSE_TRANSPORT_DEV);
+	if (!fs->uring)
+		fuse_log(FUSE_LOG_INFO, "bpfused: requests travel over /dev/fuse\n");
 }
 
 /* clang-format off */

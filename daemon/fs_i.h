@@ -31,11 +31,29 @@ void bf_entry_init(struct bf_fs *fs, struct fuse_entry_param *e);
 void bf_on_access(struct bf_fs *fs, fuse_ino_t ino);
 
 /* creds.c */
+/*
+ * What the kernel said of a change's set-ID bits under KILLPRIV_V2: the
+ * caller holds CAP_FSETID (keep) or not (drop); without V2 it says
+ * nothing (ask: the file and the caller's credentials decide).
+ */
+enum bf_kill { BF_KILL_ASK, BF_KILL_KEEP, BF_KILL_DROP };
+
+static inline enum bf_kill bf_kill_of(const struct bf_fs *fs, bool kill)
+{
+	return !fs->killpriv_v2 ? BF_KILL_ASK : kill ? BF_KILL_DROP : BF_KILL_KEEP;
+}
+
+#ifdef HAVE_FUSE_KILLPRIV_V2
+#define bf_kill_fi(fs, fi) bf_kill_of(fs, (fi)->kill_suidgid)
+#else
+#define bf_kill_fi(fs, fi) BF_KILL_ASK
+#endif
+
 bool bf_is_setid(int fd);
 int bf_creds_enter(fuse_req_t req);
-int bf_fd_as_caller(fuse_req_t req, fuse_ino_t ino, int flags);
-int bf_setid_enter(fuse_req_t req, int fd);
-void bf_creds_leave(void);
+int bf_creds_enter_kill(fuse_req_t req, enum bf_kill kill);
+int bf_fd_as_caller(fuse_req_t req, fuse_ino_t ino, int flags, enum bf_kill kill);
+int bf_setid_enter(fuse_req_t req, int fd, enum bf_kill kill);
 
 /* file.c */
 void bf_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,

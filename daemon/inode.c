@@ -649,9 +649,13 @@ int bf_table_backing_open(struct bf_table *t, uint64_t nodeid, int fd, bool writ
 	}
 	bf_table_unlock(t);
 	if (first && !publish) {
-		id = ioctl(t->dev_fd, FUSE_DEV_IOC_BACKING_OPEN, &map);
+		/* the kernel keeps the caller's credentials for the file's I/O */
+		id = bf_creds_enter_backing();
+		if (!id && (id = ioctl(t->dev_fd, FUSE_DEV_IOC_BACKING_OPEN, &map)) == -1)
+			id = -errno;
+		bf_creds_leave();
 		if (id <= 0)
-			return id < 0 ? -errno : -EPROTO;
+			return id < 0 ? id : -EPROTO;
 	}
 	bf_table_lock(t);
 	if (id > 0 && (in->backing_id || in->page_opens)) {

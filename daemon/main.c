@@ -284,6 +284,54 @@ static bool bf_remote_fs(int root_fd)
 	return false;
 }
 
+/*
+ * FUSE over io_uring (libfuse 3.18): a ring per CPU, each served by one
+ * thread that answers its requests in turn, with no /dev/fuse read or
+ * write per request. A request that blocks holds up its whole ring, and
+ * libfuse 3.18 relays no interrupt over it, so by default only a local
+ * backend rides it: over a FUSE or network backend (or backend_latency=)
+ * a miss may wait for the network, and /dev/fuse's worker threads serve
+ * those side by side. The kernel's switch is machine-wide and the
+ * operator's (docs/OPERATING.md): bpfused only reads it, and says once
+ * how to turn it on.
+ */
+static int bf_uring_choose(struct bf_fs *fs, struct fuse_args *args, bool remote)
+{
+	const char *param = "/sys/module/fuse/parameters/enable_uring";
+	int want = fs->opts.io_uring;
+	int on = EOF;
+	FILE *f;
+
+	if (want < 0)
+		want = !remote && !fs->opts.backend_latency_ns;
+	if (!want)
+		return 0;
+#ifndef HAVE_FUSE_URING
+	(void)param, (void)on, (void)f, (void)args;
+	fuse_log(FUSE_LOG_WARNING, "bpfused: built with a libfuse older than 3.18.3, "
+				   "without io_uring: serving over /dev/fuse\n");
+	return 0;
+#else
+	f = fopen(param, "re");
+	if (f) {
+		on = fgetc(f);
+		fclose(f);
+	}
+	if (on != 'Y') {
+		fuse_log(FUSE_LOG_WARNING,
+			 f ? "bpfused: FUSE over io_uring is off in this kernel: serving over "
+			     "/dev/fuse (as root: echo Y > %s, or fuse.enable_uring=1 on the "
+			     "kernel command line)\n"
+			   : "bpfused: this kernel has no FUSE over io_uring (%s): serving over "
+			     "/dev/fuse\n",
+			 param);
+		return 0;
+	}
+	fs->uring = true;
+	return fuse_opt_add_arg(args, "-oio_uring");
+#endif
+}
+
 /* How reads move atime on the backing file system, from its mount flags. */
 static enum bf_atime_rule bf_atime_rule_of(const char *backing)
 {
@@ -460,7 +508,8 @@ int main(int argc, char *argv[])
 	fs->no_xattr = bf_no_xattrs(root_fd);
 	fs->close_to_open = fs->opts.close_to_open >= 0 ? fs->opts.close_to_open
 							: bf_remote_fs(root_fd);
-	if (bf_mount_opts(&args, &fs->opts, backing)) {
+	if (bf_uring_choose(fs, &args, bf_remote_fs(root_fd)) ||
+	    bf_mount_opts(&args, &fs->opts, backing)) {
 		fprintf(stderr, "bpfused: out of memory\n");
 		goto out;
 	}

@@ -59,6 +59,8 @@ static const struct fuse_opt bf_opt_spec[] = {
 	BF_OPT("cache=%s", cache_str, 0),
 	BF_OPT("passthrough", passthrough, 1),
 	BF_OPT("no_passthrough", passthrough, 0),
+	BF_OPT("io_uring", io_uring, 1),
+	BF_OPT("no_io_uring", io_uring, 0),
 	BF_OPT("close_to_open", close_to_open, 1),
 	BF_OPT("no_close_to_open", close_to_open, 0),
 	BF_OPT("writeback", writeback, 1),
@@ -233,6 +235,7 @@ int bf_opts_parse(struct fuse_args *args, struct bf_opts *opts)
 	opts->maps = -1;
 	opts->passthrough = -1;
 	opts->close_to_open = -1;
+	opts->io_uring = -1;
 	opts->watch = 1;
 	opts->ext = 1;
 	opts->map_timeout = -1;
@@ -385,6 +388,13 @@ void bf_opts_help(void)
 	       "                           BACKING_DIR is a FUSE or network file system)\n"
 	       "    -o no_close_to_open    zero-message opens even there: a backend that\n"
 	       "                           stores data at close (s3fs) may never see it\n"
+	       "    -o io_uring            requests travel over io_uring rings, one per CPU,\n"
+	       "                           each served by one thread (default: on where the\n"
+	       "                           kernel allows it, unless BACKING_DIR is a FUSE or\n"
+	       "                           network file system or backend_latency= is set,\n"
+	       "                           where a request may block its ring)\n"
+	       "    -o no_io_uring         requests travel over /dev/fuse\n"
+	       "    -o io_uring_q_depth=N  requests in flight per ring (libfuse's; default: 8)\n"
 	       "    -o io_fds=N            with zero-message opens, at most N files keep\n"
 	       "                           backing fds open for I/O (default: 4096, or\n"
 	       "                           what RLIMIT_NOFILE allows)\n"

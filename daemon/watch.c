@@ -293,13 +293,19 @@ static void bf_notice_free(gpointer p)
 	free(n);
 }
 
-/* The file's content changed: its attributes and pages go (node 0: none known). */
+/*
+ * The file's content changed: its attributes and pages go (node 0: none
+ * known), and its file capabilities, which a write drops without an event
+ * of their own (security_inode_killpriv() notifies no one).
+ */
 static void bf_watch_modified(struct bf_watch *w, uint64_t node)
 {
+	struct bpfuse *cache = __atomic_load_n(&w->fs->cache, __ATOMIC_ACQUIRE);
+
 	if (!node)
 		return;
-	bpfuse_attr_inval(__atomic_load_n(&w->fs->cache, __ATOMIC_ACQUIRE), node,
-			  BPFUSE_CAUSE_EXTERNAL);
+	bpfuse_attr_inval(cache, node, BPFUSE_CAUSE_EXTERNAL);
+	bpfuse_xattr_inval(cache, node, BPFUSE_XATTR_CAPS, BPFUSE_CAUSE_EXTERNAL);
 	bf_notify(w, node, NULL, 0);
 }
 
@@ -357,6 +363,8 @@ static void bf_watch_apply(struct bf_watch *w, const struct bf_event *ev)
 		bpfuse_attr_inval(cache, obj, BPFUSE_CAUSE_EXTERNAL);
 		if (ev->mask & FAN_ATTRIB)
 			bpfuse_xattr_inval(cache, obj, NULL, BPFUSE_CAUSE_EXTERNAL);
+		else if (ev->mask & FAN_MODIFY) /* a write dropped them, unannounced */
+			bpfuse_xattr_inval(cache, obj, BPFUSE_XATTR_CAPS, BPFUSE_CAUSE_EXTERNAL);
 		/* data too when the content changed */
 		bf_notify(w, obj, NULL, ev->mask & FAN_MODIFY ? 0 : -1);
 	}

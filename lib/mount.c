@@ -524,6 +524,12 @@ void bpfuse_mount_set_pid(struct bpfuse *b, pid_t pid)
 		b->stats->daemon_pid = pid;
 }
 
+void bpfuse_mount_set_transport(struct bpfuse *b, enum bpfuse_transport transport)
+{
+	if (b)
+		__atomic_store_n(&b->stats->transport, transport, __ATOMIC_RELAXED);
+}
+
 bool bpfuse_mount_is_ext(const struct bpfuse *b)
 {
 	return b && b->mode == BPFUSE_MODE_EXT;

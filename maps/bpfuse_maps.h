@@ -237,6 +237,8 @@ struct bpfuse_stats {
 	__u64 deletes[BPFUSE_CACHE_MAX];
 	__u64 invalidations[BPFUSE_CAUSE_MAX];
 	struct bpfuse_op_stats ops[BPFUSE_OPCODE_MAX];
+	__u32 transport;	/* enum bpfuse_transport (bpfuse.h) */
+	__u32 __pad;
 };
 
 #endif

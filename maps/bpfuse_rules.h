@@ -31,7 +31,8 @@ enum bpfuse_target {
 	BPFUSE_TARGET_NODE_ATTR,	/* the changed node's attributes */
 	BPFUSE_TARGET_NODE_XATTR,	/* the xattr the change names, of that node */
 	BPFUSE_TARGET_NODE_ACL,		/* its access ACL: a mode change rewrites it */
-	BPFUSE_TARGET_NODE_CAPS,	/* its file capabilities: owner changes drop them */
+	BPFUSE_TARGET_NODE_CAPS,	/* its file capabilities: owner changes,
+					   truncations and writes drop them */
 	BPFUSE_TARGET_ENTRY,		/* (parent, name), and the attributes of what it names */
 	BPFUSE_TARGET_NEWENTRY,		/* the same for (newparent, newname) */
 	BPFUSE_TARGET_PARENT_ATTR,	/* the parent's times (and nlink) */
@@ -50,7 +51,7 @@ enum bpfuse_target {
 #define BPFUSE_RULES_INIT {							\
 	[BPFUSE_CAUSE_SETATTR] = BPFUSE_T(NODE_ATTR) | BPFUSE_T(NODE_ACL) |	\
 				 BPFUSE_T(NODE_CAPS),				\
-	[BPFUSE_CAUSE_WRITE] = BPFUSE_T(NODE_ATTR),				\
+	[BPFUSE_CAUSE_WRITE] = BPFUSE_T(NODE_ATTR) | BPFUSE_T(NODE_CAPS),	\
 	[BPFUSE_CAUSE_ACCESS] = BPFUSE_T(NODE_ATTR),				\
 	[BPFUSE_CAUSE_CREATE] = BPFUSE_T(ENTRY) | BPFUSE_T(PARENT_ATTR),	\
 	[BPFUSE_CAUSE_LINK] = BPFUSE_T(ENTRY) | BPFUSE_T(PARENT_ATTR) |		\

@@ -20,12 +20,23 @@ if [ ! -c /dev/fuse ]; then
 fi
 scripts/build.sh test || { echo "test: build failed" >&2; exit 1; }
 
+# FUSE over io_uring, where this kernel has it: on for the run, so that
+# the suites' default mounts ride it (the *_devfuse suites and
+# test/uring.sh check /dev/fuse), and back as it was afterwards.
+uring=/sys/module/fuse/parameters/enable_uring
+uring_was=
+if [ -w "$uring" ]; then
+	uring_was=$(cat "$uring")
+	echo Y > "$uring"
+fi
+
 # Whatever a crashed test left mounted goes, whatever happened.
 cleanup() {
 	local m
 	for m in $(awk '$2 ~ "^/tmp/bpfuse-[a-z]+\\." {print $2}' /proc/mounts | sort -r); do
 		umount -l "$m" 2>/dev/null
 	done
+	[ -z "$uring_was" ] || echo "$uring_was" > "$uring"
 }
 trap cleanup EXIT
 

@@ -95,6 +95,13 @@ int bpfuse_mount_attach(struct bpfuse *b, int fuse_dev_fd);
 bool bpfuse_mount_is_ext(const struct bpfuse *b);
 int bpfuse_mount_upcall_status(const struct bpfuse *b);
 void bpfuse_mount_set_pid(struct bpfuse *b, pid_t pid);
+/* How requests reach the daemon, for bpfusectl stats. */
+enum bpfuse_transport {
+	BPFUSE_TRANSPORT_UNKNOWN, /* not told (a counted mount, or before INIT) */
+	BPFUSE_TRANSPORT_DEV, /* read from and answered through /dev/fuse */
+	BPFUSE_TRANSPORT_URING, /* FUSE over io_uring */
+};
+void bpfuse_mount_set_transport(struct bpfuse *b, enum bpfuse_transport transport);
 int bpfuse_mount_sweep(void);
 
 /*
