@@ -90,6 +90,7 @@ struct bf_inode {
 	bool pinned; /* the root: never freed by FORGET */
 	bool hashed; /* reachable through by_key; protected by table->lock */
 	int fd; /* O_PATH fd, or -1 when held by handle only */
+	bool fd_kept; /* fd is a directory's, kept to spare open_by_handle_at() (dir_fds_max) */
 	int mount_fd; /* borrowed from table->mounts for open_by_handle_at */
 	struct file_handle *fh; /* NULL when the file system has no handles */
 	uint32_t kref; /* ext mode: its slot for kernel-taken lookups, or BPFUSE_NODE_NONE;
@@ -135,6 +136,7 @@ struct bf_table {
 	int dev_fd;
 	GQueue io_lru; /* nodes with cached I/O fds, most recent first; protected by lock */
 	unsigned int io_max; /* at most this many nodes keep I/O fds */
+	unsigned int dir_fds_max; /* at most this many directory nodes keep their O_PATH fd */
 	bool noatime, nodiratime; /* reads by the daemon leave atime alone (O_NOATIME) */
 };
 

@@ -82,6 +82,27 @@ void bf_backend(struct bf_fs *fs, unsigned int opcode)
 			;
 }
 
+/*
+ * Node ino's O_PATH fd for a call on it now: the node's own where it keeps
+ * one (the root, a directory, an unlinked object), which lives as long as
+ * the node and so as long as the kernel's request on it, else a new one;
+ * *own says the caller closes it. Spares a dup() or an open by handle.
+ */
+int bf_fd_path(struct bf_fs *fs, fuse_ino_t ino, bool *own)
+{
+	struct bf_inode *in = bf_table_find(&fs->table, ino);
+	int fd;
+
+	*own = false;
+	if (!in)
+		return -EIO;
+	fd = __atomic_load_n(&in->fd, __ATOMIC_ACQUIRE);
+	if (fd >= 0)
+		return fd;
+	*own = true;
+	return bf_table_open(&fs->table, in, O_PATH);
+}
+
 /* A new fd on node ino; -EIO for a node id the table does not know. */
 int bf_fd(struct bf_fs *fs, fuse_ino_t ino, int flags)
 {
@@ -223,12 +244,14 @@ static int bf_do_lookup(struct bf_fs *fs, fuse_ino_t parent, const char *name,
 			struct fuse_entry_param *e, uint32_t *kref)
 {
 	int dirfd, err;
+	bool own;
 
-	dirfd = bf_fd(fs, parent, O_PATH);
+	dirfd = bf_fd_path(fs, parent, &own);
 	if (dirfd < 0)
 		return dirfd;
 	err = bf_lookup_at(fs, dirfd, name, e, kref);
-	close(dirfd);
+	if (own)
+		close(dirfd);
 	return err;
 }
 
@@ -314,6 +337,7 @@ static void bf_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct bpfuse_miss m;
 	struct stat st;
 	int fd, err = 0;
+	bool own;
 
 	(void)fi; /* by node: with zero-message opens there is no fh to use */
 	if (cacheable && bpfuse_attr_find(fs->cache, ino, &st, &m) == 0) {
@@ -321,13 +345,14 @@ static void bf_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	bf_backend(fs, FUSE_GETATTR);
-	fd = bf_fd(fs, ino, O_PATH);
+	fd = bf_fd_path(fs, ino, &own);
 	if (fd < 0) {
 		err = fd;
 	} else {
 		if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1)
 			err = -errno;
-		close(fd);
+		if (own)
+			close(fd);
 	}
 	if (err) {
 		fuse_reply_err(req, -err);

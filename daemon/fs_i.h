@@ -23,6 +23,7 @@ bool bf_atime_moves(const struct bf_fs *fs, const struct stat *st);
 bool bf_ino_watched(struct bf_fs *fs, fuse_ino_t ino);
 int bf_begin(fuse_req_t req, fuse_ino_t ino, unsigned int opcode);
 int bf_fd(struct bf_fs *fs, fuse_ino_t ino, int flags);
+int bf_fd_path(struct bf_fs *fs, fuse_ino_t ino, bool *own);
 int bf_lookup_at(struct bf_fs *fs, int dirfd, const char *name, struct fuse_entry_param *e,
 		 uint32_t *kref);
 struct bf_fs *bf_fs(fuse_req_t req);

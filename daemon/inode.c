@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,8 +140,14 @@ static bool bf_handle_equal(const struct file_handle *a, const struct file_handl
 	       !memcmp(a->f_handle, b->f_handle, a->handle_bytes);
 }
 
+/* Directory nodes keeping their O_PATH fd now, in every table of the process. */
+static _Atomic unsigned int bf_dir_fds;
+
 void bf_inode_release(struct bf_inode *in)
 {
+	if (in->fd_kept)
+		atomic_fetch_sub_explicit(&bf_dir_fds, 1, memory_order_relaxed);
+	in->fd_kept = false;
 	if (in->fd >= 0)
 		close(in->fd);
 	free(in->fh);
@@ -371,6 +378,7 @@ struct bf_inode *bf_table_ref(struct bf_table *t, struct bf_inode *proto)
 	bf_table_unlock(t);
 	bpfuse_node_sync(t->ext); /* before the kernel learns the node */
 	proto->fd = -1;
+	proto->fd_kept = false;
 	proto->fh = NULL;
 	return in;
 }
@@ -890,6 +898,21 @@ static int bf_inode_describe(struct bf_table *t, int fd, bool pin, struct bf_ino
 		proto->fd = fd; /* hold it by fd */
 		return 0;
 	}
+	/*
+	 * A directory keeps the fd too, up to dir_fds_max: every LOOKUP in it
+	 * and every GETATTR of it would otherwise open it by handle again
+	 * (open_by_handle_at() and close(), the dearest calls of a miss). The
+	 * handle stays its identity; the fd follows it through renames and,
+	 * removed, pins it as bf_table_node_at() would.
+	 */
+	if (!err && S_ISDIR(proto->type) &&
+	    atomic_fetch_add_explicit(&bf_dir_fds, 1, memory_order_relaxed) < t->dir_fds_max) {
+		proto->fd = fd;
+		proto->fd_kept = true;
+		return 0;
+	}
+	if (!err && S_ISDIR(proto->type))
+		atomic_fetch_sub_explicit(&bf_dir_fds, 1, memory_order_relaxed);
 out_close:
 	close(fd);
 	return err;

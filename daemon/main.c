@@ -203,7 +203,7 @@ static void bf_caches_open(struct bf_fs *fs, struct fuse_session *se, const char
  * take the hard RLIMIT_NOFILE, and size the LRU well under it (a quarter
  * of the fds stay for everything else), or check the user's io_fds=.
  */
-static int bf_io_limit(struct bf_opts *opts, unsigned int *io_max)
+static int bf_io_limit(struct bf_opts *opts, unsigned int *io_max, unsigned int *dir_max)
 {
 	struct rlimit rl;
 	rlim_t spare;
@@ -227,6 +227,9 @@ static int bf_io_limit(struct bf_opts *opts, unsigned int *io_max)
 	} else {
 		*io_max = spare / 2 < BF_IO_FDS_DEFAULT ? spare / 2 : BF_IO_FDS_DEFAULT;
 	}
+	/* directories' O_PATH fds: as many again, within the three quarters */
+	spare -= 2 * (rlim_t)*io_max;
+	*dir_max = spare < *io_max ? spare : *io_max;
 	return 0;
 }
 
@@ -433,7 +436,7 @@ int main(int argc, char *argv[])
 	bool have_table = false, mounted = false;
 	uint64_t underflows;
 	size_t left;
-	unsigned int io_max;
+	unsigned int io_max, dir_max;
 	int root_fd, watch_fd, ret = 1;
 	time_t mounted_at = 0;
 
@@ -476,7 +479,7 @@ int main(int argc, char *argv[])
 	}
 	if (bf_opts_finish(&fs->opts, true))
 		goto out;
-	if (bf_io_limit(&fs->opts, &io_max))
+	if (bf_io_limit(&fs->opts, &io_max, &dir_max))
 		goto out;
 	if (bf_check_backing(fs->opts.backing, &backing))
 		goto out;
@@ -501,6 +504,7 @@ int main(int argc, char *argv[])
 	}
 	have_table = true;
 	fs->table.io_max = io_max;
+	fs->table.dir_fds_max = dir_max;
 	/* the daemon's reads honour the mount's noatime; otherwise the backing rule holds */
 	fs->table.noatime = fs->opts.noatime;
 	fs->table.nodiratime = fs->opts.nodiratime;
