@@ -226,6 +226,7 @@ struct bf_fs {
 	bool killpriv_v2; /* the daemon drops set-ID bits on writes and truncations */
 	bool uring; /* FUSE over io_uring asked for (libfuse starts it after INIT) */
 	_Atomic bool uring_seen; /* a request came over the ring */
+	char uring_note[192]; /* why not io_uring, for the log once the mount serves */
 	enum bf_atime_rule atime_rule; /* how reads move atime on the backing file system */
 	bool no_xattr; /* the backing file system has no extended attributes at all */
 	/* kernel timeouts for nodes on a file system the watcher cannot watch */

@@ -680,6 +680,7 @@ static void bf_init(void *userdata, struct fuse_conn_info *conn)
 			    FUSE_CAP_PARALLEL_DIROPS;
 	unsigned int unwant = FUSE_CAP_HANDLE_KILLPRIV; /* suid bits: the kernel's setattr */
 	bool caching = fs->opts.cache != BF_CACHE_NEVER;
+	bool ring = false; /* requests will come over io_uring, once libfuse starts it */
 
 #ifdef HAVE_FUSE_PASSTHROUGH
 	/*
@@ -721,12 +722,15 @@ static void bf_init(void *userdata, struct fuse_conn_info *conn)
 		unwant |= FUSE_CAP_HANDLE_KILLPRIV_V2;
 #endif
 #ifdef HAVE_FUSE_URING
+	ring = fs->uring && (conn->capable & FUSE_CAP_OVER_IO_URING);
+	if (fs->uring && !ring)
+		fuse_log(FUSE_LOG_WARNING, "bpfused: the kernel offered no io_uring at INIT\n");
 	/*
 	 * Over the ring nothing interrupts a request (libfuse 3.18), and a
 	 * blocked one holds up its queue: a flock() wait stays in the kernel,
 	 * as with zero-message opens, where a signal ends it.
 	 */
-	if (fs->uring && (conn->capable & FUSE_CAP_OVER_IO_URING))
+	if (ring)
 		unwant |= FUSE_CAP_FLOCK_LOCKS;
 	else
 #endif
@@ -769,8 +773,9 @@ static void bf_init(void *userdata, struct fuse_conn_info *conn)
 	fs->killpriv_v2 = conn->want & FUSE_CAP_HANDLE_KILLPRIV_V2;
 	/* io_uring: told at its first request (bf_fs()), once libfuse started it */
 	bpfuse_mount_set_transport(fs->cache, BPFUSE_TRANSPORT_DEV);
-	if (!fs->uring)
-		fuse_log(FUSE_LOG_INFO, "bpfused: requests travel over /dev/fuse\n");
+	if (!ring)
+		fuse_log(FUSE_LOG_INFO, "bpfused: requests travel over /dev/fuse%s%s\n",
+			 *fs->uring_note ? ": " : "", fs->uring_note);
 }
 
 /* clang-format off */

@@ -309,10 +309,12 @@ static int bf_uring_choose(struct bf_fs *fs, struct fuse_args *args, bool remote
 		want = !remote && !fs->opts.backend_latency_ns;
 	if (!want)
 		return 0;
+	/* said once the mount serves (bf_init()): a mount prints nothing */
 #ifndef HAVE_FUSE_URING
 	(void)param, (void)on, (void)f, (void)args;
-	fuse_log(FUSE_LOG_WARNING, "bpfused: built with a libfuse older than 3.18.3, "
-				   "without io_uring: serving over /dev/fuse\n");
+	if (fs->opts.io_uring > 0)
+		snprintf(fs->uring_note, sizeof(fs->uring_note),
+			 "built with a libfuse older than 3.18.3, without io_uring");
 	return 0;
 #else
 	f = fopen(param, "re");
@@ -321,12 +323,10 @@ static int bf_uring_choose(struct bf_fs *fs, struct fuse_args *args, bool remote
 		fclose(f);
 	}
 	if (on != 'Y') {
-		fuse_log(FUSE_LOG_WARNING,
-			 f ? "bpfused: FUSE over io_uring is off in this kernel: serving over "
-			     "/dev/fuse (as root: echo Y > %s, or fuse.enable_uring=1 on the "
-			     "kernel command line)\n"
-			   : "bpfused: this kernel has no FUSE over io_uring (%s): serving over "
-			     "/dev/fuse\n",
+		snprintf(fs->uring_note, sizeof(fs->uring_note),
+			 f ? "FUSE over io_uring is off in this kernel (as root: echo Y > %s, "
+			     "or fuse.enable_uring=1 on the kernel command line)"
+			   : "this kernel has no FUSE over io_uring (%s: Linux 6.14 on)",
 			 param);
 		return 0;
 	}
