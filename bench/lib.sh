@@ -11,6 +11,8 @@ BB_OPS="stat stat-missing getxattr getxattr-absent open-close readdir"
 bb_configs_tsv=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/configs.tsv
 
 bb_pid=		# the daemon serving the current mount
+bb_transport=	# how it is served, where configs.tsv says (bb_mount)
+bb_why=		# why bb_mount failed, when the daemon does not say
 bb_stats_mnt=	# where bpfusectl reads the current mount's statistics, if anywhere
 bb_commit=-	# the host fills it in for the guest's rows
 bb_pin=()	# a prefix for the daemons and mdbench (the guest pins them to one CPU)
@@ -47,9 +49,10 @@ bb_config() {
 # its NAME+1ms and sshfs+NAME
 bb_configs() {
 	awk -F '\t' -v set="$1" '
-		/^#/ || !head++ { next }
+		/^#/ { next }
+		!head++ { for (i = 1; i <= NF; i++) if ($i == "sets") col = i; next }
 		{
-			n = split($4, s, " ")
+			n = split($col, s, " ")
 			for (i = 1; i <= n; i++) {
 				if (s[i] == set)
 					own = own " " $1
@@ -85,29 +88,32 @@ bb_wait_mount() {
 
 # bb_mount CONFIG BACK MNT: serve BACK on MNT as CONFIG, one of
 #   those configs.tsv gives bpfused as daemon (bb_opts)
-#   ptll                        libfuse's passthrough_ll ($bb_ptll)
-#   pthp                        libfuse 3.17's passthrough_hp ($bb_pthp), its
-#                               defaults (kernel passthrough where it can)
+#   passthrough_ll              libfuse's example ($bb_ptll), -o source=BACK
+#                               and CONFIG's options
+#   passthrough_hp              libfuse's example ($bb_pthp) with -o
+#                               CONFIG's options (kernel passthrough where
+#                               it can)
 #   sshfs                       sshfs of BACK over ssh to 127.0.0.1 (bb_sshfs)
 #   X+1ms                       bpfused X with backend_latency=1ms
 #   sshfs+X                     bpfused X over an sshfs of BACK
-# Fails with the daemon's last words on stderr.
+# A configuration whose transport configs.tsv names must be served over it
+# (bb_transport_is); one composed of it is not held to it: bpfused over an
+# sshfs or a slow backend uses /dev/fuse by design.
+# Fails with the daemon's last words, or why its transport is wrong, on
+# stderr and last in $work/daemon.log.
 bb_mount() {
-	local cfg=$1 back=$2 mnt=$3 opts
+	local cfg=$1 back=$2 mnt=$3 opts daemon want
 	bb_stats_mnt=
+	bb_transport=
+	daemon=$(bb_config "$cfg" daemon 2> /dev/null)
 	case $cfg in
-	ptll)
-		"${bb_pin[@]}" "$bb_ptll" -f -o "source=$back,xattr" "$mnt" 2> "$work/daemon.log" &
-		;;
-	pthp)
-		"${bb_pin[@]}" "$bb_pthp" "$back" "$mnt" 2> "$work/daemon.log" &
-		;;
 	sshfs)
 		bb_sshfs "$back" "$mnt" 2> "$work/daemon.log" &
 		;;
 	sshfs+*)
 		bb_mount sshfs "$back" "$work/ssh-mnt" || return 1
 		bb_sshfs_pid=$bb_pid
+		local bb_composed=1
 		bb_mount "${cfg#sshfs+}" "$work/ssh-mnt" "$mnt"
 		return
 		;;
@@ -118,24 +124,79 @@ bb_mount() {
 		bb_stats_mnt=$mnt
 		;;
 	*)
-		opts=$(bb_opts "$cfg") || { echo "bench: unknown configuration $cfg" >&2; return 1; }
-		env BPFUSE_UPCALL_PROBE="$([ "$cfg" = ext-nostats ] && echo none)" \
-			"${bb_pin[@]}" "$top/bpfused" -f ${opts:+-o "$opts"} "$back" "$mnt" \
-			2> "$work/daemon.log" &
-		bb_stats_mnt=$mnt
+		opts=$(bb_config "$cfg" options 2> /dev/null)
+		[ "$opts" = - ] && opts=
+		case $daemon in
+		passthrough_ll)
+			"${bb_pin[@]}" "$bb_ptll" -f -o "source=$back${opts:+,$opts}" "$mnt" \
+				2> "$work/daemon.log" &
+			;;
+		passthrough_hp)
+			"${bb_pin[@]}" "$bb_pthp" ${opts:+-o "$opts"} "$back" "$mnt" \
+				2> "$work/daemon.log" &
+			;;
+		bpfused)
+			env BPFUSE_UPCALL_PROBE="$([ "$cfg" = ext-nostats ] && echo none)" \
+				"${bb_pin[@]}" "$top/bpfused" -f ${opts:+-o "$opts"} "$back" "$mnt" \
+				2> "$work/daemon.log" &
+			bb_stats_mnt=$mnt
+			;;
+		*)
+			echo "bench: unknown configuration $cfg" | tee "$work/daemon.log" >&2
+			return 1
+			;;
+		esac
 		;;
 	esac
 	bb_pid=$!
-	if bb_wait_mount "$mnt"; then
-		# in the foreground, bpfused pins its maps just after the mount appears
-		[ -z "$bb_stats_mnt" ] && return 0
-		for _ in $(seq 100); do
-			"$top/bpfusectl" stats "$bb_stats_mnt" > /dev/null 2>&1 && return 0
-			sleep 0.05
-		done
+	bb_why=
+	if bb_wait_mount "$mnt" && bb_wait_stats; then
+		want=$(bb_config "$cfg" transport 2> /dev/null)
+		[ -n "${bb_composed:-}" ] || [ -z "$want" ] || [ "$want" = - ] && return 0
+		bb_transport_is "$want" "$mnt" && return 0
 	fi
-	echo "bench: failed to mount $cfg on $mnt: $(tail -3 "$work/daemon.log" | tr '\n' ' ')" >&2
+	echo "bench: failed to mount $cfg on $mnt:" \
+		"${bb_why:-$(tail -3 "$work/daemon.log" | tr '\n' ' ')}" >&2
 	bb_umount "$mnt"
+	# last, after what the daemon says as it exits: callers quote the last line
+	[ -z "$bb_why" ] || echo "bench: $cfg: $bb_why" >> "$work/daemon.log"
+	return 1
+}
+
+# bb_wait_stats: until bpfusectl reads the current mount's statistics, if it
+# has any (in the foreground, bpfused pins its maps just after the mount
+# appears)
+bb_wait_stats() {
+	local _
+	[ -z "$bb_stats_mnt" ] && return 0
+	for _ in $(seq 100); do
+		"$top/bpfusectl" stats "$bb_stats_mnt" > /dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# bb_transport_is WANT MNT: whether the daemon bb_pid serves MNT over WANT
+# (io_uring or /dev/fuse): what it is into bb_transport, why not into
+# bb_why. libfuse runs a ring over threads it names fuse-ring-N, started
+# before it answers INIT (and ended again if the kernel refuses the ring):
+# once a request has been answered, their number is final. bpfused says
+# which it uses, which must agree.
+bb_transport_is() {
+	local want=$1 mnt=$2 rings said
+	stat "$mnt" > /dev/null || { bb_why="stat of $mnt failed"; return 1; }
+	rings=$(ps -L -o comm= -p "$bb_pid" | grep -c '^fuse-ring-')
+	bb_transport=/dev/fuse
+	[ "$rings" -gt 0 ] && bb_transport=io_uring
+	if [ -n "$bb_stats_mnt" ]; then
+		said=$("$top/bpfusectl" stats -j "$bb_stats_mnt" | jq -r .transport)
+		if [ "$said" != "$bb_transport" ]; then
+			bb_why="$rings fuse-ring threads, but bpfused says ${said:-nothing}"
+			return 1
+		fi
+	fi
+	[ "$bb_transport" = "$want" ] && return 0
+	bb_why="served over $bb_transport ($rings fuse-ring threads), not over $want"
 	return 1
 }
 

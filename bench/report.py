@@ -351,7 +351,7 @@ def section_meta(R, d):
     return (f"## Metadata\n\n{R.where('meta')}. Tree: {R.info.get('size_meta', '?')}.\n"
             "Each kind of operation runs on a fresh mount after `drop_caches`: one cold pass, "
             "then the warm passes. Requests are the deltas of `bpfusectl stats` around each pass "
-            "(none for native and passthrough_ll).\n\n"
+            "(bpfused's mounts only).\n\n"
             + meta_tables(R, "meta", cfgs) + "\n"
             + meta_chart(R, d, "meta", "meta-warm", "Metadata, warm", cfgs)
             + meta_chart(R, d, "meta", "meta-cold", "Metadata, cold", cfgs, "cold"))
@@ -484,7 +484,9 @@ def render(d):
              + ", ".join(f"{w} {i.get('seconds_' + w, '?')} s" for w in
                          i.get("workloads", "").split()) + "). "
              "Every row of `results.tsv` carries the commit, kernel and machine it was "
-             "measured on; each section names them. Ratios are to native in the same run.\n",
+             "measured on; each section names them. Ratios are to native in the same run."
+             + (f" FUSE over io_uring (the kernel's switch): {i['uring']}." if "uring" in i else "")
+             + "\n",
              configs_table()]
     if i.get("mode") == "quick":
         parts.append("**Quick run** (tiny sizes, for the smoke test): the figures mean "

@@ -110,10 +110,14 @@ source "$top/test/lib.sh"
 work=$(mktemp -d /tmp/bpfuse-bench.XXXXXX)
 chmod 755 "$work"
 made_run_sshd=
+uring_param=/sys/module/fuse/parameters/enable_uring
+uring_was=
 cleanup() {
 	trap - EXIT INT TERM
 	bf_cleanup
 	[ -n "$made_run_sshd" ] && rmdir /run/sshd 2> /dev/null
+	# after the mounts are gone: the switch is read at mount time
+	[ -z "$uring_was" ] || echo "$uring_was" > "$uring_param"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -141,45 +145,53 @@ info size_ext "${vm_shape/x/ directories × } files, $vm_rounds warm pass(es), e
  configuration in one run a directory at a time, each pass's figure the median directory's,\
  the median of $vm_passes passes; fio (size:loops:seconds) $vm_fio, the median of $vm_passes"
 
-# ---- libfuse's passthrough_ll, built here for the run ------------------------
-bb_ptll=$work/passthrough_ll
-build_ptll() {
-	local ex=/usr/share/doc/libfuse3-dev/examples f
-	# the example and the header it includes, gzipped or not
-	for f in passthrough_ll.c passthrough_helpers.h; do
-		if [ -r "$ex/$f" ]; then
-			cp "$ex/$f" "$work/$f"
-		elif [ -r "$ex/$f.gz" ]; then
-			gzip -dc "$ex/$f.gz" > "$work/$f"
-		else
-			echo "bench: $ex/$f is missing (libfuse3-dev)" >&2
-			return 1
-		fi
-	done
-	# shellcheck disable=SC2046
-	gcc -O2 -o "$bb_ptll" "$work/passthrough_ll.c" $(pkg-config --cflags --libs fuse3) \
-		2> "$work/ptll.log" || { cat "$work/ptll.log" >&2; return 1; }
-}
-build_ptll || die "failed to build passthrough_ll"
+# ---- FUSE over io_uring, on for the run ---------------------------------------
+# The kernel's switch is machine-wide and read at mount time: on, the ring
+# configurations ride the ring and bpfused's defaults are what they are on
+# such a machine (io_uring for a local backend); put back by cleanup.
+# Without it (a kernel before 6.14) the ring configurations fail, each
+# saying so (bb_mount).
+if [ -w "$uring_param" ]; then
+	uring_was=$(cat "$uring_param")
+	echo Y > "$uring_param" || die "failed to turn FUSE over io_uring on ($uring_param)"
+	info uring "on for the run (enable_uring was $uring_was)"
+else
+	info uring "not in this kernel (no $uring_param)"
+fi
 
-# ---- libfuse 3.17's passthrough_hp, built here from Debian 13's source -------
-bb_pthp=$work/pthp/example/passthrough_hp
-build_pthp() {
+# ---- libfuse 3.18.3's passthrough_ll and passthrough_hp, built for the run -----
+# From the source scripts/libfuse.sh fetches, the libfuse bpfused runs on:
+# each over /dev/fuse and over io_uring, the same library as ours. A release
+# build, as libfuse's own: meson's default (-O0) would handicap them.
+bb_ptll=$work/libfuse/example/passthrough_ll
+bb_pthp=$work/libfuse/example/passthrough_hp
+build_peers() {
 	local src
 	src=$(scripts/libfuse.sh --source) || return 1
-	meson setup "$work/pthp" "$src" -Dexamples=true -Dutils=false -Dtests=false \
-		> "$work/pthp.log" 2>&1 &&
-		ninja -C "$work/pthp" example/passthrough_hp >> "$work/pthp.log" 2>&1 ||
-		{ tail -20 "$work/pthp.log" >&2; return 1; }
+	meson setup "$work/libfuse" "$src" --buildtype=release -Dexamples=true -Dutils=false \
+		-Dtests=false > "$work/libfuse.log" 2>&1 &&
+		ninja -C "$work/libfuse" example/passthrough_ll example/passthrough_hp \
+			>> "$work/libfuse.log" 2>&1 ||
+		{ tail -20 "$work/libfuse.log" >&2; return 1; }
 	# in the foreground, as every daemon here; the rest are its defaults
-	printf '#!/bin/sh\nexec %s --foreground "$@"\n' "$work/pthp/example/passthrough_hp" \
-		> "$work/pthp-fg"
+	printf '#!/bin/sh\nexec %s --foreground "$@"\n' "$bb_pthp" > "$work/pthp-fg"
 	chmod +x "$work/pthp-fg"
 	bb_pthp=$work/pthp-fg
 }
-case " $host_configs " in
-*" pthp "*) build_pthp || die "failed to build passthrough_hp" ;;
-esac
+# only when the run mounts one of them: the build takes a while
+peers=
+for wl in $workloads; do
+	case $wl in
+	meta | build | fio) peers="$peers $host_configs" ;;
+	scale) peers="$peers $scale_configs" ;;
+	net) peers="$peers $net_configs" ;;
+	esac
+done
+for cfg in $peers; do
+	case $(bb_config "$cfg" daemon 2> /dev/null) in
+	passthrough_*) build_peers || die "failed to build libfuse's examples"; break ;;
+	esac
+done
 
 # ---- the sshd the sshfs configurations talk to ------------------------------
 sshd_port=
