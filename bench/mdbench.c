@@ -8,8 +8,9 @@
  *                                   file systems without user xattrs)
  *   mdbench run [-o OP] [-s DIRSxFILES] [-a DIR]... [-m] DIR [ROUNDS]
  *                                   stat, stat of missing names, getxattr
- *                                   (present and absent), open/close and
- *                                   readdir over that tree
+ *                                   (present and absent), open/close,
+ *                                   readdir, and create/close/unlink of a
+ *                                   name beside each file, over that tree
  *
  * run prints one line per operation: name, calls, microseconds per call.
  * It runs in one process so that the figures measure the file system, not
@@ -113,12 +114,13 @@ static void measure_tree(struct tree *t)
 	}
 }
 
-enum op { OP_STAT, OP_MISSING, OP_XATTR, OP_NOXATTR, OP_OPEN, OP_READDIR, OP_MAX };
+enum op { OP_STAT, OP_MISSING, OP_XATTR, OP_NOXATTR, OP_OPEN, OP_READDIR, OP_CREATE, OP_MAX };
 
 static const char *const op_names[OP_MAX] = {
 	[OP_STAT] = "stat",	  [OP_MISSING] = "stat-missing",
 	[OP_XATTR] = "getxattr",  [OP_NOXATTR] = "getxattr-absent",
 	[OP_OPEN] = "open-close", [OP_READDIR] = "readdir",
+	[OP_CREATE] = "create-unlink",
 };
 
 /* One call of op on file f of directory d; returns 0 when it behaved. */
@@ -160,6 +162,20 @@ static int do_op(const struct tree *t, enum op op, int d, int f)
 		while ((de = readdir(dp)))
 			;
 		return closedir(dp);
+	case OP_CREATE:
+		/*
+		 * A name the tree does not have (O_EXCL: a leftover of a broken
+		 * run is an error, not a silent open), gone again at once: the
+		 * tree is the same after every call, so that the other trees
+		 * and the next pass find what they expect.
+		 */
+		strcat(path, ".new");
+		fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0644);
+		if (fd == -1)
+			return -1;
+		if (close(fd) == -1)
+			return -1;
+		return unlink(path);
 	default:
 		return -1;
 	}

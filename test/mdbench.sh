@@ -2,14 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # bench/mdbench run over several trees at once (-a) and with the median
 # directory's figure (-m), as the guest benchmark runs it: a line per tree
-# with its calls, the old three columns for one tree, a broken tree named
-# in the error, and one slow directory (through a bpfused mount that
+# with its calls, the old three columns for one tree, create-unlink
+# leaving each tree as it was, a broken tree named in the error, and one slow directory (through a bpfused mount that
 # delays every backend call by 1 ms) that moves the mean but not the
 # median. Speaks TAP.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 md=$bf_top/bench/mdbench
-plan=8
+plan=9
 echo "1..$plan"
 bf_setup mdbench
 a=$work/back/a b=$work/back/b c=$work/c
@@ -27,6 +27,13 @@ check "-a: readdir, 6 calls in each tree" \
 	[ "$(calls "$work/two.out" readdir "$a")" = 6 -a "$(calls "$work/two.out" readdir "$b")" = 6 ]
 check "one tree: operation, calls, us/call" \
 	eval '"$md" run -m -o stat "$a" | awk '"'"'NR == 2 && NF == 3 && $2 == 12 { ok = 1 } END { exit !ok }'"'"
+# every name it creates goes again: the next pass, and the other trees, find
+# the tree they expect
+"$md" run -o create-unlink -a "$b" "$a" > "$work/cu.out" 2> "$work/cu.err"
+check "create-unlink: 12 calls in each tree, no name left ($(tail -1 "$work/cu.err"))" \
+	eval '[ "$(calls "$work/cu.out" create-unlink "$a")" = 12 ] &&
+		[ "$(calls "$work/cu.out" create-unlink "$b")" = 12 ] &&
+		[ -z "$(find "$a" "$b" -name "*.new")" ]'
 rm "$b/d002/f0003"
 "$md" run -o stat -s 3x4 -a "$b" "$a" > /dev/null 2> "$work/err"
 rc=$?
