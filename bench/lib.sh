@@ -17,6 +17,8 @@ bb_stats_mnt=	# where bpfusectl reads the current mount's statistics, if anywher
 bb_commit=-	# the host fills it in for the guest's rows
 bb_pin=()	# a prefix for the daemons and mdbench (the guest pins them to one CPU)
 bb_passes=1	# warm passes timed apart; their median is the figure
+bb_no_cache=	# set: libfuse's examples with every timeout 0 (bpfused's
+		# configurations say their own, in their options)
 
 # What every row carries beside its result: kernel, CPU model, cores, RAM.
 bb_machine=$(printf '%s\t%s\t%s\t%s' "$(uname -r)" \
@@ -89,10 +91,11 @@ bb_wait_mount() {
 # bb_mount CONFIG BACK MNT: serve BACK on MNT as CONFIG, one of
 #   those configs.tsv gives bpfused as daemon (bb_opts)
 #   passthrough_ll              libfuse's example ($bb_ptll), -o source=BACK
-#                               and CONFIG's options
+#                               and CONFIG's options (bb_no_cache: and
+#                               timeout=0)
 #   passthrough_hp              libfuse's example ($bb_pthp) with -o
 #                               CONFIG's options (kernel passthrough where
-#                               it can)
+#                               it can; bb_no_cache: --nocache, timeouts 0)
 #   sshfs                       sshfs of BACK over ssh to 127.0.0.1 (bb_sshfs)
 #   X+1ms                       bpfused X with backend_latency=1ms
 #   sshfs+X                     bpfused X over an sshfs of BACK
@@ -128,12 +131,13 @@ bb_mount() {
 		[ "$opts" = - ] && opts=
 		case $daemon in
 		passthrough_ll)
-			"${bb_pin[@]}" "$bb_ptll" -f -o "source=$back${opts:+,$opts}" "$mnt" \
+			"${bb_pin[@]}" "$bb_ptll" -f \
+				-o "source=$back${opts:+,$opts}${bb_no_cache:+,timeout=0}" "$mnt" \
 				2> "$work/daemon.log" &
 			;;
 		passthrough_hp)
-			"${bb_pin[@]}" "$bb_pthp" ${opts:+-o "$opts"} "$back" "$mnt" \
-				2> "$work/daemon.log" &
+			"${bb_pin[@]}" "$bb_pthp" ${bb_no_cache:+--nocache} ${opts:+-o "$opts"} \
+				"$back" "$mnt" 2> "$work/daemon.log" &
 			;;
 		bpfused)
 			env BPFUSE_UPCALL_PROBE="$([ "$cfg" = ext-nostats ] && echo none)" \

@@ -7,7 +7,8 @@
                                   and DIR/*.png (gnuplot)
 
 Every ratio in the report is to "native", measured in the same run (and for
-the guest's rows, in the same boot).
+the guest's rows, in the same boot), but the miss workload's: those are to
+MISS_REF, the yardstick bpfused's configurations there are held to.
 """
 import csv
 import json
@@ -16,6 +17,12 @@ import subprocess
 import sys
 
 OPS = ["stat", "stat-missing", "getxattr", "getxattr-absent", "open-close", "readdir"]
+# the miss workload's operations (bench/run.sh's miss_ops)
+MISS_OPS = ["stat", "stat-missing", "getxattr", "open-close", "readdir", "create-unlink"]
+# The miss workload's yardstick: with every timeout 0 and the maps off,
+# bpfused is to be at most as slow, operation by operation, as libfuse's own
+# passthrough_ll over io_uring (its ratios are to this; native when absent).
+MISS_REF = "ptll-uring"
 
 
 def read_configs():
@@ -33,6 +40,7 @@ LAT = ["native"] + [c + "+1ms" for c in ORDER]
 SSHFS = ["native", "sshfs"] + ["sshfs+" + c for c in ORDER]
 HOST_SET = [c["name"] for c in CONFIGS if "host" in c["sets"].split()]
 NAMES = {c["name"]: c["label"] for c in CONFIGS}
+DAEMONS = {c["name"]: c["daemon"] for c in CONFIGS}
 
 
 def name(cfg):
@@ -79,18 +87,23 @@ class Results:
         except FileNotFoundError:
             pass
         self.v = {}
+        self.text = {}  # values that are words, such as a mount's transport
         self.failed = {}
         for r in self.rows:
             if r["metric"] == "status":
                 self.failed[(r["workload"], r["config"])] = r["unit"]
                 continue
+            key = (r["workload"], r["config"], r["case"], r["metric"])
             try:
-                self.v[(r["workload"], r["config"], r["case"], r["metric"])] = float(r["value"])
+                self.v[key] = float(r["value"])
             except ValueError:
-                pass
+                self.text[key] = r["value"]
 
     def get(self, wl, cfg, case, metric):
         return self.v.get((wl, cfg, case, metric))
+
+    def word(self, wl, cfg, case, metric):
+        return self.text.get((wl, cfg, case, metric))
 
     def why_missing(self, wl, cfg):
         why = self.failed.get((wl, cfg)) or self.failed.get((wl, "all")) or \
@@ -233,12 +246,12 @@ def chart(d, fname, title, ylabel, cats, series, value, log=False, hline=None):
     return f"![{title}]({fname}.png)\n"
 
 
-def meta_chart(R, d, wl, fname, title, cfgs, state="warm"):
+def meta_chart(R, d, wl, fname, title, cfgs, state="warm", ops=OPS):
     def v(op, cfg):
         return R.get(wl, cfg, f"{op}/{state}", "us")
-    if not any(v(op, c) for op in OPS for c in cfgs):
+    if not any(v(op, c) for op in ops for c in cfgs):
         return ""
-    return chart(d, fname, title, "µs per operation (log scale)", OPS, cfgs, v, log=True)
+    return chart(d, fname, title, "µs per operation (log scale)", ops, cfgs, v, log=True)
 
 
 # ---- sections --------------------------------------------------------------
@@ -335,6 +348,20 @@ def standing(R):
                 host.append(f"{op} {times(s / n)}")
         if host:
             out.append(f"- **Warm metadata, {what}**: {', '.join(host)}.")
+    if R.has("miss"):
+        ref = miss_ref(R)
+        for cfg in R.configs("miss", ORDER):
+            if DAEMONS.get(cfg) != "bpfused":
+                continue
+            ratios, ok = [], 0
+            for op in MISS_OPS:
+                v, r = (R.get("miss", c, f"{op}/warm", "us") for c in (cfg, ref))
+                if v and r:
+                    ratios.append(f"{op} {times(v / r)}")
+                    ok += v <= r
+            out.append(f"- **Misses, {name(cfg)}** (every timeout 0, the maps off; against "
+                       f"{name(ref)}): {', '.join(ratios) or R.why_missing('miss', cfg)}; "
+                       f"at most as slow: {ok} of {len(ratios)} operations.")
     for job, metric, label in (("seqread", "read", "sequential read"),
                                ("randrw", "read", "random 4 KiB read+write (reads)")):
         n = R.get("fio", "native", job, metric)
@@ -355,6 +382,31 @@ def section_meta(R, d):
             + meta_tables(R, "meta", cfgs) + "\n"
             + meta_chart(R, d, "meta", "meta-warm", "Metadata, warm", cfgs)
             + meta_chart(R, d, "meta", "meta-cold", "Metadata, cold", cfgs, "cold"))
+
+
+def miss_ref(R):
+    """The miss workload's yardstick, if this run measured it."""
+    return MISS_REF if R.get("miss", MISS_REF, "stat/warm", "us") is not None else "native"
+
+
+def section_miss(R, d):
+    cfgs = R.configs("miss", ORDER)
+    ref = miss_ref(R)
+    served = [f"{name(c)}: {R.word('miss', c, '-', 'transport')}" for c in cfgs
+              if R.word("miss", c, "-", "transport")]
+    return (f"## Misses\n\n{R.where('miss')}. Tree: {R.info.get('size_miss', '?')}.\n"
+            "Every kernel timeout 0 and bpfused's maps off, so that every operation reaches "
+            "the daemon (the configurations table says how each turns its caches off). Each "
+            "configuration serves a tree of its own on a tmpfs of its own, all mounted at "
+            "once; each pass is one mdbench run taking them a directory at a time (`-a`), "
+            "each configuration's figure the median directory's time per call (`-m`). "
+            f"Ratios are to {name(ref)}, measured in the same passes. "
+            + (f"Served over, as checked after mounting: {'; '.join(served)}. " if served else "")
+            + "Requests are the deltas of `bpfusectl stats` around the passes (bpfused's "
+            "mounts only).\n\n"
+            + meta_tables(R, "miss", cfgs, ref=ref, ops=MISS_OPS) + "\n"
+            + meta_chart(R, d, "miss", "miss", "Misses: every timeout 0, the maps off", cfgs,
+                         ops=MISS_OPS))
 
 
 def section_scale(R, d):
@@ -495,8 +547,8 @@ def render(d):
     failed = sorted({f"{w}/{c}: {why}" for (w, c), why in R.failed.items()})
     if failed:
         parts.append("**Failed**:\n\n" + "\n".join(f"- {f}" for f in failed) + "\n")
-    for wl, fn in (("meta", section_meta), ("scale", section_scale), ("build", section_build),
-                   ("fio", section_fio),
+    for wl, fn in (("meta", section_meta), ("miss", section_miss), ("scale", section_scale),
+                   ("build", section_build), ("fio", section_fio),
                    ("net", section_net), ("ext", section_ext)):
         if R.has(wl):
             parts.append(fn(R, d))

@@ -15,10 +15,16 @@
 #   ext     the metadata benchmark and fio in the Linux 6.12 guest
 #           (test/vm/run.sh, bench/vm-guest.sh): the guest's configurations
 #           in one boot
+#   miss    every kernel timeout 0 and the maps off, so that every access
+#           reaches the daemon: stat, stat of a missing name, getxattr,
+#           open-close, readdir, create-unlink, bpfused over io_uring and
+#           over /dev/fuse beside libfuse's examples over each, all mounted
+#           at once and measured side by side
 #
 # Default: all of them (about 30 minutes on 2 cores), each over the
 # configurations bench/configs.tsv puts in its set (--help lists them;
-# BENCH_CONFIGS, BENCH_NET_CONFIGS and BENCH_SCALE_CONFIGS choose others).
+# BENCH_CONFIGS, BENCH_NET_CONFIGS, BENCH_SCALE_CONFIGS and
+# BENCH_MISS_CONFIGS choose others).
 # --quick runs tiny sizes (the smoke test's mode). Results, with the
 # commit, kernel and machine on every row, go to DIR (default
 # bench/results/<date>-<commit>, with -quick appended in quick mode):
@@ -27,12 +33,13 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 linux_src=/usr/src/linux-source-6.1.tar.xz
-all_workloads="meta scale build fio net ext"
+all_workloads="meta scale build fio net ext miss"
 # shellcheck source=bench/lib.sh
 . "$top/bench/lib.sh"
 host_configs=${BENCH_CONFIGS:-$(bb_configs host)}
 net_configs=${BENCH_NET_CONFIGS:-$(bb_configs net)}
 scale_configs=${BENCH_SCALE_CONFIGS:-$(bb_configs scale)}
+miss_configs=${BENCH_MISS_CONFIGS:-$(bb_configs miss)}
 
 die() {
 	echo "bench: $*" >&2
@@ -54,9 +61,10 @@ while [ $# -gt 0 ]; do
 		echo "  scale: $scale_configs"
 		echo "  net: $net_configs"
 		echo "  ext: $(bb_configs guest) (in the guest)"
+		echo "  miss: $miss_configs"
 		exit 0
 		;;
-	meta | scale | build | fio | net | ext)
+	meta | scale | build | fio | net | ext | miss)
 		case " $workloads " in *" $1 "*) ;; *) workloads="$workloads $1" ;; esac
 		;;
 	*) die "unknown argument '$1' (usage: bench/run.sh [--quick] [--out DIR] [WORKLOAD...]," \
@@ -82,6 +90,7 @@ if [ -n "$quick" ]; then
 	fio_size=8M fio_loops=2 fio_runtime=1 fio_files=200
 	net_shape=2x10 net_rounds=1 net_gap=1.5
 	vm_shape=4x25 vm_rounds=1 vm_passes=1 vm_fio=8M:1:1
+	miss_shape=4x25 miss_rounds=1 miss_passes=1
 else
 	meta_shape=50x100 meta_rounds=3
 	scale_shape=100x1000
@@ -94,6 +103,8 @@ else
 	# (80 ms) stalls of the host moved every FUSE configuration's figure
 	# from 0.9x native to 0.7x between two runs of the same build
 	vm_shape=50x100 vm_rounds=1 vm_passes=5 vm_fio=64M:16:5
+	# as ext: the median of five passes, each the median directory's
+	miss_shape=50x100 miss_rounds=1 miss_passes=5
 fi
 commit=$(git -C "$top" rev-parse --short=12 HEAD 2> /dev/null || echo unknown)
 [ -n "$(git -C "$top" status --porcelain --untracked-files=no 2> /dev/null)" ] &&
@@ -141,6 +152,9 @@ info size_fio "a $fio_size file read $fio_loops times; random I/O for $fio_runti
  $fio_files files created"
 info size_net "${net_shape/x/ directories × } files, $net_rounds warm pass(es), one more\
  after $net_gap s idle"
+info size_miss "${miss_shape/x/ directories × } files for each configuration, one untimed\
+ pass, then $miss_passes timed pass(es) of $miss_rounds round(s), each pass's figure the median\
+ directory's, the median of the passes"
 info size_ext "${vm_shape/x/ directories × } files, $vm_rounds warm pass(es), every\
  configuration in one run a directory at a time, each pass's figure the median directory's,\
  the median of $vm_passes passes; fio (size:loops:seconds) $vm_fio, the median of $vm_passes"
@@ -185,6 +199,7 @@ for wl in $workloads; do
 	meta | build | fio) peers="$peers $host_configs" ;;
 	scale) peers="$peers $scale_configs" ;;
 	net) peers="$peers $net_configs" ;;
+	miss) peers="$peers $miss_configs" ;;
 	esac
 done
 for cfg in $peers; do
@@ -389,6 +404,109 @@ bpfuse_bench_passes=$vm_passes bpfuse_bench_fio=$vm_fio" \
 	if ! grep -q '^[0-9]* passed, 0 failed$' "$out/raw/vm.out"; then
 		bb_fail ext vm "the guest run failed: $(grep -a -m1 -E '^not ok|^vm: ' "$out/raw/vm.out")"
 	fi
+}
+
+# miss: every access reaches the daemon (bpfused's configurations in the
+# set turn the caches off in their options, libfuse's examples get their
+# timeouts at 0: bb_no_cache). Each configuration over a tree of its own on
+# a tmpfs of its own: a daemon's watcher hears every change to its backing
+# file system, and one configuration's create-unlink must not wake
+# another's. All mounted at once; each pass one mdbench run that takes them
+# all a directory at a time (-a) and gives each the median directory's time
+# per call (-m): what slows the machine for a while falls on every
+# configuration alike, and a stall counts for none.
+miss_ops="stat stat-missing getxattr open-close readdir create-unlink"
+wl_miss() {
+	local cfg op i dir name calls us why rc=0 cfgs='' first='' also=()
+	local -A stats_of pid_of
+	bb_no_cache=1
+	for cfg in $miss_configs; do
+		dir=$work/miss/$cfg
+		mkdir -p "$dir/back" "$dir/mnt"
+		if ! mount -t tmpfs -o mode=755 "bpfuse-bench-$cfg" "$dir/back" ||
+			! bench/mdbench create "$dir/back" "${miss_shape%x*}" "${miss_shape#*x}"; then
+			bb_fail miss "$cfg" "failed to make its tree"
+			continue
+		fi
+		if [ "$cfg" = native ]; then
+			dir=$dir/back
+		else
+			# its own daemon.log and snapshots, as bb_mount and bb_snap keep them in $work
+			if ! work=$dir bb_mount "$cfg" "$dir/back" "$dir/mnt"; then
+				bb_fail miss "$cfg" "mount: $(tail -1 "$dir/daemon.log")"
+				continue
+			fi
+			pid_of[$cfg]=$bb_pid
+			stats_of[$cfg]=$bb_stats_mnt
+			# where configs.tsv names one, what bb_mount checked
+			[ -n "$bb_transport" ] && bb_row miss "$cfg" - transport "$bb_transport" -
+			dir=$dir/mnt
+		fi
+		cfgs="$cfgs $cfg"
+		# mdbench's first tree is its DIR argument, the others -a
+		if [ -z "$first" ]; then
+			first=$dir
+		else
+			also+=(-a "$dir")
+		fi
+	done
+	for op in $miss_ops; do
+		[ -n "$cfgs" ] || { rc=1; break; }
+		# untimed: the daemons' tables and the backend's caches as the
+		# timed passes find them
+		if ! bench/mdbench run -o "$op" -s "$miss_shape" "${also[@]}" "$first" 1 > /dev/null \
+			2> "$work/md.err"; then
+			bb_fail miss all "$op: $(tail -1 "$work/md.err")"
+			rc=1
+			continue
+		fi
+		for cfg in $cfgs; do
+			: > "$work/miss/$cfg/md.times"
+			bb_stats_mnt=${stats_of[$cfg]:-} work=$work/miss/$cfg bb_snap a
+		done
+		why=
+		for ((i = 0; i < miss_passes; i++)); do
+			if ! bench/mdbench run -m -o "$op" -s "$miss_shape" "${also[@]}" "$first" \
+				"$miss_rounds" > "$work/md.out" 2> "$work/md.err"; then
+				why=$(tail -1 "$work/md.err" | grep . || echo "mdbench failed")
+				break
+			fi
+			for cfg in $cfgs; do
+				dir=$work/miss/$cfg/mnt
+				[ "$cfg" = native ] && dir=$work/miss/$cfg/back
+				# one tree: no tree at the end of the line
+				read -r name calls us < <(awk -v op="$op" -v t="$dir" \
+					'$1 == op && (NF == 3 || $4 == t) { print $1, $2, $3 }' "$work/md.out")
+				if [ "${name:-}" != "$op" ] || [ -z "${us:-}" ]; then
+					why="mdbench printed no figure for $cfg"
+					break 2
+				fi
+				echo "$us" >> "$work/miss/$cfg/md.times"
+			done
+		done
+		if [ -n "$why" ]; then
+			bb_fail miss all "$op: $why"
+			rc=1
+			continue
+		fi
+		for cfg in $cfgs; do
+			bb_stats_mnt=${stats_of[$cfg]:-} work=$work/miss/$cfg bb_snap b
+			bb_row miss "$cfg" "$op/warm" us "$(bb_median < "$work/miss/$cfg/md.times")" us/op
+			bb_stats_mnt=${stats_of[$cfg]:-} work=$work/miss/$cfg \
+				bb_requests miss "$cfg" "$op/warm" "$((calls * miss_passes))" || rc=1
+		done
+	done
+	for cfg in $cfgs; do
+		[ "$cfg" = native ] && continue
+		bb_pid=${pid_of[$cfg]}
+		bb_umount "$work/miss/$cfg/mnt"
+	done
+	for cfg in $miss_configs; do
+		umount "$work/miss/$cfg/back" 2> /dev/null
+	done
+	rm -rf "$work/miss"
+	bb_no_cache=
+	return "$rc"
 }
 
 start=$SECONDS

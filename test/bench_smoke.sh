@@ -4,11 +4,13 @@
 # a temp dir. Fails if a workload breaks, a configuration gives no number,
 # the report or its charts are missing, or anything is left mounted or
 # running; never judges the numbers. The ext workload boots the 6.12 guest
-# (minutes under TCG): included with BPFUSE_BENCH_VM=1. Speaks TAP.
+# (minutes under TCG): included with BPFUSE_BENCH_VM=1.
+# BPFUSE_BENCH_WORKLOADS="miss ..." runs those only (while working on one).
+# Speaks TAP.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
-workloads="meta scale build fio net"
+workloads=${BPFUSE_BENCH_WORKLOADS:-meta scale build fio net miss}
 [ "${BPFUSE_BENCH_VM:-}" = 1 ] && workloads="$workloads ext"
 missing=
 for tool in fio sshfs /usr/sbin/sshd gnuplot jq; do
@@ -61,6 +63,7 @@ sections() {
 		fio) grep -q '^## fio' "$out/results.md" ;;
 		net) grep -q '^## Network' "$out/results.md" ;;
 		ext) grep -q '^## Ext mode' "$out/results.md" ;;
+		miss) grep -q '^## Misses' "$out/results.md" ;;
 		esac || return 1
 	done
 }
@@ -85,6 +88,11 @@ each() {
 		fi
 	done
 }
+# served WORKLOAD CONFIG WANT: the row saying how the mount was served says WANT
+served() {
+	awk -F '\t' -v w="$1" -v c="$2" -v t="$3" '$6 == w && $7 == c && $9 == "transport" &&
+		$10 == t { ok = 1 } END { exit !ok }' "$out/results.tsv"
+}
 check "every row names its commit, kernel and machine" described
 
 for wl in $workloads; do
@@ -94,6 +102,15 @@ for wl in $workloads; do
 	build) each build host "a wall time" wall 1 "requests per opcode" op:lookup 1 ;;
 	fio) each fio host "sequential, random read and write, creation" 'read|write|create' 4 ;;
 	net) each net net "12 timings" us 12 ;;
+	miss)
+		each miss miss "6 timings" us 6 "request counts" req 6
+		# what bb_mount checked: the ring configurations ride the ring
+		for cfg in $(bb_configs miss); do
+			want=$(bb_config "$cfg" transport)
+			[ "$want" = - ] ||
+				check "miss, $cfg: served over $want" served miss "$cfg" "$want"
+		done
+		;;
 	ext)
 		for cfg in $(bb_configs guest); do
 			check "ext (6.12 guest), $cfg: 12 timings, 2 fio bandwidths" \
