@@ -8,9 +8,11 @@
  *                                   file systems without user xattrs)
  *   mdbench run [-o OP] [-s DIRSxFILES] [-a DIR]... [-m] DIR [ROUNDS]
  *                                   stat, stat of missing names, getxattr
- *                                   (present and absent), open/close,
- *                                   readdir, and create/close/unlink of a
- *                                   name beside each file, over that tree
+ *                                   (present and absent), open/close and
+ *                                   readdir over that tree; create/close/
+ *                                   unlink of a name beside each file
+ *                                   (create-unlink) only with -o, since
+ *                                   it changes the directories
  *
  * run prints one line per operation: name, calls, microseconds per call.
  * It runs in one process so that the figures measure the file system, not
@@ -343,9 +345,10 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "mdbench: ROUNDS must be a positive number\n");
 		return 1;
 	}
+	/* unasked, every operation that leaves the tree as it was */
 	if (!any)
 		for (op = 0; op < OP_MAX; op++)
-			selected[op] = true;
+			selected[op] = op != OP_CREATE;
 	if (!t.dirs)
 		measure_tree(&t);
 	/* each directory's time is kept, for -m */

@@ -353,15 +353,21 @@ def standing(R):
         for cfg in R.configs("miss", ORDER):
             if DAEMONS.get(cfg) != "bpfused":
                 continue
-            ratios, ok = [], 0
+            ratios, per_req, ok = [], [], 0
             for op in MISS_OPS:
                 v, r = (R.get("miss", c, f"{op}/warm", "us") for c in (cfg, ref))
                 if v and r:
                     ratios.append(f"{op} {times(v / r)}")
                     ok += v <= r
+                # what one request costs each: µs per operation over requests per operation
+                q, qr = (R.get("miss", c, f"{op}/warm", "req") for c in (cfg, ref))
+                if v and r and q and qr:
+                    per_req.append(f"{op} {v / q:.1f} against {r / qr:.1f} "
+                                   f"({q:.0f} against {qr:.0f} requests)")
             out.append(f"- **Misses, {name(cfg)}** (every timeout 0, the maps off; against "
                        f"{name(ref)}): {', '.join(ratios) or R.why_missing('miss', cfg)}; "
-                       f"at most as slow: {ok} of {len(ratios)} operations.")
+                       f"at most as slow: {ok} of {len(ratios)} operations."
+                       + (f" µs per request: {'; '.join(per_req)}." if per_req else ""))
     for job, metric, label in (("seqread", "read", "sequential read"),
                                ("randrw", "read", "random 4 KiB read+write (reads)")):
         n = R.get("fio", "native", job, metric)
@@ -402,8 +408,10 @@ def section_miss(R, d):
             "each configuration's figure the median directory's time per call (`-m`). "
             f"Ratios are to {name(ref)}, measured in the same passes. "
             + (f"Served over, as checked after mounting: {'; '.join(served)}. " if served else "")
-            + "Requests are the deltas of `bpfusectl stats` around the passes (bpfused's "
-            "mounts only).\n\n"
+            + "Requests are the deltas of `bpfusectl stats` around the passes, for the "
+            "other daemons' mounts too (bpfusectl counts any FUSE mount's), so that what "
+            "a request costs each can be read off: µs per operation over requests per "
+            "operation.\n\n"
             + meta_tables(R, "miss", cfgs, ref=ref, ops=MISS_OPS) + "\n"
             + meta_chart(R, d, "miss", "miss", "Misses: every timeout 0, the maps off", cfgs,
                          ops=MISS_OPS))

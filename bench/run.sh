@@ -438,6 +438,13 @@ wl_miss() {
 			fi
 			pid_of[$cfg]=$bb_pid
 			stats_of[$cfg]=$bb_stats_mnt
+			# a peer's requests too: bpfusectl counts any FUSE mount's from
+			# its first stats on, with the programs bpfused's own mounts
+			# load, so each pays the same for being counted
+			if [ -z "$bb_stats_mnt" ] &&
+				"$top/bpfusectl" stats "$dir/mnt" > /dev/null 2>&1; then
+				stats_of[$cfg]=$dir/mnt
+			fi
 			# where configs.tsv names one, what bb_mount checked
 			[ -n "$bb_transport" ] && bb_row miss "$cfg" - transport "$bb_transport" -
 			dir=$dir/mnt

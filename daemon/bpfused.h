@@ -222,6 +222,7 @@ struct bf_fs {
 	bool open_by_node; /* files opened without a message: no OPEN, FLUSH, RELEASE */
 	bool opendir_by_node; /* directories too: listings cached by the kernel */
 	bool passthrough; /* regular files' data goes to the backing file in the kernel */
+	bool remote; /* BACKING_DIR is a FUSE or network file system (bf_remote_fs()) */
 	bool close_to_open; /* opens reach the backend, and writers' closes flush to it */
 	bool killpriv_v2; /* the daemon drops set-ID bits on writes and truncations */
 	bool uring; /* FUSE over io_uring asked for (libfuse starts it after INIT) */

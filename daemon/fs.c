@@ -669,15 +669,7 @@ static bool bf_libfuse_at_least(unsigned int major, unsigned int minor, unsigned
 static void bf_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct bf_fs *fs = userdata;
-	/*
-	 * PARALLEL_DIROPS: lookups and listings in one directory run side by
-	 * side (the kernel otherwise takes a mutex of its own around each):
-	 * over a slow backend, 8 misses in a directory take one round trip,
-	 * not 8. The handlers share nothing per directory but the table (its
-	 * lock) and a node's kept listing stream (taken by one at a time).
-	 */
-	unsigned int want = FUSE_CAP_DONT_MASK | FUSE_CAP_POSIX_ACL | FUSE_CAP_CACHE_SYMLINKS |
-			    FUSE_CAP_PARALLEL_DIROPS;
+	unsigned int want = FUSE_CAP_DONT_MASK | FUSE_CAP_POSIX_ACL | FUSE_CAP_CACHE_SYMLINKS;
 	unsigned int unwant = FUSE_CAP_HANDLE_KILLPRIV; /* suid bits: the kernel's setattr */
 	bool caching = fs->opts.cache != BF_CACHE_NEVER;
 	bool ring = false; /* requests will come over io_uring, once libfuse starts it */
@@ -708,15 +700,32 @@ static void bf_init(void *userdata, struct fuse_conn_info *conn)
 		fuse_log(FUSE_LOG_INFO, "bpfused: close_to_open: opens reach the backend, "
 					"and a writer's close flushes to it\n");
 	fs->opendir_by_node = caching && (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
+	/*
+	 * PARALLEL_DIROPS: lookups and listings in one directory run side by
+	 * side (the kernel otherwise takes a mutex of its own around each):
+	 * behind backend_latency=, 8 misses in a directory take one round
+	 * trip, not 8. The handlers share nothing per directory but the table
+	 * (its lock) and a node's kept listing stream (taken by one at a
+	 * time). Not over a FUSE or network backend yet: over s3fs, with it,
+	 * test/s3.sh found 1 of 300 files written through the mount missing
+	 * or different on the server after close in 2 runs of 2, and none
+	 * without; not yet explained.
+	 */
+	if (!fs->remote)
+		want |= FUSE_CAP_PARALLEL_DIROPS;
 #ifdef HAVE_FUSE_KILLPRIV_V2
 	/*
 	 * The daemon drops set-ID bits itself as the caller's change needs
 	 * (creds.c), so the kernel sets SB_NOSEC: no GETXATTR of
 	 * security.capability before every write. Only where libfuse passes
 	 * the kernel's word on (kill_suidgid, 3.18.3; FUSE_VERSION has no
-	 * patch level, so ask the library that runs).
+	 * patch level, so ask the library that runs), and over a local
+	 * backend only for now: over s3fs, without the kernel's GETXATTR
+	 * before each write, `echo two >>` right after `echo one >` left
+	 * the object differing from s3fs alone's (test/s3.sh, every run; not
+	 * yet explained), and the per-write probe is the backend's cost there.
 	 */
-	if (bf_libfuse_at_least(3, 18, 3))
+	if (!fs->remote && bf_libfuse_at_least(3, 18, 3))
 		want |= FUSE_CAP_HANDLE_KILLPRIV_V2;
 	else
 		unwant |= FUSE_CAP_HANDLE_KILLPRIV_V2;

@@ -510,9 +510,9 @@ int main(int argc, char *argv[])
 	fs->table.nodiratime = fs->opts.nodiratime;
 	fs->atime_rule = fs->opts.noatime ? BF_ATIME_NEVER : bf_atime_rule_of(backing);
 	fs->no_xattr = bf_no_xattrs(root_fd);
-	fs->close_to_open = fs->opts.close_to_open >= 0 ? fs->opts.close_to_open
-							: bf_remote_fs(root_fd);
-	if (bf_uring_choose(fs, &args, bf_remote_fs(root_fd)) ||
+	fs->remote = bf_remote_fs(root_fd);
+	fs->close_to_open = fs->opts.close_to_open >= 0 ? fs->opts.close_to_open : fs->remote;
+	if (bf_uring_choose(fs, &args, fs->remote) ||
 	    bf_mount_opts(&args, &fs->opts, backing)) {
 		fprintf(stderr, "bpfused: out of memory\n");
 		goto out;
