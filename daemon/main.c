@@ -295,7 +295,7 @@ static bool bf_remote_fs(int root_fd)
  * backend rides it: over a FUSE or network backend (or backend_latency=)
  * a miss may wait for the network, and /dev/fuse's worker threads serve
  * those side by side. The kernel's switch is machine-wide and the
- * operator's (docs/OPERATING.md): bpfused only reads it, and says once
+ * operator's (README, "Build by hand"): bpfused only reads it, and says once
  * how to turn it on.
  */
 static int bf_uring_choose(struct bf_fs *fs, struct fuse_args *args, bool remote)
